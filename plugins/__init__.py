@@ -1,0 +1,1 @@
+"""Univac built-in plugins, installed as ``univac.plugins``; one module each."""

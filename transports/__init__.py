@@ -1,0 +1,1 @@
+"""Univac transports: one module per chat protocol, installed as ``univac.transports``."""

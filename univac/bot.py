@@ -1,0 +1,179 @@
+"""The running bot: builds every part from a Config and runs it. Layer: core.
+
+The main thread calls ``run``: the supervisor loop, then an orderly shutdown (stop
+pollers, refuse new messages, let running handlers finish within a timeout, say
+goodbye on each transport, join the threads, tear plugins down). The test harness
+builds a Bot with fake transports and drives its dispatcher and pollers directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+
+from univac.config import Config, PluginEntry
+from univac.context import Context, utc_now
+from univac.dispatch import Dispatcher
+from univac.errors import ConfigError, ConfigIssue, UnivacError
+from univac.host import HostInfo
+from univac.plugin import Catalog, inspect_plugin
+from univac.poller import Poller
+from univac.ratelimit import RateLimiter
+from univac.reactive import ReactivePool
+from univac.report import CommandInfo, StatusReport
+from univac.router import Router
+from univac.state import State
+from univac.stats import Stats
+from univac.supervisor import Supervisor
+from univac.transport import Transport
+from univac.version import __version__
+
+log = logging.getLogger("univac.bot")
+
+
+class Bot:
+    """Every part of one running bot, wired together."""
+
+    def __init__(
+        self,
+        config: Config,
+        transports: Mapping[str, Transport] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        settings = config.bot
+        self.config = config
+        self.prefix = settings.prefix
+        self.started = time.time()
+        self.stats = Stats()
+        self.stop_event = threading.Event()
+        self.transports = dict(transports) if transports is not None else _create(config)
+        self.router = Router(self.transports, self.stats)
+        self.pool = ReactivePool(settings.max_reactive, settings.queue_size)
+        self.catalog = Catalog()
+        self.plugin_errors = {issue.key: issue.reason for issue in config.plugin_issues}
+        self.contexts: dict[str, Context] = {}
+        self._state_dir = state_dir(config)
+        for entry in config.plugins:
+            self._enable(entry, clock)
+        limiter = RateLimiter(settings.user_rate, settings.user_burst, settings.rate_exempt)
+        self.dispatcher = Dispatcher(
+            self.catalog, self.contexts, self.pool, limiter, self.stats, self.router, self.prefix
+        )
+        self.pollers = [
+            Poller(h, self.contexts[h.plugin], self.stop_event) for h in self.catalog.pollers
+        ]
+        self.supervisor = Supervisor(self.stop_event, settings.max_crashes, settings.crash_window_s)
+
+    def _enable(self, entry: PluginEntry, clock: Callable[[], datetime]) -> None:
+        try:
+            plugin = inspect_plugin(entry.name, entry.module, entry.settings)
+            state = State(self._state_dir / f"{entry.name}.json")
+            ctx = Context(
+                entry.name, config=entry.settings, state=state, router=self.router,
+                bot=self, host=HOST, clock=clock,
+            )
+            if plugin.setup is not None:
+                plugin.setup(ctx)
+            self.catalog.add(plugin)
+            self.contexts[entry.name] = ctx
+        except Exception as error:
+            self.plugin_errors[f"plugins.{entry.name}"] = f"{type(error).__name__}: {error}"
+            log.error("plugin %s disabled: %s", entry.name, error, exc_info=not _expected(error))
+
+    def commands(self) -> list[CommandInfo]:
+        return self.catalog.infos()
+
+    def status(self) -> StatusReport:
+        return StatusReport(
+            version=__version__,
+            started=self.started,
+            transports={name: t.status() for name, t in self.transports.items()},
+            pollers=tuple(p.report() for p in self.pollers),
+            plugin_errors=dict(self.plugin_errors),
+            counters=self.stats.snapshot() | {"shed_total": self.pool.shed},
+            reactive=self.pool.load(),
+        )
+
+    def run(self) -> int:
+        """Supervise until stopped, shut down in order, return the exit code."""
+        for name, transport in self.transports.items():
+            deliver = self.dispatcher.deliver
+            self.supervisor.add(f"transport:{name}", partial(transport.run, deliver), True)
+        for poller in self.pollers:
+            self.supervisor.add(f"poll:{poller.name}", poller.run)
+        self.supervisor.on_tick(self._report_slow)
+        for issue, reason in self.plugin_errors.items():
+            log.error("%s: %s (plugin disabled)", issue, reason)
+        log.info("univac %s started: %s", __version__, ", ".join(self.transports))
+        code = self.supervisor.run()
+        self.shutdown()
+        return code
+
+    def request_stop(self) -> None:
+        """Begin a clean shutdown (thread-safe)."""
+        self.supervisor.request_stop()
+
+    def shutdown(self) -> None:
+        """Stop pollers, drain handlers, say goodbye, join threads, tear plugins down."""
+        timeout = self.config.bot.shutdown_timeout_s
+        self.stop_event.set()
+        self.dispatcher.close()
+        if not self.pool.close(timeout):
+            log.warning("handlers still running after %.1f s; leaving them", timeout)
+        for transport in self.transports.values():
+            transport.stop(self.config.bot.goodbye)
+        stuck = self.supervisor.join(timeout)
+        if stuck:
+            log.warning("threads still running at exit: %s", ", ".join(stuck))
+        for plugin in self.catalog.plugins.values():
+            if plugin.teardown is not None:
+                _quietly(plugin.name, plugin.teardown)
+        log.info("univac stopped")
+
+    def _report_slow(self) -> None:
+        for job in self.pool.newly_slow(self.config.bot.slow_handler_s):
+            running = time.monotonic() - job.started
+            log.warning("handler %s has run for %.0f s and is still running", job.label, running)
+
+
+HOST = HostInfo()
+
+
+def state_dir(config: Config) -> Path:
+    """The state folder: the configured one, systemd's, XDG's, or ~/.local/state."""
+    if config.bot.state_dir:
+        return config.base_dir / Path(config.bot.state_dir).expanduser()
+    if os.environ.get("STATE_DIRECTORY"):
+        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
+    xdg = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(xdg) / "univac"
+
+
+def _create(config: Config) -> dict[str, Transport]:
+    made: dict[str, Transport] = {}
+    issues = []
+    for entry in config.transports:
+        try:
+            made[entry.name] = entry.module.create(entry.name, entry.settings)
+        except Exception as error:
+            issues.append(ConfigIssue(config.file, f"transports.{entry.name}", str(error)))
+    if issues:
+        raise ConfigError(issues)
+    return made
+
+
+def _expected(error: Exception) -> bool:
+    return isinstance(error, UnivacError)
+
+
+def _quietly(name: str, teardown: Callable[[], object]) -> None:
+    try:
+        teardown()
+    except Exception:
+        log.exception("plugin %s teardown failed", name)

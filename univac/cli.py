@@ -1,0 +1,122 @@
+"""The ``univac`` command: run the bot, check a config, write an example. Layer: core.
+
+    univac [--config FILE]          run the bot (console transport without a config)
+    univac check --config FILE      validate everything without connecting
+    univac init [PATH]              write an annotated example configuration
+
+Exit codes: 0 clean stop, 1 invalid configuration, 2 bad command line, 3 the
+supervisor gave up after repeated crashes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from importlib.resources import files
+from pathlib import Path
+
+from univac import logs
+from univac.bot import Bot
+from univac.config import Config, load
+from univac.errors import ConfigError, ConfigIssue
+from univac.plugin import inspect_plugin
+from univac.version import __version__
+
+EXIT_CONFIG = 1
+COMMANDS = ("run", "check", "init")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``univac`` console script."""
+    args = _parser().parse_args(_with_command(sys.argv[1:] if argv is None else argv))
+    return int(args.handler(args))
+
+
+def _with_command(argv: list[str]) -> list[str]:
+    wants_help = argv and argv[0] in ("-h", "--help", "--version")
+    return argv if wants_help or (argv and argv[0] in COMMANDS) else ["run", *argv]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="univac", description="Univac chat-ops bot.")
+    parser.add_argument("--version", action="version", version=f"univac {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, handler, summary in (
+        ("run", _run, "run the bot (the default command)"),
+        ("check", _check, "validate a configuration without connecting"),
+    ):
+        sub = commands.add_parser(name, help=summary)
+        sub.add_argument("--config", type=Path, default=_default_config(), help="TOML file")
+        sub.set_defaults(handler=handler)
+    init = commands.add_parser("init", help="write an annotated example configuration")
+    init.add_argument("path", nargs="?", default="univac.toml", help="file to write, or -")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    init.set_defaults(handler=_init)
+    return parser
+
+
+def _default_config() -> Path | None:
+    value = os.environ.get("UNIVAC_CONFIG")
+    return Path(value) if value else None
+
+
+def _run(args: argparse.Namespace) -> int:
+    formatter = logs.setup()
+    try:
+        config = load(args.config)
+        formatter.set_secrets(config.secrets)
+        logging.getLogger().setLevel(config.bot.log_level)
+        bot = Bot(config)
+    except ConfigError as error:
+        return _report(error.issues)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: threading.Thread(target=bot.request_stop).start())
+    return bot.run()
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        config = load(args.config)
+    except ConfigError as error:
+        return _report(error.issues)
+    issues = list(config.plugin_issues) + _plugin_code_issues(config)
+    if issues:
+        return _report(issues)
+    print(f"{config.file}: OK ({len(config.transports)} transport(s), "
+          f"{len(config.plugins)} plugin(s))")
+    return 0
+
+
+def _plugin_code_issues(config: Config) -> list[ConfigIssue]:
+    issues = []
+    for entry in config.plugins:
+        try:
+            inspect_plugin(entry.name, entry.module, entry.settings)
+        except Exception as error:
+            issues.append(ConfigIssue(config.file, f"plugins.{entry.name}", str(error)))
+    return issues
+
+
+def _report(issues: list[ConfigIssue]) -> int:
+    for issue in issues:
+        print(f"error: {issue}", file=sys.stderr)
+    print(f"{len(issues)} configuration error(s)", file=sys.stderr)
+    return EXIT_CONFIG
+
+
+def _init(args: argparse.Namespace) -> int:
+    example = files("univac").joinpath("example.toml").read_text(encoding="utf-8")
+    if args.path == "-":
+        sys.stdout.write(example)
+        return 0
+    path = Path(args.path)
+    if path.exists() and not args.force:
+        print(f"error: {path} exists; use --force to overwrite", file=sys.stderr)
+        return EXIT_CONFIG
+    path.write_text(example, encoding="utf-8")
+    print(f"wrote {path}; check it with: univac check --config {path}")
+    return 0

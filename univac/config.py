@@ -1,0 +1,233 @@
+"""Read the one TOML configuration file into frozen dataclasses. Layer: core; start-up.
+
+The file has three parts, all optional (no file at all means: console transport and
+the core plugins):
+
+- ``[bot]``: the core's settings (``BotSettings``);
+- ``[[transports]]``: a list; each entry has ``type`` (and ``name``, which defaults to
+  the type), the rest is that transport's own ``Settings``;
+- ``[plugins.<name>]``: each enabled plugin's own ``Settings``.
+
+Every problem is collected, not only the first. Problems with the core or a transport
+stop start-up (``ConfigError``); a plugin's problem disables that plugin at run time and
+fails ``univac check``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Literal
+
+from univac import loader
+from univac.errors import ConfigError, ConfigIssue, PluginError
+from univac.settings import Source, did_you_mean, fill
+
+CORE_PLUGINS = ("help", "echo", "version", "status", "whereareyou")
+TOP_LEVEL = ("bot", "transports", "plugins")
+
+
+@dataclass(frozen=True)
+class BotSettings:
+    """The ``[bot]`` table: how the core behaves."""
+
+    prefix: str = "!"
+    plugins: tuple[str, ...] = CORE_PLUGINS
+    plugin_dirs: tuple[str, ...] = ()
+    state_dir: str = ""
+    max_reactive: int = 16
+    queue_size: int = 256
+    slow_handler_s: float = 10.0
+    user_rate: float = 1.0
+    user_burst: int = 5
+    rate_exempt: tuple[str, ...] = ("console:*",)
+    shutdown_timeout_s: float = 5.0
+    goodbye: str = "Univac signing off."
+    max_crashes: int = 5
+    crash_window_s: float = 300.0
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    def __post_init__(self) -> None:
+        if not self.prefix or any(c.isspace() for c in self.prefix):
+            raise ValueError("prefix must be non-empty and contain no spaces")
+        _at_least(self, "max_reactive", 1, "max_crashes", 1, "queue_size", 0, "user_burst", 1)
+        _at_least(self, "user_rate", 0, "slow_handler_s", 0, "shutdown_timeout_s", 0)
+
+
+def _at_least(settings: object, *pairs: Any) -> None:
+    for name, low in zip(pairs[::2], pairs[1::2], strict=True):
+        if getattr(settings, name) < low:
+            raise ValueError(f"{name} must be at least {low}")
+
+
+@dataclass(frozen=True)
+class TransportEntry:
+    """One ``[[transports]]`` entry, resolved to its module and filled settings."""
+
+    name: str
+    type: str
+    module: ModuleType
+    settings: Any
+
+
+@dataclass(frozen=True)
+class PluginEntry:
+    """One enabled plugin: its module and filled settings (None when it has none)."""
+
+    name: str
+    module: ModuleType
+    settings: Any
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration, read once at start."""
+
+    file: str
+    base_dir: Path
+    bot: BotSettings
+    transports: tuple[TransportEntry, ...]
+    plugins: tuple[PluginEntry, ...]
+    plugin_issues: tuple[ConfigIssue, ...]
+    """Problems that disable a plugin at run time (and fail ``univac check``)."""
+    secrets: frozenset[str]
+
+
+def load(path: Path | None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read ``path`` (or the defaults when None); raise ConfigError on core problems."""
+    if path is None:
+        return from_mapping({}, Source("<defaults>", Path.cwd(), environ or os.environ))
+    source = Source(str(path), path.resolve().parent, environ or os.environ)
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as error:
+        raise ConfigError([ConfigIssue(str(path), "", error.strerror or str(error))]) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError([ConfigIssue(str(path), "", f"not valid TOML: {error}")]) from None
+    return from_mapping(data, source)
+
+
+def from_mapping(data: Mapping[str, Any], source: Source) -> Config:
+    """Build a Config from parsed TOML; raise ConfigError on core or transport problems."""
+    core = _Reader(source)
+    for key in data:
+        if key not in TOP_LEVEL:
+            core.issue(key, "unknown section" + did_you_mean(key, TOP_LEVEL))
+    bot = core.fill(BotSettings, data.get("bot", {}), "bot")
+    transports = _transports(data.get("transports", [{"type": "console"}]), core)
+    plugins = _Reader(source)
+    entries = _plugins(bot or _fallback_bot(data.get("bot")), data.get("plugins", {}), plugins)
+    if core.issues or bot is None:
+        raise ConfigError(core.issues + plugins.issues)
+    return Config(
+        file=source.file,
+        base_dir=source.base_dir,
+        bot=bot,
+        transports=transports,
+        plugins=entries,
+        plugin_issues=tuple(plugins.issues),
+        secrets=frozenset(core.secrets + plugins.secrets),
+    )
+
+
+def _fallback_bot(table: Any) -> BotSettings:
+    """Defaults, with the plugin lists of a [bot] table that is invalid elsewhere."""
+    lists = {}
+    for key in ("plugins", "plugin_dirs"):
+        value = table.get(key) if isinstance(table, Mapping) else None
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            lists[key] = tuple(value)
+    return BotSettings(**lists)
+
+
+@dataclass
+class _Reader:
+    """Collects issues and secret values while tables are filled."""
+
+    source: Source
+    issues: list[ConfigIssue] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)
+
+    def issue(self, key: str, reason: str) -> None:
+        self.issues.append(ConfigIssue(self.source.file, key, reason))
+
+    def fill(self, cls: type, table: Any, where: str) -> Any:
+        if not isinstance(table, Mapping):
+            self.issue(where, "expected a table")
+            return None
+        filled = fill(cls, table, self.source, where)
+        self.issues.extend(filled.issues)
+        self.secrets.extend(filled.secrets)
+        return filled.value
+
+
+def _transports(tables: Any, reader: _Reader) -> tuple[TransportEntry, ...]:
+    if not isinstance(tables, list) or not tables:
+        reader.issue("transports", "expected a non-empty list of [[transports]] tables")
+        return ()
+    entries: list[TransportEntry] = []
+    for index, table in enumerate(tables):
+        entry = _transport(index, table, reader)
+        if entry and any(e.name == entry.name for e in entries):
+            reader.issue(f"transports[{index}].name", f"duplicate transport name '{entry.name}'")
+        elif entry:
+            entries.append(entry)
+    return tuple(entries)
+
+
+def _transport(index: int, table: Any, reader: _Reader) -> TransportEntry | None:
+    where = f"transports[{index}]"
+    if not isinstance(table, Mapping) or not isinstance(table.get("type"), str):
+        reader.issue(f"{where}.type", "missing: every transport needs a type, such as 'irc'")
+        return None
+    kind = table["type"]
+    name = table.get("name", kind)
+    if not isinstance(name, str) or not name.isidentifier():
+        reader.issue(f"{where}.name", "must be a simple name (letters, digits, underscore)")
+        return None
+    try:
+        module = loader.load_module(loader.TRANSPORT_GROUP, kind)
+    except PluginError as error:
+        reader.issue(f"{where}.type", f"transport {error}")
+        return None
+    rest = {k: v for k, v in table.items() if k not in ("type", "name")}
+    settings = reader.fill(module.Settings, rest, where)
+    return TransportEntry(name, kind, module, settings) if settings is not None else None
+
+
+def _plugins(bot: BotSettings, tables: Any, reader: _Reader) -> tuple[PluginEntry, ...]:
+    if not isinstance(tables, Mapping):
+        reader.issue("plugins", "expected tables such as [plugins.dns]")
+        tables = {}
+    files = loader.folder_plugins(bot.plugin_dirs, reader.source.base_dir)
+    names = list(dict.fromkeys([*bot.plugins, *files]))
+    for name in tables:
+        if name not in names:
+            hint = did_you_mean(name, names)
+            reader.issue(f"plugins.{name}", f"settings for a plugin that is not enabled{hint}")
+    entries = (_plugin(name, files.get(name), tables.get(name, {}), reader) for name in names)
+    return tuple(entry for entry in entries if entry is not None)
+
+
+def _plugin(name: str, path: Path | None, table: Any, reader: _Reader) -> PluginEntry | None:
+    where = f"plugins.{name}"
+    try:
+        if path is not None:
+            module = loader.load_file(path)
+        else:
+            module = loader.load_module(loader.PLUGIN_GROUP, name)
+    except PluginError as error:
+        reader.issue(where if path else "bot.plugins", f"plugin {error}")
+        return None
+    settings_class = getattr(module, "Settings", None)
+    if settings_class is None:
+        if table:
+            reader.issue(where, f"plugin '{name}' takes no settings")
+        return PluginEntry(name, module, None)
+    settings = reader.fill(settings_class, table, where)
+    return PluginEntry(name, module, settings) if settings is not None else None

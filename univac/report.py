@@ -1,0 +1,62 @@
+"""Read-only reports about the running bot, for ``help`` and ``status``. Layer: core."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from univac.transport import TransportStatus
+
+
+@dataclass(frozen=True)
+class CommandInfo:
+    """One command as ``help`` shows it."""
+
+    name: str
+    aliases: tuple[str, ...]
+    usage: str
+    """Without the prefix, e.g. ``dns <name> [rtype]``."""
+    summary: str
+    """The first line of the docstring."""
+    details: str
+    """The rest of the docstring."""
+    plugin: str
+
+
+@dataclass(frozen=True)
+class PollerReport:
+    """One poller's health."""
+
+    name: str
+    runs: int
+    failures: int
+    """Consecutive failures since the last success."""
+    last_ok: float | None
+    last_error: str
+    """The kind of the last error (its class name), never its text."""
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """The bot at a glance."""
+
+    version: str
+    started: float
+    transports: dict[str, TransportStatus]
+    pollers: tuple[PollerReport, ...]
+    plugin_errors: dict[str, str]
+    counters: dict[str, int]
+    reactive: tuple[int, int, int]
+    """Threads, running jobs, queued jobs."""
+
+
+class BotView(Protocol):
+    """What handlers may ask of the bot itself (``ctx.bot``)."""
+
+    prefix: str
+
+    def commands(self) -> list[CommandInfo]:
+        """Every enabled command, sorted by name."""
+
+    def status(self) -> StatusReport:
+        """A snapshot of the bot's health."""

@@ -1,0 +1,60 @@
+"""The contract between the core and a transport. Layer: core; no protocol code here.
+
+A transport module (``univac.transports.irc``, or any module named by ``type`` in the
+config) provides two names, found by the loader; nothing registers itself on import:
+
+- ``Settings``: a frozen dataclass of the transport's own settings, filled from its
+  ``[[transports]]`` table (unknown keys are errors, ``<key>_file`` reads secrets);
+- ``create(name: str, settings: Settings) -> Transport``.
+
+Thread model: the supervisor calls ``run`` on a thread of its own, named
+``transport:<name>``; the transport touches its protocol library only from that thread.
+``send``, ``stop`` and ``status`` are called from other threads and must be thread-safe
+(outgoing text crosses on a queue that the I/O thread drains).
+
+``run`` returns normally when ``stop`` was called or when the transport has finished
+(the console at end of input); it raises when it failed in a way its own reconnect
+logic cannot mend, and the supervisor restarts it with backoff. Reconnecting after a
+dropped link is the transport's own job, inside ``run``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from univac.message import Deliver
+
+
+@dataclass(frozen=True)
+class TransportStatus:
+    """A snapshot of one transport for ``!status`` and health checks (no secrets)."""
+
+    state: str
+    """One of ``starting``, ``connecting``, ``connected``, ``disconnected``, ``stopped``."""
+    nick: str = ""
+    targets: tuple[str, ...] = ()
+    """Channels or rooms currently joined."""
+    detail: str = ""
+    """A short human-readable note, such as the last error's kind."""
+    last_inbound: float | None = None
+    """``time.time()`` of the last traffic received, if any."""
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """What the core needs of a transport."""
+
+    name: str
+
+    def run(self, deliver: Deliver) -> None:
+        """Connect and serve until stopped; call ``deliver`` for each incoming message."""
+
+    def send(self, target: str, text: str) -> None:
+        """Queue ``text`` for ``target`` (channel, room or nick). Thread-safe."""
+
+    def stop(self, goodbye: str = "") -> None:
+        """Ask ``run`` to say ``goodbye`` where it can, disconnect and return. Thread-safe."""
+
+    def status(self) -> TransportStatus:
+        """Return a snapshot of the transport's state. Thread-safe."""
