@@ -186,7 +186,7 @@ def _transport(index: int, table: Any, reader: _Reader) -> TransportEntry | None
         reader.issue(f"{where}.type", "missing: every transport needs a type, such as 'irc'")
         return None
     kind = table["type"]
-    name = table.get("name", kind)
+    name = table.get("name", Path(kind).stem if kind.endswith(".py") else kind.split(".")[-1])
     if not isinstance(name, str) or not name.isidentifier():
         reader.issue(f"{where}.name", "must be a simple name (letters, digits, underscore)")
         return None
@@ -204,14 +204,21 @@ def _plugins(bot: BotSettings, tables: Any, reader: _Reader) -> tuple[PluginEntr
     if not isinstance(tables, Mapping):
         reader.issue("plugins", "expected tables such as [plugins.dns]")
         tables = {}
-    files = loader.folder_plugins(bot.plugin_dirs, reader.source.base_dir)
-    names = list(dict.fromkeys([*bot.plugins, *files]))
+    base_dir = reader.source.base_dir
+    files = loader.folder_plugins(bot.plugin_dirs, base_dir)
+    files |= {Path(n).stem: base_dir / Path(n).expanduser() for n in bot.plugins if _is_file(n)}
+    names = list(dict.fromkeys(Path(n).stem if _is_file(n) else n for n in bot.plugins))
+    names += [name for name in files if name not in names]
     for name in tables:
         if name not in names:
             hint = did_you_mean(name, names)
             reader.issue(f"plugins.{name}", f"settings for a plugin that is not enabled{hint}")
     entries = (_plugin(name, files.get(name), tables.get(name, {}), reader) for name in names)
     return tuple(entry for entry in entries if entry is not None)
+
+
+def _is_file(name: str) -> bool:
+    return name.endswith(".py")
 
 
 def _plugin(name: str, path: Path | None, table: Any, reader: _Reader) -> PluginEntry | None:

@@ -40,6 +40,7 @@ class ReactivePool:
         self._pending: deque[tuple[str, Job]] = deque()
         self._threads = 0
         self._idle = 0
+        self._starting = 0
         self._running: dict[int, Running] = {}
         self._reported: set[int] = set()
         self._closed = False
@@ -51,7 +52,7 @@ class ReactivePool:
         with self._cond:
             if self._closed:
                 return False
-            waiting = len(self._pending) - self._idle
+            waiting = len(self._pending) - self._idle - self._starting
             if self._threads >= self._max and waiting >= self._queue_size:
                 self.shed += 1
                 shed = self.shed
@@ -64,16 +65,19 @@ class ReactivePool:
         return False
 
     def _wake_or_start(self) -> None:
-        if self._idle >= len(self._pending):
+        if self._idle + self._starting >= len(self._pending):
             self._cond.notify()
         elif self._threads < self._max:
             self._threads += 1
+            self._starting += 1
             self.peak_threads = max(self.peak_threads, self._threads)
             threading.Thread(target=self._work, name="react:idle", daemon=True).start()
 
     def _work(self) -> None:
         me = threading.current_thread()
-        while (item := self._next()) is not None:
+        fresh = True
+        while (item := self._next(fresh)) is not None:
+            fresh = False
             label, job = item
             me.name = f"react:{label}"
             try:
@@ -84,8 +88,9 @@ class ReactivePool:
                 me.name = "react:idle"
                 self._finish(me.ident or 0)
 
-    def _next(self) -> tuple[str, Job] | None:
+    def _next(self, fresh: bool) -> tuple[str, Job] | None:
         with self._cond:
+            self._starting -= fresh
             while not self._pending:
                 if self._closed and not self._pending:
                     return self._leave()

@@ -1,0 +1,3 @@
+"""A plugin whose library is missing."""
+
+import no_such_library_here  # noqa: F401

@@ -1,0 +1,125 @@
+"""Import rules of DESIGN section 1, checked by parsing every module with ``ast``.
+
+    plugins/*     -> univac (public names) + univac.plugins._* + stdlib + own libraries
+    transports/*  -> univac (public names) + stdlib + its one protocol library
+    univac/*      -> univac/* + stdlib (never a transport, a plugin, irc or slixmpp)
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import sys
+from pathlib import Path
+
+import univac
+
+ROOT = Path(__file__).resolve().parent.parent
+STDLIB = set(sys.stdlib_module_names) | {"__future__"}
+PLUGIN_LIBRARIES = {"requests", "bs4", "dns"}
+TRANSPORT_LIBRARIES = {
+    "console": set(),
+    "irc": {"irc", "jaraco", "cryptography"},
+    "xmpp": {"slixmpp"},
+}
+CORE_EXCEPTIONS = {"pytest_plugin.py": {"pytest"}}
+PUBLIC_API = {
+    "CommandInfo", "ConfigError", "Context", "Deliver", "Message", "PluginError",
+    "PollerReport", "StatusReport", "Transport", "TransportError", "TransportStatus",
+    "UnivacError", "UsageError", "UserError", "__version__", "command", "every", "match",
+}
+
+
+def imports(path: Path) -> list[tuple[str, list[str]]]:
+    """(module, imported names) for every import statement in a file."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.extend((alias.name, []) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.module, [alias.name for alias in node.names]))
+        elif isinstance(node, ast.ImportFrom):
+            found.append((f"relative:{node.module}", []))
+    return found
+
+
+def top(module: str) -> str:
+    return module.split(".")[0]
+
+
+def violations(folder: str, allowed: callable) -> list[str]:
+    problems = []
+    for path in sorted((ROOT / folder).glob("*.py")):
+        for module, names in imports(path):
+            reason = allowed(path, module, names)
+            if reason:
+                problems.append(f"{path.relative_to(ROOT)}: {module}: {reason}")
+    return problems
+
+
+def public_only(module: str, names: list[str]) -> str:
+    if module != "univac":
+        return "import public names from 'univac' itself"
+    private = sorted(set(names) - set(univac.__all__))
+    return f"not public: {private}" if private else ""
+
+
+def test_core_imports_only_core_and_stdlib() -> None:
+    def allowed(path: Path, module: str, names: list[str]) -> str:
+        if top(module) == "univac":
+            return "" if not module.startswith(("univac.plugins", "univac.transports")) else "no"
+        extra = CORE_EXCEPTIONS.get(path.name, set())
+        return "" if top(module) in STDLIB | extra else "core uses the standard library only"
+
+    assert violations("univac", allowed) == []
+
+
+def test_transports_import_one_protocol_library() -> None:
+    def allowed(path: Path, module: str, names: list[str]) -> str:
+        family = path.stem.split("_")[0]
+        if top(module) == "univac":
+            sibling = module.startswith(f"univac.transports.{family}") or (
+                module == "univac.transports" and all(n.startswith(family) for n in names)
+            )
+            return "" if sibling else public_only(module, names)
+        libraries = TRANSPORT_LIBRARIES.get(family, set())
+        return "" if top(module) in STDLIB | libraries else f"not allowed for {family}"
+
+    assert violations("transports", allowed) == []
+
+
+def test_plugins_import_public_api_and_own_libraries() -> None:
+    def allowed(path: Path, module: str, names: list[str]) -> str:
+        if module.startswith("univac.plugins._"):
+            return ""
+        if top(module) == "univac":
+            return public_only(module, names)
+        return "" if top(module) in STDLIB | PLUGIN_LIBRARIES else "not an allowed library"
+
+    assert violations("plugins", allowed) == []
+
+
+def test_public_api_is_pinned() -> None:
+    assert set(univac.__all__) == PUBLIC_API
+    assert all(hasattr(univac, name) for name in univac.__all__)
+
+
+def test_no_generic_top_level_packages_are_installed() -> None:
+    import univac.plugins
+    import univac.transports
+
+    assert Path(univac.plugins.__file__).parent == ROOT / "plugins"
+    assert Path(univac.transports.__file__).parent == ROOT / "transports"
+    setup = configparser.ConfigParser()
+    setup.read(ROOT / "setup.cfg", encoding="utf-8")
+    packages = setup["options"]["packages"].split()
+    assert packages == ["univac", "univac.plugins", "univac.transports"]
+    assert all(name.startswith("univac") for name in packages)
+
+
+def test_core_modules_are_small_and_documented() -> None:
+    for path in sorted((ROOT / "univac").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        assert ast.get_docstring(tree), f"{path.name} has no module docstring"
+        lines = len(path.read_text(encoding="utf-8").splitlines())
+        assert lines <= 300, f"{path.name} has {lines} lines"
