@@ -8,8 +8,10 @@ the lock is held and the file is written once, when the outermost block ends::
     with ctx.state:
         ctx.state["count"] = ctx.state.get("count", 0) + 1
 
-A file that cannot be read as JSON is kept aside as ``<name>.json.corrupt-<time>``
-(nothing stored is deleted) and the plugin starts with an empty state.
+A file whose content is not a JSON object is kept aside as
+``<name>.json.corrupt-<time>`` (nothing stored is deleted) and the plugin starts with an
+empty state. A file that cannot be read at all (permissions) raises OSError: the
+plugin is disabled rather than started without its state.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def _read(path: Path) -> dict[str, Any]:
         reason = "the top level is not an object"
     except FileNotFoundError:
         return {}
-    except (OSError, UnicodeDecodeError, ValueError) as error:
+    except ValueError as error:
         reason = str(error)
     aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
     os.replace(path, aside)

@@ -65,3 +65,11 @@ def test_unserialisable_values_fail_without_damaging_the_file(tmp_path: Path) ->
         state["bad"] = object()
     assert json.loads(path.read_text()) == {"ok": 1}
     assert list(tmp_path.glob(".plugin.json.*")) == []
+
+
+def test_an_unreadable_file_is_an_error_not_corruption(tmp_path: Path) -> None:
+    path = tmp_path / "plugin.json"
+    path.mkdir()
+    with pytest.raises(OSError):
+        State(path)
+    assert list(tmp_path.glob("plugin.json.corrupt-*")) == []
