@@ -7,7 +7,7 @@ from univac import Context, UserError, command
 def help_(ctx: Context, name: str = "") -> str:
     """List the commands, or show the usage of one: help [command]."""
     prefix = ctx.bot.prefix
-    commands = ctx.bot.commands()
+    commands = ctx.bot.commands(ctx.message)
     if not name:
         return f"Commands: {', '.join(c.name for c in commands)}. Details: {prefix}help <command>"
     wanted = name.removeprefix(prefix).casefold()

@@ -23,6 +23,7 @@ from typing import TextIO
 
 from univac import Deliver, Message, TransportStatus
 
+BANNER = "You are chatting with {nick}. Try: help, echo hi, status. Ctrl-D quits."
 MAX_LINE_BYTES = 16_384
 POLL_S = 0.2
 
@@ -54,6 +55,8 @@ class ConsoleTransport:
     def run(self, deliver: Deliver) -> None:
         """Read lines until end of input or ``stop``."""
         self._state = "connected"
+        if os.isatty(self._fd):
+            print(BANNER.format(nick=self._settings.nick), file=sys.stderr, flush=True)
         pending = b""
         while not self._stopping.is_set():
             chunk = self._read()
@@ -101,9 +104,8 @@ class ConsoleTransport:
         self._stopping.set()
 
     def status(self) -> TransportStatus:
-        return TransportStatus(
-            self._state, self._settings.nick, (self._user,), "stdin/stdout", self._last_inbound
-        )
+        detail = f"stdin/stdout with {self._user}"
+        return TransportStatus(self._state, self._settings.nick, (), detail, self._last_inbound)
 
 
 def _login_name() -> str:

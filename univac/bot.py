@@ -17,11 +17,15 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 
+from univac.access import Access
+from univac.approvals import Approvals
+from univac.audit import AuditLog
 from univac.config import Config, PluginEntry
-from univac.context import Context, utc_now
-from univac.dispatch import Dispatcher
+from univac.context import Context, Services, utc_now
+from univac.dispatch import Dispatcher, Parts
 from univac.errors import ConfigError, ConfigIssue, UnivacError
 from univac.host import HostInfo
+from univac.message import Message
 from univac.plugin import Catalog, inspect_plugin
 from univac.poller import Poller
 from univac.ratelimit import RateLimiter
@@ -59,25 +63,31 @@ class Bot:
         self.plugin_errors = {issue.key: issue.reason for issue in config.plugin_issues}
         self.contexts: dict[str, Context] = {}
         self._state_dir = state_dir(config)
+        self.access = Access(config.roles, config.access)
+        self.audit = AuditLog(self._state_dir / settings.audit_log, settings.audit_max_bytes,
+                              settings.audit_keep)
+        approvals = Approvals(self.access, self.audit, self.pool.lend)
+        self._services = Services(self.router, self, HOST, approvals, self.audit, clock)
         for entry in config.plugins:
-            self._enable(entry, clock)
-        limiter = RateLimiter(settings.user_rate, settings.user_burst, settings.rate_exempt)
-        self.dispatcher = Dispatcher(
-            self.catalog, self.contexts, self.pool, limiter, self.stats, self.router, self.prefix
-        )
+            self._enable(entry)
+        for problem in self.access.problems(self.catalog.unique_commands(), self.catalog.plugins):
+            log.error("access rules: %s", problem)
+        self.dispatcher = Dispatcher(Parts(
+            self.catalog, self.contexts, self.pool, self.router, self.stats, self.access,
+            approvals, self.audit,
+            RateLimiter(settings.user_rate, settings.user_burst, settings.rate_exempt),
+            RateLimiter(settings.channel_rate, settings.channel_burst), self.prefix,
+        ))
         self.pollers = [
             Poller(h, self.contexts[h.plugin], self.stop_event) for h in self.catalog.pollers
         ]
         self.supervisor = Supervisor(self.stop_event, settings.max_crashes, settings.crash_window_s)
 
-    def _enable(self, entry: PluginEntry, clock: Callable[[], datetime]) -> None:
+    def _enable(self, entry: PluginEntry) -> None:
         try:
             plugin = inspect_plugin(entry.name, entry.module, entry.settings)
             state = State(self._state_dir / f"{entry.name}.json")
-            ctx = Context(
-                entry.name, config=entry.settings, state=state, router=self.router,
-                bot=self, host=HOST, clock=clock,
-            )
+            ctx = Context(entry.name, config=entry.settings, state=state, services=self._services)
             if plugin.setup is not None:
                 plugin.setup(ctx)
             self.catalog.add(plugin)
@@ -86,8 +96,12 @@ class Bot:
             self.plugin_errors[f"plugins.{entry.name}"] = f"{type(error).__name__}: {error}"
             log.error("plugin %s disabled: %s", entry.name, error, exc_info=not _expected(error))
 
-    def commands(self) -> list[CommandInfo]:
-        return self.catalog.infos()
+    def commands(self, message: Message | None = None) -> list[CommandInfo]:
+        """Every enabled command, or those the sender of ``message`` may run here."""
+        handlers = self.catalog.unique_commands()
+        if message is not None:
+            handlers = [h for h in handlers if not self.access.refusal(h, message)]
+        return sorted((h.info() for h in handlers), key=lambda info: info.name)
 
     def status(self) -> StatusReport:
         return StatusReport(

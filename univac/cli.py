@@ -20,8 +20,10 @@ from importlib.resources import files
 from pathlib import Path
 
 from univac import logs
+from univac.access import Access
 from univac.bot import Bot
 from univac.config import Config, load
+from univac.decorators import CommandSpec
 from univac.errors import ConfigError, ConfigIssue
 from univac.plugin import inspect_plugin
 from univac.version import __version__
@@ -92,13 +94,16 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _plugin_code_issues(config: Config) -> list[ConfigIssue]:
-    issues = []
+    issues, handlers = [], []
     for entry in config.plugins:
         try:
-            inspect_plugin(entry.name, entry.module, entry.settings)
+            handlers += inspect_plugin(entry.name, entry.module, entry.settings).handlers
         except Exception as error:
             issues.append(ConfigIssue(config.file, f"plugins.{entry.name}", str(error)))
-    return issues
+    commands = [h for h in handlers if isinstance(h.spec, CommandSpec)]
+    plugins = [entry.name for entry in config.plugins]
+    problems = Access(config.roles, config.access).problems(commands, plugins)
+    return issues + [ConfigIssue(config.file, "", problem) for problem in problems]
 
 
 def _report(issues: list[ConfigIssue]) -> int:

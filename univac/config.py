@@ -24,11 +24,12 @@ from types import ModuleType
 from typing import Any, Literal
 
 from univac import loader
+from univac.access import ANY_TRANSPORT, AccessRule, Roles
 from univac.errors import ConfigError, ConfigIssue, PluginError
-from univac.settings import Source, did_you_mean, fill
+from univac.settings import Source, convert, did_you_mean, fill
 
 CORE_PLUGINS = ("help", "echo", "version", "status", "whereareyou")
-TOP_LEVEL = ("bot", "transports", "plugins")
+TOP_LEVEL = ("bot", "transports", "plugins", "roles", "access")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,11 @@ class BotSettings:
     user_rate: float = 1.0
     user_burst: int = 5
     rate_exempt: tuple[str, ...] = ("console:*",)
+    channel_rate: float = 2.0
+    channel_burst: int = 10
+    audit_log: str = "audit.jsonl"
+    audit_max_bytes: int = 10_000_000
+    audit_keep: int = 5
     shutdown_timeout_s: float = 5.0
     goodbye: str = "Univac signing off."
     max_crashes: int = 5
@@ -56,6 +62,7 @@ class BotSettings:
             raise ValueError("prefix must be non-empty and contain no spaces")
         _at_least(self, "max_reactive", 1, "max_crashes", 1, "queue_size", 0, "user_burst", 1)
         _at_least(self, "user_rate", 0, "slow_handler_s", 0, "shutdown_timeout_s", 0)
+        _at_least(self, "channel_rate", 0, "channel_burst", 1, "audit_keep", 1)
 
 
 def _at_least(settings: object, *pairs: Any) -> None:
@@ -95,6 +102,8 @@ class Config:
     plugin_issues: tuple[ConfigIssue, ...]
     """Problems that disable a plugin at run time (and fail ``univac check``)."""
     secrets: frozenset[str]
+    roles: Roles = field(default_factory=dict)
+    access: dict[str, AccessRule] = field(default_factory=dict)
 
 
 def load(path: Path | None, environ: Mapping[str, str] | None = None) -> Config:
@@ -120,6 +129,8 @@ def from_mapping(data: Mapping[str, Any], source: Source) -> Config:
             core.issue(key, "unknown section" + did_you_mean(key, TOP_LEVEL))
     bot = core.fill(BotSettings, data.get("bot", {}), "bot")
     transports = _transports(data.get("transports", [{"type": "console"}]), core)
+    roles = _roles(data.get("roles", {}), {t.name for t in transports}, core)
+    access = _access(data.get("access", {}), roles, core)
     plugins = _Reader(source)
     entries = _plugins(bot or _fallback_bot(data.get("bot")), data.get("plugins", {}), plugins)
     if core.issues or bot is None:
@@ -132,6 +143,8 @@ def from_mapping(data: Mapping[str, Any], source: Source) -> Config:
         plugins=entries,
         plugin_issues=tuple(plugins.issues),
         secrets=frozenset(core.secrets + plugins.secrets),
+        roles=roles,
+        access=access,
     )
 
 
@@ -164,6 +177,40 @@ class _Reader:
         self.issues.extend(filled.issues)
         self.secrets.extend(filled.secrets)
         return filled.value
+
+
+def _roles(tables: Any, transports: set[str], reader: _Reader) -> Roles:
+    if not isinstance(tables, Mapping):
+        reader.issue("roles", "expected tables such as [roles.ops]")
+        return {}
+    roles: dict[str, dict[str, tuple[str, ...]]] = {}
+    known = sorted(transports | {ANY_TRANSPORT})
+    for role, table in tables.items():
+        if not isinstance(table, Mapping):
+            reader.issue(f"roles.{role}", "expected a table of transport = [patterns]")
+            continue
+        roles[role] = {}
+        for transport, patterns in table.items():
+            where = f"roles.{role}.{transport}"
+            if transport not in known:
+                reader.issue(where, "no such transport" + did_you_mean(transport, known))
+            try:
+                roles[role][transport] = convert(patterns, tuple[str, ...])
+            except ValueError as error:
+                reader.issue(where, str(error))
+    return roles
+
+
+def _access(tables: Any, roles: Roles, reader: _Reader) -> dict[str, AccessRule]:
+    if not isinstance(tables, Mapping):
+        reader.issue("access", "expected tables such as [access.deploy]")
+        return {}
+    rules = {name: reader.fill(AccessRule, t, f"access.{name}") for name, t in tables.items()}
+    for name, rule in rules.items():
+        if rule is not None and rule.requires and rule.requires not in roles:
+            hint = did_you_mean(rule.requires, roles)
+            reader.issue(f"access.{name}.requires", f"no role '{rule.requires}'{hint}")
+    return {name: rule for name, rule in rules.items() if rule is not None}
 
 
 def _transports(tables: Any, reader: _Reader) -> tuple[TransportEntry, ...]:

@@ -6,11 +6,15 @@ one thread; ``state`` is shared by the plugin's handlers and locks itself.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from univac.approvals import Approvals
+from univac.audit import AuditLog
 from univac.host import HostInfo
 from univac.message import Message
 from univac.report import BotView
@@ -22,42 +26,55 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Context:
-    """What a handler gets as its first argument."""
+@dataclass(frozen=True)
+class Services:
+    """What every context of one bot shares."""
 
-    __slots__ = ("_clock", "_router", "bot", "config", "host", "log", "message", "plugin", "state")
+    router: Router
+    bot: BotView
+    host: HostInfo
+    approvals: Approvals
+    audit: AuditLog
+    clock: Callable[[], datetime] = utc_now
+
+
+class Context:
+    """What a handler gets as its first argument.
+
+    ``message`` (None in pollers and ``setup``), ``config`` (the plugin's settings
+    dataclass, or None), ``state``, ``log``, ``bot`` (``commands()``, ``status()``),
+    ``host`` (``name``, ``addresses``), ``transport``, ``reply()``, ``say()``,
+    ``now()``, ``approve()``, ``confirm()``, ``audit()``.
+    """
+
+    __slots__ = ("_services", "config", "log", "message", "plugin", "state")
 
     def __init__(
-        self,
-        plugin: str,
-        *,
-        config: Any,
-        state: State,
-        router: Router,
-        bot: BotView,
-        host: HostInfo,
-        message: Message | None = None,
-        clock: Callable[[], datetime] = utc_now,
+        self, plugin: str, *, config: Any, state: State, services: Services,
+        message: Message | None = None, log: logging.Logger | None = None,
     ) -> None:
         self.plugin = plugin
         self.config = config
-        """The plugin's settings dataclass (None when it declares none)."""
         self.state = state
-        self.log = logging.getLogger(f"univac.plugin.{plugin}")
-        self.bot = bot
-        self.host = host
+        self.log = log or logging.getLogger(f"univac.plugin.{plugin}")
         self.message = message
-        self._router = router
-        self._clock = clock
+        self._services = services
 
     def derive(
         self, message: Message | None = None, clock: Callable[[], datetime] | None = None
     ) -> Context:
         """A copy of this context for one message (and, in tests, another clock)."""
-        return Context(
-            self.plugin, config=self.config, state=self.state, router=self._router,
-            bot=self.bot, host=self.host, message=message, clock=clock or self._clock,
-        )
+        services = dataclasses.replace(self._services, clock=clock) if clock else self._services
+        return Context(self.plugin, config=self.config, state=self.state,
+                       services=services, message=message, log=self.log)
+
+    @property
+    def bot(self) -> BotView:
+        return self._services.bot
+
+    @property
+    def host(self) -> HostInfo:
+        return self._services.host
 
     @property
     def transport(self) -> str | None:
@@ -66,20 +83,48 @@ class Context:
 
     def now(self) -> datetime:
         """The current time (UTC); tests can set it."""
-        return self._clock()
+        return self._services.clock()
 
     def reply(self, text: str) -> None:
         """Answer where the message came from: its channel, or the sender in private."""
-        if self.message is None:
-            raise RuntimeError("reply() needs a message; pollers use say()")
+        message = self._need_message("reply")
         if text:
-            self._router.send(self.message.transport, self.message.target, str(text))
+            self._services.router.send(message.transport, message.target, str(text))
 
     def say(self, target: str, text: str) -> None:
         """Send to ``target``: ``"#chan"`` on this transport, or ``"irc:#chan"``."""
-        transport, where = self._router.resolve(target, self.transport)
+        transport, where = self._services.router.resolve(target, self.transport)
         if text:
-            self._router.send(transport, where, str(text))
+            self._services.router.send(transport, where, str(text))
+
+    def approve(self, action: str, *, approvals: int = 1, ttl_s: float = 300.0,
+                role: str = "approvers", self_approve: bool = False) -> str:
+        """Ask holders of ``role`` to approve ``action``; wait for the outcome.
+
+        Returns ``"approved"``, ``"denied"`` or ``"expired"`` (after ``ttl_s``).
+        """
+        message = self._need_message("approve")
+        return self._services.approvals.ask(
+            message, action, self.reply, approvals, ttl_s, role, self_approve)
+
+    def confirm(self, question: str, *, timeout_s: float = 60.0) -> bool | None:
+        """Ask the sender yes or no; True, False, or None when they did not answer."""
+        message = self._need_message("confirm")
+        return self._services.approvals.confirm(message, question, self.reply, timeout_s)
+
+    def decide(self, request: int, approve: bool) -> str:
+        """Answer approval request number ``request`` (the approvals plugin uses it)."""
+        message = self._need_message("decide")
+        return self._services.approvals.decide(request, message, approve)
+
+    def audit(self, action: str, outcome: str = "done", **details: Any) -> None:
+        """Write a record to the audit log (who, where and when are added)."""
+        self._services.audit.record(action, outcome, self.message, plugin=self.plugin, **details)
+
+    def _need_message(self, what: str) -> Message:
+        if self.message is None:
+            raise RuntimeError(f"{what}() needs a message; pollers use say()")
+        return self.message
 
 
 def send_result(ctx: Context, result: object) -> None:

@@ -22,6 +22,8 @@ class CommandSpec:
 
     name: str
     aliases: tuple[str, ...] = ()
+    requires: str = ""
+    """The role a sender needs to run it (see ``[roles]``); empty: anyone."""
 
 
 @dataclass(frozen=True)
@@ -42,10 +44,13 @@ class EverySpec:
 Spec = CommandSpec | MatchSpec | EverySpec
 
 
-def command(name: str | F | None = None, *, aliases: Iterable[str] = ()) -> Any:
+def command(
+    name: str | F | None = None, *, aliases: Iterable[str] = (), requires: str = ""
+) -> Any:
     """Make a function a command; the name defaults to the function's name.
 
-    Use it as ``@command``, ``@command("name")`` or ``@command("name", aliases=["n"])``.
+    Use it as ``@command``, ``@command("name")``, ``@command("name", aliases=["n"])``;
+    ``requires="ops"`` limits it to senders holding that role.
     """
     if callable(name):
         return _attach(name, CommandSpec(_command_name(name.__name__)))
@@ -53,7 +58,7 @@ def command(name: str | F | None = None, *, aliases: Iterable[str] = ()) -> Any:
         raise ValueError(f"command name {name!r} must be one word")
 
     def decorate(func: F) -> F:
-        spec = CommandSpec(name or _command_name(func.__name__), tuple(aliases))
+        spec = CommandSpec(name or _command_name(func.__name__), tuple(aliases), requires)
         return _attach(func, spec)
 
     return decorate

@@ -3,8 +3,10 @@
 ``deliver`` runs on the transport's I/O thread, so it only parses and matches; every
 handler runs on a reactive thread from the pool. A message is a command when it starts
 with the prefix (``!help``), is addressed to the bot (``univac: help``, ``univac,
-help``) or is private (``help``). Other messages are offered to the ``@match``
-handlers. The bot never reacts to its own messages; each sender passes a rate limit.
+help``) or is private (``help``). Other messages are offered to pending yes/no
+confirmations, then to the ``@match`` handlers. The bot never reacts to its own
+messages; senders and channels pass rate limits (quietly); commands pass access rules
+(refusals are answered and audited); privileged commands are audited.
 """
 
 from __future__ import annotations
@@ -12,8 +14,12 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
+from univac.access import Access
+from univac.approvals import Approvals
 from univac.arguments import parse, usage
+from univac.audit import AuditLog
 from univac.context import Context, send_result
 from univac.errors import UsageError, UserError
 from univac.message import Message
@@ -28,26 +34,29 @@ APOLOGY = "Sorry, something went wrong on my side; the operator can find the det
 Job = tuple[str, Callable[[], None]]
 
 
+@dataclass(frozen=True)
+class Parts:
+    """What the dispatcher works with."""
+
+    catalog: Catalog
+    contexts: Mapping[str, Context]
+    pool: ReactivePool
+    router: Router
+    stats: Stats
+    access: Access
+    approvals: Approvals
+    audit: AuditLog
+    user_limit: RateLimiter
+    channel_limit: RateLimiter
+    prefix: str
+
+
 class Dispatcher:
     """Turns messages into jobs on the reactive pool."""
 
-    def __init__(
-        self,
-        catalog: Catalog,
-        contexts: Mapping[str, Context],
-        pool: ReactivePool,
-        limiter: RateLimiter,
-        stats: Stats,
-        router: Router,
-        prefix: str,
-    ) -> None:
-        self._router = router
-        self._catalog = catalog
-        self._contexts = contexts
-        self._pool = pool
-        self._limiter = limiter
-        self._stats = stats
-        self.prefix = prefix
+    def __init__(self, parts: Parts) -> None:
+        self._p = parts
+        self.prefix = parts.prefix
         self._closed = False
 
     def close(self) -> None:
@@ -62,21 +71,27 @@ class Dispatcher:
             log.exception("cannot dispatch a message from %s", message.transport)
 
     def _deliver(self, message: Message) -> None:
-        self._stats.incr(f"in:{message.transport}")
-        if self._closed or _from_self(message):
+        self._p.stats.incr(f"in:{message.transport}")
+        if self._closed or _from_self(message) or self._p.approvals.offer(message):
             return
         text = message.text.strip()
         found = self._command_text(message, text)
         jobs = self._matches(message, text) if found is None else self._command(message, *found)
-        if not jobs:
-            return
-        if not self._limiter.allow(message.identity or f"{message.transport}:{message.sender}"):
-            self._stats.incr("rate_limited")
-            log.debug("rate limit: dropped a message from %s", message.sender)
-            return
-        for label, job in jobs:
-            if not self._pool.submit(label, job):
-                self._stats.incr("shed")
+        if jobs and self._within_limits(message):
+            for label, job in jobs:
+                if not self._p.pool.submit(label, job):
+                    self._p.stats.incr("shed")
+
+    def _within_limits(self, message: Message) -> bool:
+        sender = message.identity or f"{message.transport}:{message.sender}"
+        channel = f"{message.transport}:{message.target}"
+        if self._p.user_limit.allow(sender) and (
+            message.private or self._p.channel_limit.allow(channel)
+        ):
+            return True
+        self._p.stats.incr("rate_limited")
+        log.debug("rate limit: dropped a message from %s in %s", message.sender, channel)
+        return False
 
     def _command_text(self, message: Message, text: str) -> tuple[str, bool] | None:
         """The command part of the text and whether the bot was spoken to directly."""
@@ -91,41 +106,66 @@ class Dispatcher:
 
     def _command(self, message: Message, text: str, direct: bool) -> list[Job]:
         name, _, args = text.partition(" ")
-        handler = self._catalog.command(name)
+        handler = self._p.catalog.command(name)
         if handler is None:
             return [("core.unknown", self._unknown(message, name))] if direct and name else []
-        self._stats.incr("commands")
-        ctx = self._contexts[handler.plugin].derive(message)
-        return [(handler.label, lambda: self._run_command(handler, ctx, args))]
+        self._p.stats.incr("commands")
+        rule = self._p.access.rule(handler)
+        refusal = self._p.access.refusal(handler, message, rule)
+        if refusal:
+            self._p.audit.record("command", "refused", message, command=handler.label,
+                                 reason=refusal)
+            return [(handler.label, self._say(message, refusal))]
+        ctx = self._p.contexts[handler.plugin].derive(message)
+        privileged = bool(rule.requires)
+        return [(handler.label, lambda: self._run_command(handler, ctx, args, privileged))]
 
     def _unknown(self, message: Message, name: str) -> Callable[[], None]:
         shown = name if len(name) <= 30 else name[:27] + "..."
-        hint = f" Try {self.prefix}help." if self._catalog.command("help") else ""
-        text = f"Unknown command '{shown}'.{hint}"
-        return lambda: self._router.send(message.transport, message.target, text)
+        hint = f" Try {self.prefix}help." if self._p.catalog.command("help") else ""
+        return self._say(message, f"Unknown command '{shown}'.{hint}")
 
-    def _run_command(self, handler: Handler, ctx: Context, args: str) -> None:
+    def _say(self, message: Message, text: str) -> Callable[[], None]:
+        return lambda: self._p.router.send(message.transport, message.target, text)
+
+    def _run_command(self, handler: Handler, ctx: Context, args: str, privileged: bool) -> None:
         assert handler.signature is not None
+        outcome = "done"
         try:
             positional, keywords = parse(handler.signature, args)
-            send_result(ctx, handler.func(ctx, *positional, **keywords))
+            result = handler.func(ctx, *positional, **keywords)
+            if privileged and not isinstance(result, str | None):
+                result = [str(line) for line in result]
+            if privileged:
+                self._audit_command(ctx, handler, args, outcome)
+            send_result(ctx, result)
+            return
         except UsageError as error:
+            outcome = "usage"
             shown = usage(handler.spec.name, handler.signature)  # type: ignore[union-attr]
             ctx.reply(f"{error}. Usage: {self.prefix}{shown}")
         except UserError as error:
+            outcome = "refused"
             ctx.reply(str(error))
         except Exception:
-            self._stats.incr("handler_errors")
+            outcome = "error"
+            self._p.stats.incr("handler_errors")
             log.exception("command %s failed", handler.label)
             ctx.reply(APOLOGY)
+        if privileged:
+            self._audit_command(ctx, handler, args, outcome)
+
+    def _audit_command(self, ctx: Context, handler: Handler, args: str, outcome: str) -> None:
+        self._p.audit.record("command", outcome, ctx.message, command=handler.label,
+                             arguments=args.strip())
 
     def _matches(self, message: Message, text: str) -> list[Job]:
         jobs = []
-        for handler in self._catalog.matchers:
+        for handler in self._p.catalog.matchers:
             found = handler.spec.pattern.search(text)  # type: ignore[union-attr]
             if found is not None:
-                ctx = self._contexts[handler.plugin].derive(message)
-                jobs.append((handler.label, _matcher_job(handler, ctx, found, self._stats)))
+                ctx = self._p.contexts[handler.plugin].derive(message)
+                jobs.append((handler.label, _matcher_job(handler, ctx, found, self._p.stats)))
         return jobs
 
 

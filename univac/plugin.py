@@ -113,6 +113,6 @@ class Catalog:
     def command(self, name: str) -> Handler | None:
         return self.commands.get(name.casefold())
 
-    def infos(self) -> list[CommandInfo]:
-        unique = {id(h): h for h in self.commands.values()}
-        return sorted((h.info() for h in unique.values()), key=lambda info: info.name)
+    def unique_commands(self) -> list[Handler]:
+        """Each command handler once (the index also holds aliases)."""
+        return list({id(h): h for h in self.commands.values()}.values())

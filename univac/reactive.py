@@ -14,7 +14,8 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 log = logging.getLogger("univac.reactive")
@@ -27,6 +28,33 @@ class Running:
 
     label: str
     started: float
+
+
+class Batch:
+    """The jobs one thread submitted inside ``ReactivePool.batch()``, to wait for them."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._open = 0
+
+    def track(self, job: Job) -> Job:
+        with self._cond:
+            self._open += 1
+
+        def tracked() -> None:
+            try:
+                job()
+            finally:
+                with self._cond:
+                    self._open -= 1
+                    self._cond.notify_all()
+
+        return tracked
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until every tracked job has finished; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._open == 0, timeout)
 
 
 class ReactivePool:
@@ -46,6 +74,29 @@ class ReactivePool:
         self._closed = False
         self.shed = 0
         self.peak_threads = 0
+        self._local = threading.local()
+
+    @contextmanager
+    def lend(self) -> Iterator[None]:
+        """While a job waits for people (an approval), let one more thread run jobs."""
+        with self._cond:
+            self._max += 1
+            if len(self._pending) > self._idle + self._starting:
+                self._wake_or_start()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._max -= 1
+
+    @contextmanager
+    def batch(self) -> Iterator[Batch]:
+        """Track the jobs this thread submits inside the block (the test harness uses it)."""
+        self._local.batch = Batch()
+        try:
+            yield self._local.batch
+        finally:
+            self._local.batch = None
 
     def submit(self, label: str, job: Job) -> bool:
         """Queue ``job``; start a thread if none is free. False when shed or closed."""
@@ -57,7 +108,8 @@ class ReactivePool:
                 self.shed += 1
                 shed = self.shed
             else:
-                self._pending.append((label, job))
+                batch = getattr(self._local, "batch", None)
+                self._pending.append((label, batch.track(job) if batch else job))
                 self._wake_or_start()
                 return True
         if shed == 1 or shed % 1000 == 0:
@@ -91,6 +143,8 @@ class ReactivePool:
     def _next(self, fresh: bool) -> tuple[str, Job] | None:
         with self._cond:
             self._starting -= fresh
+            if self._threads > self._max:
+                return self._leave()
             while not self._pending:
                 if self._closed and not self._pending:
                     return self._leave()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from univac.message import Message
 from univac.transport import TransportStatus
 
 
@@ -55,8 +56,8 @@ class BotView(Protocol):
 
     prefix: str
 
-    def commands(self) -> list[CommandInfo]:
-        """Every enabled command, sorted by name."""
+    def commands(self, message: Message | None = None) -> list[CommandInfo]:
+        """Every enabled command sorted by name; with a message, those its sender may run."""
 
     def status(self) -> StatusReport:
         """A snapshot of the bot's health."""

@@ -7,9 +7,11 @@ Plugin tests (ours and yours) look like this::
         assert bot.ask("!echo hi") == ["hi"]
 
 ``univac_bot`` is a pytest fixture that Univac installs (see ``univac.pytest_plugin``);
-outside pytest, use ``Harness`` directly and ``close()`` it. ``ask`` delivers one message
-and waits (with a deadline) until every handler it started has finished; ``tick`` runs a
-poller once, now, with ``ctx.now()`` set to the time you give.
+outside pytest, use ``Harness`` directly and ``close()`` it. ``ask`` delivers one message,
+waits (with a deadline) until every handler it started has finished, and returns what
+was sent to where the message came from since the last look (replies of handlers still
+running from earlier messages included); ``tick`` runs a poller once, now, with
+``ctx.now()`` set to the time you give.
 """
 
 from __future__ import annotations
@@ -72,12 +74,16 @@ class Harness:
         transports: Iterable[str] = (TEST_TRANSPORT,),
         nick: str = "univac",
         clock: Any = None,
+        roles: Mapping[str, Mapping[str, list[str]]] | None = None,
+        access: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self._tmp = None if state_dir else tempfile.TemporaryDirectory(prefix="univac-test-")
         folder = state_dir or Path(self._tmp.name)  # type: ignore[union-attr]
         names = [_plugin_name(p) for p in plugins] or ["echo"]
-        table = {"plugins": names, "state_dir": str(folder), "user_rate": 0.0} | dict(bot or {})
-        data = {"bot": table, "plugins": dict(settings or {})}
+        table = {"plugins": names, "state_dir": str(folder), "user_rate": 0.0, "channel_rate": 0.0}
+        data = {"bot": table | dict(bot or {}), "plugins": dict(settings or {})}
+        data |= {"roles": dict(roles or {}), "access": dict(access or {})}
+        data["transports"] = [{"type": "console", "name": name} for name in transports]
         config = from_mapping(data, Source("<test>", Path.cwd()))
         self.nick = nick
         self.fakes = {name: FakeTransport(name, nick) for name in transports}
@@ -102,8 +108,10 @@ class Harness:
             transport=transport, target=where, sender=sender, text=text,
             private=private, identity=identity or f"test:{sender}", bot_nick=self.nick,
         )
-        self.bot.dispatcher.deliver(message)
-        self.wait(timeout)
+        with self.bot.pool.batch() as batch:
+            self.bot.dispatcher.deliver(message)
+        if not batch.wait(timeout):
+            raise TimeoutError(f"handlers for {text!r} still busy after {timeout} s")
         return [said for to, said in self.fakes[transport].take() if to == where]
 
     def tick(self, poller: str, now: datetime | None = None) -> list[tuple[str, str]]:

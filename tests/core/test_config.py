@@ -194,3 +194,20 @@ def test_init_writes_the_example_and_refuses_to_overwrite(
     assert main(["init", str(target)]) == 1
     assert "exists" in capsys.readouterr().err
     assert main(["check", "--config", str(target)]) == 0
+
+
+def test_check_reports_access_rules_for_unknown_commands_and_roles(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = "[roles.ops]\nconsole = ['console:*']\n[access.restart]\nrequires = 'ops'\n"
+    assert main(["check", "--config", str(write(tmp_path, text))]) == 1
+    assert "access.restart: no such command or plugin" in capsys.readouterr().err
+    text = "[access.echo]\nrequires = 'admins'\n"
+    assert main(["check", "--config", str(write(tmp_path, text))]) == 1
+    assert "access.echo.requires: no role 'admins'" in capsys.readouterr().err
+
+
+def test_roles_name_configured_transports(tmp_path: Path) -> None:
+    issues = issues_of(write(tmp_path, "[roles.ops]\nconsol = ['console:*']\n"))
+    assert any("roles.ops.consol: no such transport; did you mean 'console'?" in i
+               for i in issues)
