@@ -32,6 +32,7 @@ from univac.ratelimit import RateLimiter
 from univac.reactive import ReactivePool
 from univac.report import CommandInfo, StatusReport
 from univac.router import Router
+from univac.sdnotify import Heartbeat, Notifier, summary
 from univac.state import State
 from univac.stats import Stats
 from univac.supervisor import Supervisor
@@ -114,19 +115,27 @@ class Bot:
             reactive=self.pool.load(),
         )
 
-    def run(self) -> int:
-        """Supervise until stopped, shut down in order, return the exit code."""
+    def run(self, notifier: Notifier | None = None) -> int:
+        """Supervise until stopped, shut down in order, return the exit code.
+
+        With a ``notifier`` the loop speaks sd_notify (see ``univac/sdnotify.py``).
+        """
+        notifier = notifier or Notifier(None, None)
+        heartbeat = Heartbeat(notifier, self.supervisor.down, self._summary)
         for name, transport in self.transports.items():
             deliver = self.dispatcher.deliver
             self.supervisor.add(f"transport:{name}", partial(transport.run, deliver), True)
         for poller in self.pollers:
             self.supervisor.add(f"poll:{poller.name}", poller.run)
         self.supervisor.on_tick(self._report_slow)
+        self.supervisor.on_tick(heartbeat.tick)
         for issue, reason in self.plugin_errors.items():
             log.error("%s: %s (plugin disabled)", issue, reason)
         log.info("univac %s started: %s", __version__, ", ".join(self.transports))
-        code = self.supervisor.run()
+        code = self.supervisor.run(tick_s=max(0.05, min(1.0, notifier.interval or 1.0)))
+        heartbeat.stopping()
         self.shutdown()
+        notifier.close()
         return code
 
     def request_stop(self) -> None:
@@ -150,6 +159,10 @@ class Bot:
                 _quietly(plugin.name, plugin.teardown)
         log.info("univac stopped")
 
+    def _summary(self) -> str:
+        states = {name: transport_state(t) for name, t in self.transports.items()}
+        return summary(states, self.supervisor.down(), len(self.pollers))
+
     def _report_slow(self) -> None:
         for job in self.pool.newly_slow(self.config.bot.slow_handler_s):
             running = time.monotonic() - job.started
@@ -167,6 +180,15 @@ def state_dir(config: Config) -> Path:
         return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
     xdg = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
     return Path(xdg) / "univac"
+
+
+def transport_state(transport: Transport) -> str:
+    """The transport's own word for its state; ``unknown`` when it cannot say."""
+    try:
+        return str(getattr(transport.status(), "state", "unknown"))
+    except Exception:  # transport code, reached from the main loop: keep the loop alive
+        log.debug("status() of transport %s failed", transport.name, exc_info=True)
+        return "unknown"
 
 
 def _create(config: Config) -> dict[str, Transport]:

@@ -3,19 +3,22 @@
     univac [--config FILE]          run the bot (console transport without a config)
     univac check --config FILE      validate everything without connecting
     univac init [PATH]              write an annotated example configuration
+    univac watchdog [OPTIONS] -- COMMAND...   run the bot as a child, restart it
 
 Exit codes: 0 clean stop, 1 invalid configuration, 2 bad command line, 3 the
-supervisor gave up after repeated crashes.
+supervisor gave up after repeated crashes, 4 the watchdog gave up (see watchdog.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 
@@ -26,10 +29,12 @@ from univac.config import Config, load
 from univac.decorators import CommandSpec
 from univac.errors import ConfigError, ConfigIssue
 from univac.plugin import inspect_plugin
+from univac.sdnotify import Notifier
 from univac.version import __version__
+from univac.watchdog import Policy, Watchdog
 
 EXIT_CONFIG = 1
-COMMANDS = ("run", "check", "init")
+COMMANDS = ("run", "check", "init", "watchdog")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +63,40 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("path", nargs="?", default="univac.toml", help="file to write, or -")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     init.set_defaults(handler=_init)
+    _add_watchdog(commands)
     return parser
+
+
+def _add_watchdog(commands: argparse._SubParsersAction) -> None:
+    sub = commands.add_parser(
+        "watchdog", help="run the bot as a child process; restart it when it crashes or hangs",
+        description="Run COMMAND (default: this univac's 'run') and restart it on a crash "
+                    "or a hang. Example: univac watchdog -- univac --config univac.toml")
+    defaults = Policy()
+    for flag, default, text in (
+        ("--max-crashes", defaults.max_crashes, "give up after more than N crashes..."),
+        ("--window", defaults.window_s, "...within this many seconds"),
+        ("--hang-timeout", defaults.hang_timeout_s, "seconds without a heartbeat; 0: off"),
+        ("--start-timeout", defaults.start_timeout_s, "seconds to wait for READY"),
+        ("--stop-timeout", defaults.stop_timeout_s, "seconds to wait for an exit"),
+        ("--backoff-min", defaults.backoff_s[0], "first restart delay, doubling..."),
+        ("--backoff-max", defaults.backoff_s[1], "...up to this many seconds"),
+    ):
+        kind = int if isinstance(default, int) else float
+        sub.add_argument(flag, type=_non_negative(kind), default=default, help=text,
+                         metavar="N" if kind is int else "S")
+    sub.add_argument("child", nargs="*", metavar="COMMAND", help="the bot's command line")
+    sub.set_defaults(handler=_watchdog)
+
+
+def _non_negative(kind: type[float]) -> Callable[[str], float]:
+    def convert(text: str) -> float:
+        value = kind(text)
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{text} is negative")
+        return value
+    convert.__name__ = kind.__name__
+    return convert
 
 
 def _default_config() -> Path | None:
@@ -77,7 +115,18 @@ def _run(args: argparse.Namespace) -> int:
         return _report(error.issues)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: threading.Thread(target=bot.request_stop).start())
-    return bot.run()
+    faulthandler.enable()  # SIGABRT from a watchdog that saw a hang: every thread's stack
+    return bot.run(Notifier.from_environ(os.environ))
+
+
+def _watchdog(args: argparse.Namespace) -> int:
+    logs.setup()
+    policy = Policy(
+        args.max_crashes, args.window, args.hang_timeout, args.start_timeout,
+        args.stop_timeout, (args.backoff_min, args.backoff_max),
+    )
+    command = args.child or [sys.executable, "-m", "univac", "run"]
+    return Watchdog(command, policy).run()
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -90,6 +90,11 @@ class Supervisor:
         """Whether each child thread is running now."""
         return {c.name: bool(c.thread and c.thread.is_alive()) for c in self._children}
 
+    def down(self) -> list[str]:
+        """The children neither running nor finished: crashed, awaiting their restart."""
+        return [c.name for c in self._children
+                if not (c.finished or (c.thread is not None and c.thread.is_alive()))]
+
     def join(self, timeout_s: float) -> list[str]:
         """Wait for every child thread; return the names still running after the timeout."""
         deadline = time.monotonic() + timeout_s

@@ -1,0 +1,66 @@
+"""The watchdog's pieces: reasons, backoff, the crash budget, the notify socket, the CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from univac.cli import _parser
+from univac.sdnotify import Notifier, NotifyServer
+from univac.watchdog import CrashBudget, backoff, describe
+
+
+def test_reasons_name_the_exit_code_or_the_signal() -> None:
+    assert describe(0) == "exited with code 0"
+    assert describe(3) == (
+        "exited with code 3 (its supervisor gave up after repeated thread crashes)")
+    assert describe(-signal.SIGKILL) == "killed by SIGKILL"
+    assert describe(-200) == "killed by signal 200"
+
+
+def test_backoff_doubles_up_to_the_cap() -> None:
+    assert [backoff(n, (1.0, 10.0)) for n in range(1, 7)] == [1, 2, 4, 8, 10, 10]
+
+
+def test_the_crash_budget_counts_within_a_sliding_window() -> None:
+    budget = CrashBudget(max_crashes=2, window_s=60.0)
+    assert not budget.record(0.0)
+    assert not budget.record(10.0)
+    assert budget.record(20.0)
+    fresh = CrashBudget(max_crashes=2, window_s=60.0)
+    assert not fresh.record(0.0)
+    assert not fresh.record(50.0)
+    assert not fresh.record(100.0)
+    assert fresh.count == 2
+
+
+def test_the_notify_socket_keeps_only_the_bots_own_datagrams() -> None:
+    server = NotifyServer()
+    try:
+        notifier = Notifier.from_environ({"NOTIFY_SOCKET": server.address}, unset=False)
+        assert notifier.send("READY=1", "STATUS=up")
+        assert server.receive(os.getpid()) == [{"READY": "1", "STATUS": "up"}]
+        assert notifier.send("WATCHDOG=1")
+        assert server.receive(os.getpid() + 1) == []
+        assert server.receive(os.getpid()) == []
+        notifier.close()
+    finally:
+        server.close()
+    assert not os.path.exists(server.address)
+
+
+def test_the_command_line_after_double_dash_is_the_child() -> None:
+    args = _parser().parse_args(
+        ["watchdog", "--max-crashes", "2", "--hang-timeout", "0", "--",
+         "univac", "--config", "bot.toml"])
+    assert args.child == ["univac", "--config", "bot.toml"]
+    assert (args.max_crashes, args.hang_timeout, args.window) == (2, 0.0, 600.0)
+
+
+def test_negative_limits_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        _parser().parse_args(["watchdog", "--window", "-1"])
+    assert stopped.value.code == 2
+    assert "-1 is negative" in capsys.readouterr().err
