@@ -39,6 +39,8 @@ class TransportStatus:
     """A short human-readable note, such as the last error's kind."""
     last_inbound: float | None = None
     """``time.time()`` of the last traffic received, if any."""
+    reconnects: int = 0
+    """How many times the transport has connected again after losing its link."""
 
 
 @runtime_checkable

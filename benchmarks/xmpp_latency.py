@@ -1,0 +1,254 @@
+"""XMPP benchmark: command-to-reply latency and throughput against a real Prosody.
+
+Run it from the checkout, as a user that may start Prosody (see docs/xmpp.md)::
+
+    .venv/bin/python benchmarks/xmpp_latency.py            # 5 runs, medians
+    .venv/bin/python benchmarks/xmpp_latency.py --quick    # small sizes, 1 run
+
+A scripted user (``alice``, slixmpp on its own thread) sends ``!echo <n>`` to a room on
+Prosody 0.12 on 127.0.0.1 (plaintext c2s, so TLS cost is not measured) and waits for
+the reply ``<n>`` from the bot's nick. Three bots answer, one at a time:
+
+- ``floor``: a minimal slixmpp echo client (below), the least any XMPP bot can cost;
+- ``transport``: Univac's XMPP transport alone, run on its thread as the supervisor runs
+  it, with a ``deliver`` that answers at once through ``send`` (no dispatcher);
+- ``univac``: a ``univac run`` process with the ``echo`` plugin (dispatcher, reactive
+  threads; ``user_rate = 0``, ``channel_rate = 0`` and a big queue so nothing is
+  limited or shed; its log goes to ``univac.log`` in the server's temp dir).
+
+Measured for each: latency of ``LATENCY_N`` sequential round trips (p50, p99), and
+throughput: a burst of ``BURST_N`` commands sent back to back, timed until the last
+reply arrived. Each figure is the median over the runs; a fresh Prosody per run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import slixmpp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.integration.xmpp_servers import (  # noqa: E402
+    USERS,
+    Peer,
+    ProsodyServer,
+    RunningBot,
+    free_port,
+    wait_until,
+)
+from univac.transports import xmpp  # noqa: E402
+
+ROOM = "bench@conference.localhost"
+SIZES = {"full": (500, 2000), "quick": (100, 300)}
+
+
+class EchoFloor:
+    """The floor: the smallest slixmpp bot that answers ``!echo`` in a room."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.joined = threading.Event()
+
+    def run(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        client = self.client = slixmpp.ClientXMPP("floor@localhost/bench", USERS["floor"])
+        client.enable_starttls = client.enable_direct_tls = False
+        client.enable_plaintext = True
+        client.plugin["feature_mechanisms"].unencrypted_plain = True
+        client.register_plugin("xep_0045")
+        client.add_event_handler("session_start", self.start)
+        client.add_event_handler("groupchat_message", self.echo)
+        client.connect("127.0.0.1", self.port)
+        self.loop.run_forever()
+        tasks = [task for task in asyncio.all_tasks(self.loop) if not task.done()]
+        for task in tasks:
+            task.cancel()
+        self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        self.loop.close()
+
+    async def start(self, _event: object) -> None:
+        self.client.send_presence()
+        await self.client.plugin["xep_0045"].join_muc_wait(ROOM, "floor", maxstanzas=0)
+        self.joined.set()
+
+    def echo(self, msg: slixmpp.Message) -> None:
+        if msg["mucnick"] != "floor" and msg["body"].startswith("!echo "):
+            self.client.send_message(mto=ROOM, mbody=msg["body"][6:], mtype="groupchat")
+
+    def stop(self) -> None:
+        async def leave() -> None:
+            await self.client.disconnect(wait=1)
+        asyncio.run_coroutine_threadsafe(leave(), self.loop).result(5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+@contextmanager
+def floor_bot(server: ProsodyServer) -> Iterator[str]:
+    bot = EchoFloor(server.port)
+    thread = threading.Thread(target=bot.run, daemon=True)
+    thread.start()
+    assert bot.joined.wait(10)
+    yield "floor"
+    bot.stop()
+    thread.join(5)
+
+
+@contextmanager
+def transport_bot(server: ProsodyServer) -> Iterator[str]:
+    settings = xmpp.Settings(jid="bot@localhost", password=USERS["bot"], host="127.0.0.1",
+                             port=server.port, tls="plaintext", rooms=(ROOM,), nick="univac")
+    bot = RunningBot(xmpp.create("xmpp", settings)).start()
+    bot.wait_joined(ROOM)
+    yield "univac"
+    bot.stop()
+
+
+@contextmanager
+def univac_bot(server: ProsodyServer) -> Iterator[str]:
+    config = server.dir / "univac.toml"
+    config.write_text(f"""
+[bot]
+plugins = ["echo"]
+state_dir = "{server.dir / 'state'}"
+user_rate = 0
+channel_rate = 0
+queue_size = 100000
+log_level = "WARNING"
+
+[[transports]]
+type = "xmpp"
+jid = "bot@localhost"
+password = "{USERS['bot']}"
+host = "127.0.0.1"
+port = {server.port}
+tls = "plaintext"
+rooms = ["{ROOM}"]
+""")
+    command = [str(Path(sys.executable).parent / "univac"), "run", "--config", str(config)]
+    log = (server.dir / "univac.log").open("w")
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        yield "univac"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
+        log.close()
+
+
+BOTS: dict[str, Callable] = {"floor": floor_bot, "transport": transport_bot, "univac": univac_bot}
+
+
+def reply_from(peer: Peer, nick: str, timeout: float = 30.0) -> str:
+    return peer.expect(lambda r: r.kind == "groupchat" and r.sender == nick, timeout).text
+
+
+def wait_ready(peer: Peer, nick: str) -> None:
+    """Ask until the bot answers (the univac process may still be joining)."""
+    def answered() -> bool:
+        peer.say(ROOM, "!echo ready")
+        try:
+            return reply_from(peer, nick, timeout=0.5) == "ready"
+        except AssertionError:
+            return False
+    wait_until(answered, 20, f"{nick} answering")
+    time.sleep(0.3)  # let any late duplicate "ready" replies arrive, then drop them
+    while not peer.inbox.empty():
+        peer.inbox.get()
+
+
+def measure(kind: str, latency_n: int, burst_n: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        server = make_server(Path(tmp))
+        try:
+            peer = Peer("alice@localhost", USERS["alice"], server.port)
+            peer.start()
+            peer.join(ROOM, "alice")
+            with BOTS[kind](server) as nick:
+                wait_ready(peer, nick)
+                result = {**latency(peer, nick, latency_n), **throughput(peer, nick, burst_n)}
+            peer.stop()
+            return result
+        finally:
+            server.stop()
+
+
+def latency(peer: Peer, nick: str, n: int) -> dict[str, float]:
+    samples = []
+    for i in range(n):
+        start = time.perf_counter()
+        peer.say(ROOM, f"!echo {i}")
+        assert reply_from(peer, nick) == str(i)
+        samples.append((time.perf_counter() - start) * 1000)
+    cuts = statistics.quantiles(samples, n=100)
+    return {"p50_ms": statistics.median(samples), "p99_ms": cuts[98]}
+
+
+def throughput(peer: Peer, nick: str, n: int) -> dict[str, float]:
+    start = time.perf_counter()
+    for i in range(n):
+        peer.say(ROOM, f"!echo b{i}")
+    got = {reply_from(peer, nick) for _ in range(n)}
+    elapsed = time.perf_counter() - start
+    assert got == {f"b{i}" for i in range(n)}
+    return {"burst_per_s": n / elapsed}
+
+
+def make_server(directory: Path) -> ProsodyServer:
+    fixtures = ROOT / "tests" / "integration" / "fixtures" / "xmpp"
+    assert fixtures.is_dir()
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    str(directory / "key.pem"), "-out", str(directory / "cert.pem"), "-days",
+                    "1", "-subj", "/CN=localhost"], check=True, capture_output=True)
+    server = ProsodyServer(dir=directory, port=free_port(), cafile=directory / "cert.pem")
+    server.write_config()
+    server.start()
+    return server
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, 1 run")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--json", action="store_true", help="print the raw results as JSON")
+    args = parser.parse_args()
+    latency_n, burst_n = SIZES["quick" if args.quick else "full"]
+    runs = 1 if args.quick else args.runs
+    results: dict[str, list[dict[str, float]]] = {kind: [] for kind in BOTS}
+    for _ in range(runs):
+        for kind in BOTS:  # interleaved, so drift hits every bot alike
+            results[kind].append(measure(kind, latency_n, burst_n))
+    report(results, runs, latency_n, burst_n, args.json)
+
+
+def report(results: dict, runs: int, latency_n: int, burst_n: int, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(results, indent=1))
+    print(f"# {platform.python_implementation()} {platform.python_version()}, "
+          f"slixmpp {slixmpp.__version__}, {runs} run(s), medians; "
+          f"latency: {latency_n} sequential round trips; burst: {burst_n} commands")
+    print("| bot | p50 ms | p99 ms | burst replies/s |")
+    print("|---|---:|---:|---:|")
+    for kind, rows in results.items():
+        med = {key: statistics.median(row[key] for row in rows) for key in rows[0]}
+        print(f"| {kind} | {med['p50_ms']:.2f} | {med['p99_ms']:.2f} | "
+              f"{med['burst_per_s']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()

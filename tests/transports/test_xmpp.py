@@ -1,0 +1,299 @@
+"""Unit tests of the XMPP transport: settings, the inbound filter, rooms, reply text.
+
+Stanzas are built from XML as a server would send them and handed to the same functions
+the slixmpp event handlers call; nothing connects here (tests/integration does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from slixmpp import JID, ClientXMPP
+from slixmpp.stanza import Message as MessageStanza
+from slixmpp.stanza import Presence
+from slixmpp.xmlstream import ET
+
+from univac import Transport, TransportError
+from univac.transports import xmpp
+from univac.transports.xmpp_inbound import RoomView, to_message
+from univac.transports.xmpp_rooms import RoomOptions, Rooms
+from univac.transports.xmpp_support import Backoff, RoomSpec, parse_rooms, reply_text
+
+ROOM = "room@conference.example.org"
+OWN = JID("bot@example.org/univac")
+
+
+@pytest.fixture
+def client():
+    loop = asyncio.new_event_loop()
+    client = ClientXMPP(str(OWN), "pw", loop=loop)
+    for plugin in ("xep_0030", "xep_0045", "xep_0199", "xep_0410"):
+        client.register_plugin(plugin)
+    client.sent = []
+    client.send = lambda stanza, use_filters=True: client.sent.append(stanza)
+    yield client
+    loop.close()
+
+
+def stanza(client_or_none, xml: str, kind=MessageStanza):
+    xml = xml.replace("<message ", "<message xmlns='jabber:client' ")
+    xml = xml.replace("<presence ", "<presence xmlns='jabber:client' ")
+    return kind(client_or_none, ET.fromstring(xml))
+
+
+def presence_error(client, kind: str, condition: str) -> Presence:
+    return stanza(client, f"<presence from='{ROOM}/univac' type='error'><error type='{kind}'>"
+                          f"<{condition} xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"
+                          "</error></presence>", Presence)
+
+
+def groupchat(body: str, nick: str = "alice", extra: str = "") -> MessageStanza:
+    return stanza(None, f"<message type='groupchat' from='{ROOM}/{nick}' to='{OWN}'>"
+                        f"<body>{body}</body>{extra}</message>")
+
+
+def chat(body: str, sender: str = "alice@example.org/phone", extra: str = "",
+         kind: str = "chat") -> MessageStanza:
+    return stanza(None, f"<message type='{kind}' from='{sender}' to='{OWN}'>"
+                        f"<body>{body}</body>{extra}</message>")
+
+
+def joined_room(**occupants: str) -> RoomView:
+    return RoomView(ROOM, "univac", joined=True, occupants=dict(occupants))
+
+
+def deliverable(msg: MessageStanza, room: RoomView | None = None):
+    return to_message(msg, "xmpp", OWN, lambda jid: room if room and jid == room.jid else None)
+
+
+# -- settings -------------------------------------------------------------------
+
+
+def test_settings_need_only_a_jid_and_create_returns_a_transport():
+    transport = xmpp.create("chat", xmpp.Settings(jid="bot@example.org"))
+    assert isinstance(transport, Transport)
+    assert transport.name == "chat"
+    assert transport.status().state == "starting"
+
+
+@pytest.mark.parametrize("settings, error", [
+    ({"jid": "example.org"}, "bare JID"),
+    ({"jid": "bot@example.org/res"}, "bare JID"),
+    ({"jid": "bot@example.org", "tls": "plaintext"}, "loopback only"),
+    ({"jid": "bot@localhost", "tls": "plaintext", "host": "10.0.0.1"}, "loopback only"),
+    ({"jid": "bot@example.org", "rooms": ("not a room",)}, "rooms:"),
+    ({"jid": "bot@example.org", "rooms": (ROOM,), "room_passwords": ("x@y=z",)}, "no such room"),
+    ({"jid": "bot@example.org", "room_passwords": ("nopassword",)}, "room_passwords"),
+    ({"jid": "bot@example.org", "max_lines": -1}, "max_lines"),
+])
+def test_bad_settings_are_refused_with_the_setting_named(settings, error):
+    with pytest.raises(ValueError, match=error):
+        xmpp.Settings(**settings)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost", "127.0.0.5"])
+def test_plaintext_is_allowed_on_loopback(host):
+    assert xmpp.create("x", xmpp.Settings(jid="bot@example.org", tls="plaintext", host=host))
+
+
+def test_room_specs_carry_nick_and_password():
+    specs = parse_rooms((ROOM, "Other@Conf.Example.org/helper"),
+                        ("other@conf.example.org=s3cret",), "univac")
+    assert specs == (RoomSpec(ROOM, "univac"),
+                     RoomSpec("other@conf.example.org", "helper", "s3cret"))
+
+
+# -- reply text and backoff -----------------------------------------------------
+
+
+def test_long_replies_are_cut_with_a_note():
+    text = "\n".join(f"l{i}" for i in range(10))
+    assert reply_text(text, 4) == "l0\nl1\nl2\n[… 7 more lines not shown]"
+    assert reply_text(text, 0) == text
+    assert reply_text(text, 10) == text
+
+
+def test_reply_text_is_made_xml_safe():
+    assert reply_text("a\x00b\x1bc\r\nd\n\n", 0) == "a\ufffdb\ufffdc\nd"
+
+
+def test_backoff_grows_with_jitter_up_to_the_ceiling_and_resets():
+    backoff = Backoff(1.0, 8.0)
+    delays = [backoff.next() for _ in range(6)]
+    for delay, ceiling in zip(delays, [1, 2, 4, 8, 8, 8], strict=True):
+        assert ceiling / 2 <= delay <= ceiling
+    backoff.reset()
+    assert backoff.next() <= 1.0
+
+
+# -- inbound filter -------------------------------------------------------------
+
+
+def test_room_message_identity_is_the_real_jid_when_the_room_shows_it():
+    message = deliverable(groupchat("!echo hi"), joined_room(alice="alice@example.org"))
+    assert (message.target, message.sender, message.text, message.private) == (
+        ROOM, "alice", "!echo hi", False)
+    assert (message.identity, message.bot_nick) == ("jid:alice@example.org", "univac")
+
+
+def test_room_message_identity_is_the_occupant_jid_otherwise():
+    message = deliverable(groupchat("hi"), joined_room(alice=""))
+    assert message.identity == f"occupant:{ROOM}/alice"
+
+
+@pytest.mark.parametrize("msg", [
+    groupchat("old", extra="<delay xmlns='urn:xmpp:delay' stamp='2020-01-01T00:00:00Z'/>"),
+    groupchat("old", extra="<x xmlns='jabber:x:delay' stamp='20200101T00:00:00'/>"),
+    groupchat("!echo b", extra="<replace xmlns='urn:xmpp:message-correct:0' id='1'/>"),
+    groupchat("my own words", nick="univac"),
+    groupchat(""),
+    chat("!echo b", extra="<replace xmlns='urn:xmpp:message-correct:0' id='1'/>"),
+    chat("from my other session", sender="bot@example.org/laptop"),
+    chat("server notice", sender="example.org"),
+    chat("news", kind="headline"),
+    chat("oops", kind="error"),
+], ids=["delay", "legacy-delay", "correction", "reflection", "no-body", "dm-correction",
+        "own-dm", "server", "headline", "error"])
+def test_never_acted_on(msg):
+    assert deliverable(msg, joined_room(alice="")) is None
+
+
+def test_room_messages_before_the_join_completed_are_ignored():
+    room = RoomView(ROOM, "univac", joined=False)
+    assert deliverable(groupchat("!echo early"), room) is None
+    assert deliverable(groupchat("!echo unknown room"), None) is None
+
+
+def test_direct_message_targets_the_bare_jid():
+    message = deliverable(chat("!help", kind="normal"))
+    assert (message.target, message.sender, message.private) == (
+        "alice@example.org", "alice@example.org", True)
+    assert (message.identity, message.bot_nick) == ("jid:alice@example.org", "bot")
+
+
+def test_private_message_from_a_room_occupant_goes_back_to_the_occupant():
+    message = deliverable(chat("psst", sender=f"{ROOM}/alice"), joined_room(alice=""))
+    assert (message.target, message.private, message.identity) == (
+        f"{ROOM}/alice", True, f"occupant:{ROOM}/alice")
+
+
+# -- rooms ----------------------------------------------------------------------
+
+
+def presence(client, nick: str, codes=(), kind: str = "", extra: str = "") -> Presence:
+    status = "".join(f"<status code='{c}'/>" for c in codes)
+    type_attr = f" type='{kind}'" if kind else ""
+    return stanza(client, f"<presence from='{ROOM}/{nick}' to='{OWN}'{type_attr}>"
+                          f"<x xmlns='http://jabber.org/protocol/muc#user'>"
+                          f"<item affiliation='none' role='participant'/>{status}</x>{extra}"
+                          "</presence>", Presence)
+
+
+def make_rooms(client, joined: list) -> Rooms:
+    options = RoomOptions(self_ping_interval=0, retry_min=5, retry_max=10)
+    return Rooms(client, (RoomSpec(ROOM, "univac"),), options, joined.append, lambda: None)
+
+
+def joins_sent(client) -> list[str]:
+    return [str(s["to"]) for s in client.sent
+            if s.name == "presence" and s.get_plugin("muc_join", check=True) is not None]
+
+
+def test_join_is_done_at_self_presence_even_without_a_subject(client):
+    joined = []
+    rooms = make_rooms(client, joined)
+    rooms.join_all()
+    assert joins_sent(client) == [f"{ROOM}/univac"]
+    assert rooms.joined() == ()
+    rooms.on_presence(presence(client, "univac", codes=(110,)))
+    assert rooms.joined() == (ROOM,) and joined == [ROOM]
+
+
+def test_nick_conflict_retries_with_the_alternate_nick(client):
+    rooms = make_rooms(client, [])
+    rooms.join_all()
+    rooms.on_presence_error(presence_error(client, "cancel", "conflict"))
+    assert joins_sent(client) == [f"{ROOM}/univac", f"{ROOM}/univac_"]
+
+
+def test_join_error_is_reported_and_retried_later(client):
+    rooms = make_rooms(client, [])
+    rooms.join_all()
+    rooms.on_presence_error(presence_error(client, "auth", "not-authorized"))
+    assert rooms.errors().startswith(f"{ROOM}: not-authorized, retry in ")
+    assert rooms.rooms[ROOM].timer is not None and len(joins_sent(client)) == 1
+
+
+def test_technical_removal_333_rejoins_at_once(client):
+    rooms = make_rooms(client, [])
+    rooms.join_all()
+    rooms.on_presence(presence(client, "univac", codes=(110,)))
+    rooms.on_presence(presence(client, "univac", codes=(110, 333), kind="unavailable"))
+    assert rooms.joined() == ()
+    client.loop.run_until_complete(asyncio.sleep(0.01))
+    assert joins_sent(client) == [f"{ROOM}/univac", f"{ROOM}/univac"]
+
+
+def test_a_kick_rejoins_after_a_backoff(client):
+    rooms = make_rooms(client, [])
+    rooms.join_all()
+    rooms.on_presence(presence(client, "univac", codes=(110,)))
+    rooms.on_presence(presence(client, "univac", codes=(110, 307), kind="unavailable"))
+    assert "kicked" in rooms.errors() and rooms.joined() == ()
+    assert rooms.rooms[ROOM].timer is not None and len(joins_sent(client)) == 1
+
+
+def test_occupants_are_tracked_for_identity(client):
+    rooms = make_rooms(client, [])
+    rooms.join_all()
+    rooms.on_presence(presence(client, "univac", codes=(110,)))
+    rooms.on_presence(presence(client, "alice", extra=""))
+    real = presence(client, "carol")
+    real["muc"]["jid"] = "carol@example.org/phone"
+    rooms.on_presence(real)
+    view = rooms.view(ROOM)
+    assert view.identity("alice") == f"occupant:{ROOM}/alice"
+    assert view.identity("carol") == "jid:carol@example.org"
+    rooms.on_presence(presence(client, "carol", kind="unavailable"))
+    assert "carol" not in view.occupants
+
+
+# -- thread-facing side -----------------------------------------------------------
+
+
+def test_stop_before_run_makes_run_return_at_once():
+    transport = xmpp.create("x", xmpp.Settings(jid="bot@localhost", host="127.0.0.1", port=1,
+                                               tls="plaintext"))
+    transport.stop("bye")
+    thread = threading.Thread(target=transport.run, args=(lambda m: None,))
+    thread.start()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert transport.status().state == "stopped"
+
+
+def test_an_unreadable_ca_file_makes_run_raise_a_transport_error(tmp_path):
+    transport = xmpp.create("x", xmpp.Settings(jid="bot@localhost",
+                                               ca_file=str(tmp_path / "missing.pem")))
+    with pytest.raises(TransportError, match=r"missing\.pem"):
+        transport.run(lambda m: None)
+    assert transport.status().state == "stopped"
+
+
+def test_stop_while_the_server_is_unreachable_ends_run():
+    transport = xmpp.create("x", xmpp.Settings(jid="bot@localhost", host="127.0.0.1", port=1,
+                                               tls="plaintext", reconnect_min=0.05))
+    thread = threading.Thread(target=transport.run, args=(lambda m: None,))
+    thread.start()
+    deadline = threading.Event()
+    for _ in range(500):
+        if "reconnect in" in transport.status().detail:
+            break
+        deadline.wait(0.01)
+    assert transport.status().state in ("connecting", "disconnected")
+    transport.send("alice@localhost", "never sent")
+    transport.stop()
+    thread.join(5)
+    assert not thread.is_alive() and transport.status().state == "stopped"
