@@ -16,7 +16,7 @@ import univac
 
 ROOT = Path(__file__).resolve().parent.parent
 STDLIB = set(sys.stdlib_module_names) | {"__future__"}
-PLUGIN_LIBRARIES = {"requests", "bs4", "dns"}
+PLUGIN_LIBRARIES = {"requests", "bs4", "dns", "waitress", "prometheus_client"}
 TRANSPORT_LIBRARIES = {
     "console": set(),
     "irc": {"irc", "jaraco", "cryptography"},
@@ -24,9 +24,10 @@ TRANSPORT_LIBRARIES = {
 }
 CORE_EXCEPTIONS = {"pytest_plugin.py": {"pytest"}}
 PUBLIC_API = {
-    "CommandInfo", "ConfigError", "Context", "Deliver", "Message", "PluginError",
-    "PollerReport", "StatusReport", "Transport", "TransportError", "TransportStatus",
-    "UnivacError", "UsageError", "UserError", "__version__", "command", "every", "match",
+    "CommandInfo", "ConfigError", "Context", "Deliver", "Message", "MetricsReport",
+    "PluginError", "PollerReport", "StatusReport", "Transport", "TransportError",
+    "TransportStatus", "UnivacError", "UsageError", "UserError", "WebhookRequest",
+    "WebhookResponse", "WebhookRoute", "__version__", "command", "every", "match", "webhook",
 }
 
 

@@ -3,13 +3,13 @@
 This module is the public API, the one page plugin and transport authors read.
 Everything not listed in ``__all__`` is internal and may change.
 
-Plugins use: ``command``, ``match``, ``every``, ``Context``, ``UserError``,
-``UsageError``. Transports use: ``Message``, ``Deliver``, ``Transport``,
-``TransportStatus``, ``TransportError``.
+Plugins use: ``command``, ``match``, ``every``, ``webhook`` (with ``WebhookRequest``
+and ``WebhookResponse``), ``Context``, ``UserError``, ``UsageError``. Transports use:
+``Message``, ``Deliver``, ``Transport``, ``TransportStatus``, ``TransportError``.
 """
 
 from univac.context import Context
-from univac.decorators import command, every, match
+from univac.decorators import command, every, match, webhook
 from univac.errors import (
     ConfigError,
     PluginError,
@@ -19,9 +19,11 @@ from univac.errors import (
     UserError,
 )
 from univac.message import Deliver, Message
+from univac.metrics import MetricsReport
 from univac.report import CommandInfo, PollerReport, StatusReport
 from univac.transport import Transport, TransportStatus
 from univac.version import __version__
+from univac.webhooks import WebhookRequest, WebhookResponse, WebhookRoute
 
 __all__ = [
     "CommandInfo",
@@ -29,6 +31,7 @@ __all__ = [
     "Context",
     "Deliver",
     "Message",
+    "MetricsReport",
     "PluginError",
     "PollerReport",
     "StatusReport",
@@ -38,8 +41,12 @@ __all__ = [
     "UnivacError",
     "UsageError",
     "UserError",
+    "WebhookRequest",
+    "WebhookResponse",
+    "WebhookRoute",
     "__version__",
     "command",
     "every",
     "match",
+    "webhook",
 ]

@@ -26,6 +26,7 @@ from univac.dispatch import Dispatcher, Parts
 from univac.errors import ConfigError, ConfigIssue, UnivacError
 from univac.host import HostInfo
 from univac.message import Message
+from univac.metrics import MetricsReport
 from univac.plugin import Catalog, inspect_plugin
 from univac.poller import Poller
 from univac.ratelimit import RateLimiter
@@ -38,6 +39,7 @@ from univac.stats import Stats
 from univac.supervisor import Supervisor
 from univac.transport import Transport
 from univac.version import __version__
+from univac.webhooks import WebhookRoute, serve
 
 log = logging.getLogger("univac.bot")
 
@@ -114,6 +116,17 @@ class Bot:
             counters=self.stats.snapshot() | {"shed_total": self.pool.shed},
             reactive=self.pool.load(),
         )
+
+    def metrics(self) -> MetricsReport:
+        return self.stats.report()
+
+    def webhooks(self) -> list[WebhookRoute]:
+        """Every enabled webhook, bound to its plugin's context."""
+        return [
+            WebhookRoute(path, h.spec.methods, h.plugin, h.label,  # type: ignore[union-attr]
+                         partial(serve, h.func, h.label, self.contexts[h.plugin], self.stats))
+            for path, h in self.catalog.webhooks.items()
+        ]
 
     def run(self, notifier: Notifier | None = None) -> int:
         """Supervise until stopped, shut down in order, return the exit code.

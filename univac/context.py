@@ -41,10 +41,11 @@ class Services:
 class Context:
     """What a handler gets as its first argument.
 
-    ``message`` (None in pollers and ``setup``), ``config`` (the plugin's settings
-    dataclass, or None), ``state``, ``log``, ``bot`` (``commands()``, ``status()``),
-    ``host`` (``name``, ``addresses``), ``transport``, ``reply()``, ``say()``,
-    ``now()``, ``approve()``, ``confirm()``, ``audit()``.
+    ``message`` (None in pollers, webhooks and ``setup``), ``config`` (the plugin's
+    settings dataclass, or None), ``state``, ``log``, ``bot`` (``commands()``,
+    ``status()``, ``metrics()``, ``webhooks()``), ``host`` (``name``, ``addresses``),
+    ``transport``, ``reply()``, ``say()``, ``now()``, ``approve()``, ``confirm()``,
+    ``audit()``.
     """
 
     __slots__ = ("_services", "config", "log", "message", "plugin", "state")

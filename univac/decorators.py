@@ -1,4 +1,4 @@
-"""The decorators plugins use: ``@command``, ``@match``, ``@every``. Layer: core.
+"""The decorators plugins use: ``@command``, ``@match``, ``@every``, ``@webhook``. Layer: core.
 
 Each decorator attaches one frozen spec to the function and returns the function
 unchanged, so a test can call it directly. Nothing is registered at import time: the
@@ -41,7 +41,16 @@ class EverySpec:
     jitter: float = 0.1
 
 
-Spec = CommandSpec | MatchSpec | EverySpec
+@dataclass(frozen=True)
+class WebhookSpec:
+    """A webhook: the handler answers HTTP requests to ``path`` (served by the http plugin)."""
+
+    path: str
+    methods: tuple[str, ...] = ("POST",)
+
+
+Spec = CommandSpec | MatchSpec | EverySpec | WebhookSpec
+WEBHOOK_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 
 
 def command(
@@ -77,10 +86,22 @@ def every(seconds: float, *, jitter: float = 0.1) -> Callable[[F], F]:
     return lambda func: _attach(func, EverySpec(float(seconds), jitter))
 
 
+def webhook(path: str, *, methods: Iterable[str] = ("POST",)) -> Callable[[F], F]:
+    """Answer HTTP requests to ``path`` with ``handler(ctx, request) -> reply``.
+
+    ``request`` is a ``WebhookRequest``; the reply is a ``WebhookResponse``, a string
+    (200, text) or None (204). The http plugin serves it under its ``webhook_prefix``.
+    """
+    allowed = tuple(dict.fromkeys(m.upper() for m in methods))
+    if not WEBHOOK_PATH.fullmatch(path) or not allowed or not all(m.isalpha() for m in allowed):
+        raise ValueError(f"webhook path {path!r} must look like /name, with methods given")
+    return lambda func: _attach(func, WebhookSpec(path, allowed))
+
+
 def spec_of(func: Any) -> Spec | None:
     """Return the spec a decorator attached to ``func``, if any."""
     spec = getattr(func, SPEC_ATTRIBUTE, None)
-    return spec if isinstance(spec, CommandSpec | MatchSpec | EverySpec) else None
+    return spec if isinstance(spec, CommandSpec | MatchSpec | EverySpec | WebhookSpec) else None
 
 
 def _command_name(function_name: str) -> str:

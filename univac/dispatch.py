@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -115,6 +116,7 @@ class Dispatcher:
         if refusal:
             self._p.audit.record("command", "refused", message, command=handler.label,
                                  reason=refusal)
+            self._p.stats.command(handler.plugin, handler.spec.name, "denied", None)
             return [(handler.label, self._say(message, refusal))]
         ctx = self._p.contexts[handler.plugin].derive(message)
         privileged = bool(rule.requires)
@@ -129,6 +131,13 @@ class Dispatcher:
         return lambda: self._p.router.send(message.transport, message.target, text)
 
     def _run_command(self, handler: Handler, ctx: Context, args: str, privileged: bool) -> None:
+        started = time.perf_counter()
+        outcome = self._command_outcome(handler, ctx, args, privileged)
+        self._p.stats.command(handler.plugin, handler.spec.name,  # type: ignore[union-attr]
+                              outcome, time.perf_counter() - started)
+
+    def _command_outcome(self, handler: Handler, ctx: Context, args: str, privileged: bool) -> str:
+        """Run the command and answer; return its outcome (``done``, ``usage``...)."""
         assert handler.signature is not None
         outcome = "done"
         try:
@@ -139,7 +148,7 @@ class Dispatcher:
             if privileged:
                 self._audit_command(ctx, handler, args, outcome)
             send_result(ctx, result)
-            return
+            return outcome
         except UsageError as error:
             outcome = "usage"
             shown = usage(handler.spec.name, handler.signature)  # type: ignore[union-attr]
@@ -154,6 +163,7 @@ class Dispatcher:
             ctx.reply(APOLOGY)
         if privileged:
             self._audit_command(ctx, handler, args, outcome)
+        return outcome
 
     def _audit_command(self, ctx: Context, handler: Handler, args: str, outcome: str) -> None:
         self._p.audit.record("command", outcome, ctx.message, command=handler.label,
@@ -173,6 +183,7 @@ def _matcher_job(
     handler: Handler, ctx: Context, found: re.Match[str], stats: Stats
 ) -> Callable[[], None]:
     def job() -> None:
+        started = time.perf_counter()
         try:
             send_result(ctx, handler.func(ctx, found))
         except UserError as error:
@@ -180,6 +191,7 @@ def _matcher_job(
         except Exception:
             stats.incr("handler_errors")
             log.exception("matcher %s failed", handler.label)
+        stats.observe(handler.plugin, "match", time.perf_counter() - started)
 
     return job
 

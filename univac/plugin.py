@@ -1,7 +1,8 @@
 """Turn a plugin module into handlers, and index them. Layer: core; start-up thread.
 
-The loader inspects a module's functions for the specs ``@command``, ``@match`` and
-``@every`` attached, and for the optional hooks ``setup(ctx)`` and ``teardown()``.
+The loader inspects a module's functions for the specs ``@command``, ``@match``,
+``@every`` and ``@webhook`` attached, and for the optional hooks ``setup(ctx)`` and
+``teardown()``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from types import ModuleType
 from typing import Any
 
 from univac.arguments import Signature, signature_of, usage
-from univac.decorators import CommandSpec, EverySpec, MatchSpec, Spec, spec_of
+from univac.decorators import CommandSpec, EverySpec, MatchSpec, Spec, WebhookSpec, spec_of
 from univac.errors import PluginError
 from univac.report import CommandInfo
 
@@ -64,12 +65,15 @@ def inspect_plugin(name: str, module: ModuleType, settings: Any) -> Plugin:
     for func in _functions(module):
         spec = spec_of(func)
         if spec is not None:
+            if isinstance(spec, WebhookSpec) and len(inspect.signature(func).parameters) != 2:
+                raise PluginError(f"webhook {func.__name__}() must take (ctx, request)")
             signature = signature_of(func) if isinstance(spec, CommandSpec) else None
             handlers.append(Handler(name, func, spec, signature))
     setup = _hook(module, "setup", 1)
     teardown = _hook(module, "teardown", 0)
     if not handlers and setup is None:
-        raise PluginError(f"plugin '{name}' has no @command, @match or @every function")
+        raise PluginError(f"plugin '{name}' has no @command, @match or @every function, "
+                          "no @webhook and no setup()")
     return Plugin(name, module, settings, tuple(handlers), setup, teardown)
 
 
@@ -89,13 +93,14 @@ def _hook(module: ModuleType, name: str, arity: int) -> Callable[..., Any] | Non
 
 
 class Catalog:
-    """Every enabled plugin's commands (by name and alias), matchers and pollers."""
+    """Every enabled plugin's commands (by name and alias), matchers, pollers, webhooks."""
 
     def __init__(self) -> None:
         self.plugins: dict[str, Plugin] = {}
         self.commands: dict[str, Handler] = {}
         self.matchers: list[Handler] = []
         self.pollers: list[Handler] = []
+        self.webhooks: dict[str, Handler] = {}
 
     def add(self, plugin: Plugin) -> None:
         """Index ``plugin``; PluginError (and nothing added) on a name clash."""
@@ -105,10 +110,24 @@ class Catalog:
         if clashes or len(names) < sum(1 + len(h.spec.aliases) for h in commands):
             owner = self.commands[clashes[0]].plugin if clashes else plugin.name
             raise PluginError(f"command name clash in '{plugin.name}' with '{owner}'")
+        hooks = self._webhooks(plugin)
         self.plugins[plugin.name] = plugin
         self.commands.update(names)
         self.matchers.extend(plugin.of_kind(MatchSpec))
         self.pollers.extend(plugin.of_kind(EverySpec))
+        self.webhooks.update(hooks)
+
+    def _webhooks(self, plugin: Plugin) -> dict[str, Handler]:
+        """The plugin's webhooks by path; PluginError when a path is taken."""
+        found: dict[str, Handler] = {}
+        for handler in plugin.of_kind(WebhookSpec):
+            path = handler.spec.path  # type: ignore[union-attr]
+            owner = self.webhooks.get(path) or found.get(path)
+            if owner is not None:
+                raise PluginError(f"webhook path clash in '{plugin.name}': {path} "
+                                  f"is taken by '{owner.label}'")
+            found[path] = handler
+        return found
 
     def command(self, name: str) -> Handler | None:
         return self.commands.get(name.casefold())

@@ -1,4 +1,7 @@
-"""Read-only reports about the running bot, for ``help`` and ``status``. Layer: core."""
+"""Read-only reports about the running bot, for ``help``, ``status``, health and metrics.
+
+Layer: core; any thread may ask for a report.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from univac.message import Message
+from univac.metrics import MetricsReport
 from univac.transport import TransportStatus
+from univac.webhooks import WebhookRoute
 
 
 @dataclass(frozen=True)
@@ -61,3 +66,9 @@ class BotView(Protocol):
 
     def status(self) -> StatusReport:
         """A snapshot of the bot's health."""
+
+    def metrics(self) -> MetricsReport:
+        """What the bot has counted and timed since it started."""
+
+    def webhooks(self) -> list[WebhookRoute]:
+        """Every enabled ``@webhook``, ready to call (the http plugin routes to them)."""

@@ -1,0 +1,371 @@
+"""Serve health, Prometheus metrics and plugin webhooks over HTTP (enable it by name).
+
+One small waitress server, started in ``setup`` on a thread of its own and stopped in
+``teardown``; bound to 127.0.0.1 by default, with a body size limit, a header size
+limit, a connection limit and an idle-connection timeout:
+
+- ``GET /healthz``: JSON of each transport (state, joined targets, last inbound traffic,
+  reconnects), each poller (runs, last success, failures in a row and the kind of the
+  last error), the reactive threads and queue. 200 when healthy, 503 when not: healthy
+  means every transport is ``connected`` and no poller has failed
+  ``poller_failures_unhealthy`` times in a row.
+- ``GET /metrics``: Prometheus text, read from the bot on each scrape.
+- ``<webhook_prefix><path>``: the ``@webhook(path)`` handlers of every enabled plugin.
+  A request must carry a valid ``X-Hub-Signature-256`` (HMAC-SHA256 of the body under
+  ``webhook_secret``) or ``Authorization: Bearer <webhook_token>``, unless
+  ``allow_unsigned`` is set; a repeated ``X-GitHub-Delivery`` id is answered 200 and
+  not handled again. Handlers run on the server's worker threads (``threads``).
+
+Settings (``[plugins.http]``)::
+
+    port = 9464
+    webhook_secret_file = "webhook-secret"    # GitHub's hook secret
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+import waitress
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector, CollectorRegistry
+from waitress import wasyncore
+
+from univac import (
+    Context,
+    MetricsReport,
+    PluginError,
+    StatusReport,
+    WebhookRequest,
+    WebhookResponse,
+    WebhookRoute,
+)
+from univac.plugins import _webhook
+
+log = logging.getLogger("univac.plugin.http")
+ENDPOINTS = ("healthz", "metrics", "webhooks")
+JSON = "application/json"
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The ``[plugins.http]`` table."""
+
+    host: str = "127.0.0.1"
+    port: int = 9464
+    """0 picks a free port (logged at start)."""
+    endpoints: tuple[str, ...] = ENDPOINTS
+    webhook_prefix: str = "/hooks"
+    max_body_bytes: int = 1_000_000
+    max_header_bytes: int = 65_536
+    timeout_s: int = 30
+    """Idle connections are closed after this many seconds."""
+    threads: int = 4
+    max_connections: int = 100
+    webhook_secret: str = ""
+    webhook_token: str = ""
+    allow_unsigned: bool = False
+    """Accept webhook requests without a signature or token (only behind a gateway)."""
+    remember_deliveries: int = 1000
+    poller_failures_unhealthy: int = 3
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.endpoints) - set(ENDPOINTS))
+        if unknown:
+            raise ValueError(f"endpoints: unknown {unknown}; choose from {list(ENDPOINTS)}")
+        if not self.webhook_prefix.startswith("/") or self.webhook_prefix.endswith("/"):
+            raise ValueError("webhook_prefix must start with / and not end with one")
+        if not 0 <= self.port <= 65535 or min(self.max_body_bytes, self.timeout_s) < 1:
+            raise ValueError("need port 0..65535, max_body_bytes >= 1 and timeout_s >= 1")
+        if min(self.threads, self.max_connections, self.poller_failures_unhealthy) < 1:
+            raise ValueError("threads, max_connections, poller_failures_unhealthy must be >= 1")
+
+
+class Server:
+    """A waitress server on a thread of its own, stopped by ``stop``."""
+
+    def __init__(self, app: WSGIApp, settings: Settings) -> None:
+        self._map: dict[int, Any] = {}
+        self._server = waitress.create_server(
+            app, map=self._map, host=settings.host, port=settings.port,
+            threads=settings.threads, connection_limit=settings.max_connections,
+            channel_timeout=settings.timeout_s, cleanup_interval=max(1, settings.timeout_s // 2),
+            max_request_body_size=settings.max_body_bytes,
+            max_request_header_size=settings.max_header_bytes,
+            expose_tracebacks=False, ident="univac",
+        )
+        self.port: int = int(self._server.effective_port)  # type: ignore[union-attr]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="http:server", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._server.pull_trigger()  # type: ignore[union-attr]
+        self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            wasyncore.loop(timeout=0.5, map=self._map, count=1)
+        self._server.task_dispatcher.shutdown(timeout=2)  # type: ignore[union-attr]
+        wasyncore.close_all(self._map)
+
+
+_running: dict[str, Server] = {}
+"""The one server of this process, set by ``setup`` and cleared by ``teardown``."""
+
+
+def setup(ctx: Context) -> None:
+    """Start serving; PluginError when the address cannot be bound."""
+    settings: Settings = ctx.config
+    if _running:
+        raise PluginError("the http plugin already serves in this process")
+    try:
+        server = Server(App(ctx), settings)
+    except OSError as error:
+        raise PluginError(f"cannot listen on {settings.host}:{settings.port}: "
+                          f"{error.strerror or error}") from None
+    server.start()
+    _running["server"] = server
+    ctx.log.info("serving %s on http://%s:%d", ", ".join(settings.endpoints),
+                 settings.host, server.port)
+
+
+def teardown() -> None:
+    """Stop serving (running requests get a moment to finish)."""
+    server = _running.pop("server", None)
+    if server is not None:
+        server.stop()
+
+
+def bound_port() -> int | None:
+    """The port the server listens on (useful with ``port = 0``), or None."""
+    server = _running.get("server")
+    return server.port if server else None
+
+
+class App:
+    """The WSGI application: routes a request to health, metrics or a webhook."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.settings: Settings = ctx.config
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(BotCollector(ctx, self.settings))
+        self.requests = Counter("univac_webhook_requests", "Webhook requests, by answer.",
+                                ["path", "status"], registry=self.registry)
+        self.deliveries = _webhook.Deliveries(
+            self.settings.remember_deliveries, ctx.state.get("deliveries", []),
+            lambda ids: ctx.state.__setitem__("deliveries", ids),
+        )
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        try:
+            response = self._route(environ)
+        except Exception:  # the request boundary: log it, answer 500
+            log.exception("http request %s failed", environ.get("PATH_INFO"))
+            response = WebhookResponse(500, "internal error\n")
+        body = response.payload()
+        phrase = HTTPStatus(response.status).phrase
+        start_response(f"{response.status} {phrase}", [
+            ("Content-Type", response.content_type), ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+        ])
+        return [body]
+
+    def _route(self, environ: dict[str, Any]) -> WebhookResponse:
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
+        on = self.settings.endpoints
+        if path in ("/healthz", "/metrics") and path[1:] in on and method not in ("GET", "HEAD"):
+            return WebhookResponse(405, "use GET\n")
+        if path == "/healthz" and "healthz" in on:
+            return health(self.ctx, self.settings.poller_failures_unhealthy)
+        if path == "/metrics" and "metrics" in on:
+            return WebhookResponse(200, generate_latest(self.registry), CONTENT_TYPE_LATEST)
+        prefix = self.settings.webhook_prefix
+        if "webhooks" in on and path.startswith(prefix + "/"):
+            route = next((r for r in self.ctx.bot.webhooks() if r.path == path[len(prefix):]),
+                         None)
+            if route is None:
+                return WebhookResponse(404, "no webhook here\n")
+            response = self._webhook(environ, method, route)
+            self.requests.labels(route.path, str(response.status)).inc()
+            return response
+        return WebhookResponse(404, "not found\n")
+
+    def _webhook(
+        self, environ: dict[str, Any], method: str, route: WebhookRoute
+    ) -> WebhookResponse:
+        path = route.path
+        if method not in route.methods:
+            return WebhookResponse(405, f"use {' or '.join(route.methods)}\n")
+        settings = self.settings
+        body = _webhook.read_body(environ, settings.max_body_bytes)
+        if body is None:
+            return WebhookResponse(413, f"the body is over {settings.max_body_bytes} bytes\n")
+        headers = _webhook.headers_of(environ)
+        refusal = _webhook.refusal(headers, body, settings.webhook_secret,
+                                   settings.webhook_token, settings.allow_unsigned)
+        if refusal is not None:
+            log.warning("webhook %s refused from %s: %s", path, environ.get("REMOTE_ADDR"),
+                        refusal[1])
+            return WebhookResponse(refusal[0], refusal[1] + "\n")
+        delivery = headers.get("x-github-delivery", "")
+        if delivery and not self.deliveries.claim(delivery):
+            return WebhookResponse(200, f"delivery {delivery} was already handled\n")
+        request = WebhookRequest(method, path, headers, body, environ.get("REMOTE_ADDR", ""))
+        response = route.call(request)
+        if delivery:
+            settle = self.deliveries.done if response.status < 500 else self.deliveries.release
+            settle(delivery)
+        return response
+
+
+def problems(report: StatusReport, failures_unhealthy: int) -> list[str]:
+    """Why the bot is not healthy; empty when it is."""
+    found = [f"transport {name} is {t.state}"
+             for name, t in report.transports.items() if t.state != "connected"]
+    found += [f"poller {p.name} failed {p.failures} times in a row"
+              for p in report.pollers if p.failures >= failures_unhealthy]
+    return found
+
+
+def health(ctx: Context, failures_unhealthy: int) -> WebhookResponse:
+    """The ``/healthz`` answer: JSON, 200 when healthy, 503 when not."""
+    try:
+        report = ctx.bot.status()
+    except Exception:  # the bot is still starting: its parts are not all there yet
+        log.debug("status() failed", exc_info=True)
+        return WebhookResponse(503, json.dumps({"healthy": False, "problems": ["starting"]}), JSON)
+    found = problems(report, failures_unhealthy)
+    threads, running, queued = report.reactive
+    document = {
+        "healthy": not found, "problems": found, "version": report.version,
+        "started": report.started,
+        "transports": {name: {
+            "state": t.state, "targets": list(t.targets), "last_inbound": t.last_inbound,
+            "reconnects": t.reconnects, "detail": t.detail,
+        } for name, t in report.transports.items()},
+        "pollers": {p.name: {
+            "runs": p.runs, "last_ok": p.last_ok, "failures": p.failures,
+            "last_error": p.last_error,
+        } for p in report.pollers},
+        "reactive": {"threads": threads, "running": running, "queued": queued},
+        "plugin_errors": sorted(report.plugin_errors),
+    }
+    return WebhookResponse(503 if found else 200, json.dumps(document, indent=1) + "\n", JSON)
+
+
+class BotCollector(Collector):
+    """Reads the bot's counters and reports on each scrape (nothing is cached)."""
+
+    def __init__(self, ctx: Context, settings: Settings) -> None:
+        self._ctx = ctx
+        self._settings = settings
+
+    def collect(self) -> Iterator[Metric]:
+        status, report = self._ctx.bot.status(), self._ctx.bot.metrics()
+        yield from _bot_metrics(status, self._settings)
+        yield from _transport_metrics(status, report.counters)
+        yield from _command_metrics(report)
+        yield from _load_metrics(status, report.counters)
+        yield from _poller_metrics(status)
+
+
+def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, doc, value=value)
+
+
+def _counter(name: str, doc: str, value: float) -> CounterMetricFamily:
+    return CounterMetricFamily(name, doc, value=value)
+
+
+def _bot_metrics(status: StatusReport, settings: Settings) -> Iterator[Metric]:
+    info = GaugeMetricFamily("univac_info", "The running Univac version.", labels=["version"])
+    info.add_metric([status.version], 1)
+    yield info
+    yield _gauge("univac_start_time_seconds", "When the bot started (Unix time).", status.started)
+    healthy = not problems(status, settings.poller_failures_unhealthy)
+    yield _gauge("univac_healthy", "1 when /healthz answers 200, else 0.", float(healthy))
+    yield _gauge("univac_plugins_disabled", "Plugins disabled by an error.",
+                 len(status.plugin_errors))
+
+
+def _transport_metrics(status: StatusReport, counters: Mapping[str, int]) -> Iterator[Metric]:
+    by = ["transport"]
+    received = CounterMetricFamily("univac_messages_received", "Messages received.", labels=by)
+    sent = CounterMetricFamily("univac_messages_sent", "Messages sent.", labels=by)
+    up = GaugeMetricFamily("univac_transport_connected", "1 while connected.", labels=by)
+    reconnects = CounterMetricFamily("univac_transport_reconnects", "Reconnects.", labels=by)
+    inbound = GaugeMetricFamily("univac_transport_last_inbound_timestamp_seconds",
+                                "Last traffic received (Unix time).", labels=by)
+    for name, t in status.transports.items():
+        received.add_metric([name], counters.get(f"in:{name}", 0))
+        sent.add_metric([name], counters.get(f"out:{name}", 0))
+        up.add_metric([name], float(t.state == "connected"))
+        reconnects.add_metric([name], t.reconnects)
+        if t.last_inbound is not None:
+            inbound.add_metric([name], t.last_inbound)
+    yield from (received, sent, up, reconnects, inbound)
+
+
+def _command_metrics(report: MetricsReport) -> Iterator[Metric]:
+    commands = CounterMetricFamily("univac_commands", "Commands handled, by outcome.",
+                                   labels=["plugin", "command", "result"])
+    for (plugin, command, result), count in sorted(report.commands.items()):
+        commands.add_metric([plugin, command, result], count)
+    yield commands
+    latency = HistogramMetricFamily("univac_handler_duration_seconds",
+                                    "How long handlers ran.", labels=["plugin", "kind"])
+    for (plugin, kind), snap in sorted(report.latency.items()):
+        buckets = [(_le(b), c) for b, c in zip(snap.bounds, snap.cumulative, strict=True)]
+        latency.add_metric([plugin, kind], [*buckets, ("+Inf", snap.count)], snap.total)
+    yield latency
+
+
+def _le(bound: float) -> str:
+    return repr(float(bound))
+
+
+def _load_metrics(status: StatusReport, counters: Mapping[str, int]) -> Iterator[Metric]:
+    threads, running, queued = status.reactive
+    yield _gauge("univac_reactive_threads", "Reactive threads alive.", threads)
+    yield _gauge("univac_reactive_busy", "Reactive threads running a handler.", running)
+    yield _gauge("univac_reactive_queue_depth", "Jobs waiting for a reactive thread.", queued)
+    yield _counter("univac_shed_messages", "Messages shed: the queue was full.",
+                   counters.get("shed", 0))
+    yield _counter("univac_rate_limited", "Messages dropped by rate limits.",
+                   counters.get("rate_limited", 0))
+    yield _counter("univac_handler_errors", "Handlers that raised an unexpected error.",
+                   counters.get("handler_errors", 0))
+
+
+def _poller_metrics(status: StatusReport) -> Iterator[Metric]:
+    by = ["poller"]
+    runs = CounterMetricFamily("univac_poller_runs", "Poller runs.", labels=by)
+    failing = GaugeMetricFamily("univac_poller_consecutive_failures",
+                                "Failures since the last success.", labels=by)
+    last_ok = GaugeMetricFamily("univac_poller_last_success_timestamp_seconds",
+                                "Last successful run (Unix time).", labels=by)
+    for poller in status.pollers:
+        runs.add_metric([poller.name], poller.runs)
+        failing.add_metric([poller.name], poller.failures)
+        if poller.last_ok is not None:
+            last_ok.add_metric([poller.name], poller.last_ok)
+    yield from (runs, failing, last_ok)
+
