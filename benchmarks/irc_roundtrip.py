@@ -1,0 +1,319 @@
+"""IRC round-trip benchmark against a real ngircd on 127.0.0.1 (flood penalties off).
+
+Usage:  .venv/bin/python benchmarks/irc_roundtrip.py [--runs 5] [--bots univac,transport,floor]
+
+Bots, each run as its own process so its CPU, RSS and threads can be read from /proc:
+- ``univac``: ``univac run`` with the IRC transport, the echo plugin and the core plugins;
+- ``transport``: the IRC transport alone, its deliver callback echoing ``!echo X``;
+- ``floor``: a minimal raw-socket echo bot (the floor).
+Scenarios: start-to-joined; 300 sequential channel commands (p50/p99 latency); 1,000
+private commands sent at once by 10 clients, each reading its own replies (replies/s,
+median reply latency, bot CPU per command);
+idle and peak RSS, peak thread count. ``--flood`` adds the default-flood-control scenario:
+one user floods 500 commands, a second user's single command is timed. Prints medians
+of all runs as a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CHANNEL = "#bench"
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------------------- bots
+
+
+def floor_bot(port: int) -> None:
+    """The floor: raw socket, no parsing beyond what echo needs."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(f"NICK univac\r\nUSER univac 0 * :floor\r\nJOIN {CHANNEL}\r\n".encode())
+    buffer = b""
+    while data := sock.recv(65536):
+        buffer += data
+        *lines, buffer = buffer.split(b"\r\n")
+        out = []
+        for line in lines:
+            if line.startswith(b"PING"):
+                out.append(b"PONG" + line[4:] + b"\r\n")
+            elif b" PRIVMSG " in line and b" :!echo " in line:
+                target = line.split(b" ")[2]
+                if target == b"univac":  # a private message: answer the sender
+                    target = line[1:].split(b"!", 1)[0]
+                out.append(b"PRIVMSG " + target + b" :" + line.split(b" :!echo ", 1)[1] + b"\r\n")
+        if out:
+            sock.sendall(b"".join(out))
+
+
+def transport_bot(port: int) -> None:
+    """The IRC transport alone, flood control off, echoing on its own thread."""
+    from univac.transports import irc
+
+    settings = irc.Settings(host="127.0.0.1", port=port, tls=False, channels=(CHANNEL,),
+                            flood_rate=0, motd_wait_s=0.2, sts_file="/nonexistent/sts",
+                            max_queued_lines=100000)  # fmt: skip
+    transport = irc.create("bench", settings)
+
+    def deliver(message) -> None:
+        if message.text.startswith("!echo "):
+            transport.send(message.target, message.text[6:])
+
+    transport.run(deliver)
+
+
+def univac_config(port: int, directory: Path, flood: bool) -> Path:
+    """A config for ``univac run``: echo + core plugins, IRC flood control off unless ``flood``."""
+    config = directory / "univac.toml"
+    flood_line = "" if flood else "flood_rate = 0\n"
+    rate = "" if flood else "user_rate = 0\nchannel_rate = 0\n"
+    config.write_text(
+        f'[bot]\nplugins = ["echo", "help", "version", "status", "whereareyou"]\n'
+        f'state_dir = "{directory / "state"}"\nqueue_size = 4096\n{rate}'
+        f'[[transports]]\ntype = "irc"\nhost = "127.0.0.1"\nport = {port}\ntls = false\n'
+        f'channels = ["{CHANNEL}"]\nmotd_wait_s = 0.2\nsts_file = "{directory / "sts.json"}"\n'
+        f"max_queued_lines = 100000\n{flood_line}"
+    )
+    return config
+
+
+def spawn_bot(kind: str, port: int, directory: Path, flood: bool = False) -> subprocess.Popen:
+    if kind == "univac":
+        command = [str(Path(sys.executable).parent / "univac"), "run", "--config",
+                   str(univac_config(port, directory, flood))]  # fmt: skip
+    else:
+        command = [sys.executable, __file__, f"--run-{kind}-bot", str(port)]
+    log = open(directory / f"{kind}.log", "ab")  # noqa: SIM115 (closed with the process)
+    return subprocess.Popen(command, stdout=log, stderr=log)
+
+
+# ---------------------------------------------------------------------------- measuring
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    """VmRSS, VmHWM (kB) and Threads of a process."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _sep, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM", "Threads"):
+            fields[key] = int(value.split()[0])
+    return fields
+
+
+def cpu_seconds(pid: int) -> float:
+    parts = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(parts[11]) + int(parts[12])) / TICK
+
+
+class Sampler(threading.Thread):
+    """Sample the bot's thread count every 5 ms."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.done = pid, 0, threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.005):
+            try:
+                self.peak = max(self.peak, proc_status(self.pid)["Threads"])
+            except (OSError, KeyError):
+                return
+
+
+class Client:
+    """A raw IRC client that records when each reply arrived."""
+
+    def __init__(self, port: int, nick: str) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.sendall(f"NICK {nick}\r\nUSER {nick} 0 * :{nick}\r\nJOIN {CHANNEL}\r\n".encode())
+        self.buffer = b""
+        self.wait_for(b" 366 ")
+
+    def lines(self, timeout: float) -> list[bytes]:
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(262144)
+        except TimeoutError:
+            return []
+        if not data:
+            raise ConnectionError("server closed")
+        self.buffer += data
+        *lines, self.buffer = self.buffer.split(b"\r\n")
+        return lines
+
+    def wait_for(self, needle: bytes, timeout: float = 10.0) -> float:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.lines(0.5):
+                if needle in line:
+                    return time.perf_counter()
+        raise TimeoutError(needle)
+
+
+def start_server(directory: Path):
+    """A real ngircd from the test fixtures (MaxPenaltyTime = 0)."""
+    sys.path.insert(0, str(ROOT))
+    from tests.integration.irc_servers import RealIrcd, TlsFiles, make_cert
+
+    cert, key = make_cert(directory, "server", "/CN=localhost")
+    dh = directory / "dh.pem"
+    command = ["openssl", "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt",
+               "group:ffdhe2048", "-out", str(dh)]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True)
+    return RealIrcd("ngircd", TlsFiles(cert, key, cert, key, str(dh))).start()
+
+
+def one_run(kind: str, server, directory: Path, sequential_count: int = 300,
+            burst_each: int = 100) -> dict[str, float]:  # fmt: skip
+    observer = Client(server.port, "observer")
+    started = time.perf_counter()
+    bot = spawn_bot(kind, server.port, directory)
+    try:
+        joined = observer.wait_for(b" JOIN ", 15) - started
+        sampler = Sampler(bot.pid)
+        sampler.start()
+        time.sleep(0.1 if sequential_count < 300 else 0.5)  # settle, then read idle RSS
+        idle_rss = proc_status(bot.pid)["VmRSS"] / 1024
+        result = {"joined_s": joined, "idle_rss_mb": idle_rss}
+        result.update(sequential(observer, sequential_count))
+        result.update(burst(server.port, observer, bot.pid, each=burst_each))
+        sampler.done.set()
+        result["peak_rss_mb"] = proc_status(bot.pid)["VmHWM"] / 1024
+        result["peak_threads"] = sampler.peak
+        return result
+    finally:
+        bot.terminate()
+        bot.wait(10)
+        observer.sock.close()
+
+
+def sequential(client: Client, count: int = 300) -> dict[str, float]:
+    waits = []
+    for i in range(count):
+        sent = time.perf_counter()
+        client.sock.sendall(f"PRIVMSG {CHANNEL} :!echo s{i}\r\n".encode())
+        got = client.wait_for(f":s{i}".encode())
+        waits.append((got - sent) * 1000)
+    waits.sort()
+    return {"p50_ms": statistics.median(waits), "p99_ms": waits[int(len(waits) * 0.99) - 1]}
+
+
+def burst(port: int, observer: Client, pid: int, clients: int = 10, each: int = 100):
+    """``clients`` users each send ``each`` private commands at once and read the replies."""
+    senders = [Client(port, f"load{i}") for i in range(clients)]
+    payloads = [b"".join(f"PRIVMSG univac :!echo b{c}-{j}\r\n".encode() for j in range(each))
+                for c in range(clients)]  # fmt: skip
+    stamps: list[list[float]] = [[] for _ in senders]
+    go = threading.Barrier(clients + 1)
+
+    def load(index: int) -> None:
+        sender, got = senders[index], stamps[index]
+        go.wait()
+        sender.sock.sendall(payloads[index])
+        deadline = time.monotonic() + 60
+        while len(got) < each and time.monotonic() < deadline:
+            lines = sender.lines(1.0)
+            stamp = time.perf_counter()
+            got.extend(stamp for line in lines if b" PRIVMSG " in line and b" :b" in line)
+
+    threads = [threading.Thread(target=load, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    cpu_before = cpu_seconds(pid)
+    go.wait()
+    start = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    cpu = cpu_seconds(pid) - cpu_before
+    seen = sorted(stamp for got in stamps for stamp in got)
+    for sender in senders:
+        sender.sock.close()
+    return {
+        "replies": len(seen),
+        "replies_per_s": len(seen) / ((seen[-1] - start) if seen else float("inf")),
+        "burst_median_ms": (statistics.median(seen) - start) * 1000 if seen else float("nan"),
+        "cpu_ms_per_cmd": cpu * 1000 / max(1, len(seen)),
+    }
+
+
+def flood_run(server, directory: Path) -> dict[str, float]:
+    """Default flood control (univac defaults): user A floods 500, user B asks once."""
+    observer = Client(server.port, "observer")
+    bot = spawn_bot("univac", server.port, directory, flood=True)
+    try:
+        observer.wait_for(b" JOIN ", 15)
+        sampler = Sampler(bot.pid)
+        sampler.start()
+        flooder, asker = Client(server.port, "flooder"), Client(server.port, "asker")
+        flooder.sock.sendall(b"".join(f"PRIVMSG {CHANNEL} :!echo f{i}\r\n".encode()
+                                      for i in range(500)))  # fmt: skip
+        time.sleep(0.2)
+        sent = time.perf_counter()
+        asker.sock.sendall(f"PRIVMSG {CHANNEL} :!echo second-user\r\n".encode())
+        delay = asker.wait_for(b":second-user", 30) - sent
+        time.sleep(2.0)
+        sampler.done.set()
+        return {"second_user_delay_s": delay, "flood_peak_threads": sampler.peak}
+    finally:
+        bot.terminate()
+        bot.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--bots", default="univac,transport,floor")
+    parser.add_argument("--flood", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="small counts, for a smoke test")
+    parser.add_argument("--keep", default="", help="directory for bot logs (kept)")
+    parser.add_argument("--run-floor-bot", type=int)
+    parser.add_argument("--run-transport-bot", type=int)
+    args = parser.parse_args()
+    if args.run_floor_bot:
+        return floor_bot(args.run_floor_bot)
+    if args.run_transport_bot:
+        return transport_bot(args.run_transport_bot)
+    report(args)
+
+
+def report(args: argparse.Namespace) -> None:
+    results: dict[str, list[dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(args.keep or tmp)
+        for run in range(args.runs):
+            for kind in args.bots.split(","):
+                server = start_server(directory)
+                try:
+                    counts = (30, 20) if args.quick else (300, 100)
+                    result = one_run(kind, server, directory, *counts)
+                    results.setdefault(kind, []).append(result)
+                finally:
+                    server.close()
+            if args.flood:
+                server = start_server(directory)
+                try:
+                    results.setdefault("univac+flood", []).append(flood_run(server, directory))
+                finally:
+                    server.close()
+            print(f"run {run + 1}/{args.runs} done", file=sys.stderr)
+    for kind, runs in results.items():
+        keys = runs[0].keys()
+        medians = {k: statistics.median(r[k] for r in runs) for k in keys}
+        print(f"\n{kind} (median of {len(runs)} runs)")
+        for key, value in medians.items():
+            print(f"  {key:22} {value:10.3f}")
+
+
+if __name__ == "__main__":
+    main()

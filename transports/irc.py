@@ -1,0 +1,325 @@
+"""The IRC transport: settings, the reconnect loop, and the thread-safe API.
+
+Layer: transport (IRC adapter). ``run`` executes on the transport's own thread (the
+I/O thread): it dials, serves one connection with ``irc_link.LinkIO``, and redials
+with jittered exponential backoff that resets after a healthy connection (immediately
+after a server's RECONNECT/ERROR, after a long pause on an auth failure). ``send``,
+``stop`` and ``status`` are called from other threads: text crosses on a queue and a
+wake-up pipe, and status is a snapshot published by the I/O thread under a lock.
+Protocol pieces live in the sibling ``irc_*`` modules; see docs/irc.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+from univac import Deliver, TransportError, TransportStatus
+from univac.transports import irc_net
+from univac.transports.irc_caps import Caps, SaslConfig
+from univac.transports.irc_channels import Channels
+from univac.transports.irc_inbound import Inbound
+from univac.transports.irc_lines import LineFramer, clean, split_text, text_budget
+from univac.transports.irc_link import LinkHooks, LinkIO
+from univac.transports.irc_output import OutQueue, TokenBucket
+from univac.transports.irc_session import Identity, Session, Timing
+from univac.transports.irc_state import Closed, Link
+
+log = logging.getLogger("univac.transports.irc")
+
+Mechanism = Literal["", "PLAIN", "EXTERNAL", "SCRAM-SHA-256", "ECDSA-NIST256P-CHALLENGE"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Keys of an ``[[transports]]`` table with ``type = "irc"`` (see docs/irc.md)."""
+
+    host: str
+    port: int = 0
+    tls: bool = True
+    tls_verify: bool = True
+    tls_ca_file: str = ""
+    tls_fingerprint: str = ""
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_server_name: str = ""
+    password: str = ""
+    nick: str = "univac"
+    alt_nicks: tuple[str, ...] = ()
+    username: str = "univac"
+    realname: str = "Univac bot"
+    channels: tuple[str, ...] = ()
+    sasl_mechanism: Mechanism = ""
+    sasl_username: str = ""
+    sasl_password: str = ""
+    sasl_key_file: str = ""
+    sasl_required: bool = True
+    echo_message: bool = False
+    connect_timeout_s: float = 15.0
+    tls_handshake_timeout_s: float = 15.0
+    register_timeout_s: float = 60.0
+    motd_wait_s: float = 2.0
+    ping_interval_s: float = 90.0
+    ping_timeout_s: float = 30.0
+    join_timeout_s: float = 15.0
+    join_retry_max_s: float = 600.0
+    nick_regain_s: float = 60.0
+    reconnect_min_s: float = 2.0
+    reconnect_max_s: float = 300.0
+    healthy_after_s: float = 60.0
+    auth_failure_backoff_s: float = 900.0
+    flood_burst: int = 8
+    flood_rate: float = 1.0
+    max_queued_lines: int = 200
+    max_lines_per_reply: int = 0
+    more_command: str = "!more"
+    max_line_bytes: int = 8704
+    max_buffer_bytes: int = 65536
+    fallback_encoding: str = "cp1252"
+    edit_prefixes: tuple[str, ...] = ("[edit] ", "* ")
+    playback_skew_s: float = 5.0
+    sts_file: str = ""
+
+    def __post_init__(self) -> None:
+        problem = _problem(self)
+        if problem:
+            raise ValueError(problem)
+
+
+def _problem(s: Settings) -> str:
+    """The first thing wrong with ``s``, or ``""``."""
+    needs = {"PLAIN": s.sasl_password, "SCRAM-SHA-256": s.sasl_password,
+             "EXTERNAL": s.tls_cert_file, "ECDSA-NIST256P-CHALLENGE": s.sasl_key_file}  # fmt: skip
+    what = {"PLAIN": "sasl_password", "SCRAM-SHA-256": "sasl_password",
+            "EXTERNAL": "tls_cert_file", "ECDSA-NIST256P-CHALLENGE": "sasl_key_file"}  # fmt: skip
+    if not 0 <= s.port <= 65535:
+        return "port must be 0..65535"
+    if s.flood_burst < 1 or s.flood_rate < 0:
+        return "flood_burst must be >= 1 and flood_rate >= 0"
+    if s.max_line_bytes < 512 or s.max_buffer_bytes < s.max_line_bytes:
+        return "max_line_bytes must be >= 512 and max_buffer_bytes >= max_line_bytes"
+    if s.sasl_mechanism and not needs[s.sasl_mechanism]:
+        return f"sasl_mechanism {s.sasl_mechanism} needs {what[s.sasl_mechanism]}"
+    return ""
+
+
+def create(name: str, settings: Settings) -> IrcTransport:
+    """Build the transport (nothing connects until ``run``)."""
+    if not settings.host:
+        raise TransportError(f"{name}: irc needs a host")
+    return IrcTransport(name, settings)
+
+
+class IrcTransport:
+    """One IRC network connection, kept up until ``stop``."""
+
+    def __init__(self, name: str, settings: Settings) -> None:
+        self.name = name
+        self.settings = settings
+        self._stop = threading.Event()
+        self._goodbye = ""
+        self._inbox: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        self._woken = False
+        self._lock = threading.Lock()
+        self._status = TransportStatus("starting")
+        self._last_inbound: float | None = None
+        self._sts_port = 0
+        now = time.monotonic()
+        self._out = OutQueue(TokenBucket(settings.flood_burst, settings.flood_rate, now),
+                             settings.max_queued_lines, settings.max_lines_per_reply)  # fmt: skip
+        self._channels = Channels(settings.channels, settings.join_timeout_s,
+                                  settings.join_retry_max_s)  # fmt: skip
+        self._inbound = Inbound(name, settings.edit_prefixes, settings.playback_skew_s)
+        self._session: Session | None = None
+        self._io_thread = 0
+        self._next_publish = 0.0
+        self._published: tuple = ()
+
+    # thread-safe API ---------------------------------------------------------
+
+    def send(self, target: str, text: str) -> None:
+        """Queue ``text`` for ``target``; the I/O thread splits and sends it."""
+        if self._inbox.qsize() > 10 * self.settings.max_queued_lines:
+            log.warning("%s: inbox full, dropped a message for %s", self.name, target)
+            return
+        self._inbox.put((target, text))
+        if threading.get_ident() != self._io_thread:
+            self._wakeup()  # on the I/O thread the loop drains the inbox before waiting
+
+    def stop(self, goodbye: str = "") -> None:
+        """Ask ``run`` to QUIT with ``goodbye`` and return."""
+        self._goodbye = goodbye
+        self._stop.set()
+        self._wakeup()
+
+    def status(self) -> TransportStatus:
+        """The last snapshot the I/O thread published."""
+        with self._lock:
+            return self._status
+
+    def _wakeup(self) -> None:
+        if not self._woken:
+            self._woken = True
+            with contextlib.suppress(OSError):
+                os.write(self._wake_w, b"x")
+
+    # I/O thread ----------------------------------------------------------------
+
+    def run(self, deliver: Deliver) -> None:
+        """Connect, serve, reconnect with backoff; return once ``stop`` was called."""
+        attempt = 0
+        self._io_thread = threading.get_ident()
+        try:
+            while not self._stop.is_set():
+                closed = self._connect_and_serve(deliver)
+                if closed is None:
+                    break
+                healthy = self._registered_for() >= self.settings.healthy_after_s
+                attempt = 0 if healthy else attempt
+                delay = self._delay(closed, attempt, healthy)
+                attempt += 1
+                log.warning("%s: %s; reconnecting in %.1f s", self.name, closed.reason, delay)
+                self._publish("disconnected", closed.reason)
+                self._stop.wait(delay)
+        finally:
+            self._publish("stopped", "")  # the wake-up pipe stays open: run may be called again
+
+    def _registered_for(self) -> float:
+        session = self._session
+        if session is None or not session.link.registered:
+            return -1.0
+        return time.monotonic() - session.link.registered_at
+
+    def _delay(self, closed: Closed, attempt: int, healthy: bool) -> float:
+        s = self.settings
+        if closed.backoff == "auth":
+            return s.auth_failure_backoff_s * random.uniform(0.9, 1.1)
+        if closed.backoff == "now" and (healthy or attempt == 0):
+            return 0.0
+        base = min(s.reconnect_max_s, s.reconnect_min_s * 2 ** min(attempt, 30))
+        return random.uniform(base / 2, base)
+
+    def _connect_and_serve(self, deliver: Deliver) -> Closed | None:
+        self._session = None
+        self._publish("connecting", "")
+        try:
+            sock, link = self._dial()
+        except irc_net.NetError as error:
+            return Closed(str(error))
+        try:
+            session = self._new_session(link, deliver)
+            hooks = LinkHooks(self._stop.is_set, self._drain_inbox, self._clear_wake,
+                              self._publish_live, self._saw_inbound, lambda: self._goodbye,
+                              self.settings.fallback_encoding)  # fmt: skip
+            framer = LineFramer(self.settings.max_line_bytes, self.settings.max_buffer_bytes)
+            LinkIO(sock, session, self._out, framer, self._wake_r, hooks).serve()
+            return None
+        except Closed as closed:
+            self._sts_port = closed.sts_port
+            return closed
+        except Exception as error:  # transport-loop boundary: log, redial
+            log.exception("%s: connection failed unexpectedly", self.name)
+            return Closed(f"internal error: {type(error).__name__}")
+        finally:
+            sock.close()
+
+    def _dial(self):
+        s = self.settings
+        now = time.time()
+        sts_path = s.sts_file or irc_net.default_sts_path()
+        sts_port = self._sts_port or irc_net.load_sts(sts_path, s.host, now)
+        self._sts_port = 0
+        tls = bool(sts_port) or s.tls
+        port = sts_port or s.port or (6697 if tls else 6667)
+        sock = irc_net.connect(s.host, port, s.connect_timeout_s, self._stop.is_set)
+        if tls:
+            sock = self._tls(sock, enforce=bool(sts_port))
+        return sock, Link(s.nick, s.nick, tls, time.time(), port)
+
+    def _tls(self, sock, enforce: bool):
+        s = self.settings
+        pin = irc_net.normalize_fingerprint(s.tls_fingerprint)
+        try:
+            context = irc_net.tls_context(s.tls_verify or enforce, s.tls_ca_file, bool(pin),
+                                          s.tls_cert_file, s.tls_key_file)  # fmt: skip
+        except (OSError, ValueError) as error:
+            sock.close()
+            raise TransportError(f"{self.name}: TLS settings: {error}") from error
+        sock = irc_net.wrap(sock, context, s.tls_server_name or s.host, s.tls_handshake_timeout_s)
+        if pin and irc_net.fingerprint(sock) != pin:
+            sock.close()
+            raise irc_net.NetError("TLS certificate does not match tls_fingerprint")
+        return sock
+
+    def _new_session(self, link: Link, deliver: Deliver) -> Session:
+        s = self.settings
+        self._out.clear_urgent()
+        self._channels.reset()
+        self._inbound.reset()
+        sasl = SaslConfig(s.sasl_mechanism, s.sasl_username or s.nick, s.sasl_password,
+                          s.sasl_key_file, s.sasl_required)  # fmt: skip
+        sts_path = s.sts_file or irc_net.default_sts_path()
+        caps = Caps(sasl, s.echo_message, sts_path, s.host, link.port)
+        who = Identity(s.nick, s.alt_nicks, s.username, s.realname, s.password)
+        timing = Timing(s.register_timeout_s, s.motd_wait_s, s.ping_interval_s,
+                        s.ping_timeout_s, s.nick_regain_s)  # fmt: skip
+        self._session = Session(link, self._out, caps, self._channels, self._inbound, who,
+                                timing, deliver, time.monotonic(), s.more_command)  # fmt: skip
+        return self._session
+
+    def _clear_wake(self) -> None:
+        self._woken = False
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _drain_inbox(self) -> None:
+        session = self._session
+        if self._inbox.empty() or session is None or not session.link.registered:
+            return
+        link = session.link
+        more = self.settings.more_command.replace("{", "{{").replace("}", "}}")
+        while True:
+            try:
+                target, text = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            target = clean(target).replace(" ", "")
+            budget = text_budget("PRIVMSG", target, link.mask())
+            lines = [f"PRIVMSG {target} :{chunk}" for chunk in split_text(text, budget)]
+            if target and lines:
+                hint = f"PRIVMSG {target} :({{n}} more lines: say {more})"
+                self._out.push_reply(link.fold(target), lines, hint)
+
+    def _saw_inbound(self, data: bytes) -> None:
+        self._last_inbound = time.time()
+
+    def _publish_live(self) -> None:
+        session = self._session
+        if session is None or not session.link.registered:
+            return
+        now = time.monotonic()
+        key = (session.link.nick, self._channels.version, self._status.state)
+        if key != self._published or now >= self._next_publish:
+            self._next_publish = now + 1.0
+            self._publish("connected", self._channels.problems())
+            self._published = (session.link.nick, self._channels.version, "connected")
+
+    def _publish(self, state: str, detail: str) -> None:
+        session = self._session
+        nick = session.link.nick if session else self.settings.nick
+        targets = self._channels.targets() if state == "connected" else ()
+        snapshot = TransportStatus(state, nick, targets, detail, self._last_inbound)
+        with self._lock:
+            self._status = snapshot
