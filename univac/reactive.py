@@ -6,14 +6,19 @@ after ``idle_s`` without work, so an idle bot holds none. Past the bound, jobs w
 a queue of ``queue_size``; past that they are shed (counted and logged, never stored),
 so memory stays flat under a flood. Threads are reused rather than started per message:
 starting a thread costs more than most handlers (see docs/architecture.md).
+
+Jobs cross on a ``queue.SimpleQueue`` (implemented in C): a Python-level condition
+variable here made the delivering and the reactive threads block and wake each other
+for nearly every message, which halved throughput on two CPUs. One plain lock guards
+the counters; a thread is started when there are more outstanding jobs than threads.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -64,25 +69,111 @@ class ReactivePool:
         self._max = max_threads
         self._queue_size = queue_size
         self._idle_s = idle_s
-        self._cond = threading.Condition()
-        self._pending: deque[tuple[str, Job]] = deque()
+        self._jobs: queue.SimpleQueue[tuple[str, Job] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._threads = 0
         self._idle = 0
-        self._starting = 0
+        self._outstanding = 0
         self._running: dict[int, Running] = {}
         self._reported: set[int] = set()
         self._closed = False
+        self._local = threading.local()
         self.shed = 0
         self.peak_threads = 0
-        self._local = threading.local()
+
+    def submit(self, label: str, job: Job) -> bool:
+        """Queue ``job``; start a thread if none is free. False when shed or closed."""
+        with self._lock:  # a C-level lock and no calls inside: no thread switch while held
+            if self._closed:
+                return False
+            if self._threads >= self._max and self._outstanding - self._max >= self._queue_size:
+                self.shed += 1
+                shed = self.shed
+            else:
+                self._outstanding += 1
+                start = (self._outstanding > self._threads and self._idle == 0
+                         and self._threads < self._max)
+                if start:  # a new thread counts as idle until it takes its first job
+                    self._threads += 1
+                    self._idle += 1
+                    if self._threads > self.peak_threads:
+                        self.peak_threads = self._threads
+                shed = 0
+        if shed:
+            if shed == 1 or shed % 1000 == 0:
+                log.warning("reactive queue full: shed %d message(s) so far (%s)", shed, label)
+            return False
+        batch = getattr(self._local, "batch", None)
+        self._jobs.put((label, batch.track(job) if batch else job))
+        if start:
+            threading.Thread(target=self._work, name="react:idle", daemon=True).start()
+        return True
+
+    def _work(self) -> None:
+        me = threading.current_thread()
+        ident = threading.get_ident()
+        while (item := self._take()) is not None:
+            label, job = item
+            self._running[ident] = Running(label, time.monotonic())
+            me.name = f"react:{label}"
+            try:
+                job()
+            except Exception:
+                log.exception("reactive job %s failed", label)
+            finally:
+                me.name = "react:idle"
+                self._running.pop(ident, None)
+                self._reported.discard(ident)
+            if self._finished():
+                return
+
+    def _take(self) -> tuple[str, Job] | None:
+        """The next job; None when this thread should leave (idle too long, closed)."""
+        while True:
+            try:
+                item = self._jobs.get(timeout=self._idle_s)
+            except queue.Empty:
+                with self._lock:
+                    leave = self._outstanding < self._threads
+                    if leave:
+                        self._threads -= 1
+                        self._idle -= 1
+                if leave:
+                    return None
+                continue
+            with self._lock:
+                self._idle -= 1
+                if item is None:
+                    self._threads -= 1
+            return item
+
+    def _finished(self) -> bool:
+        """Count a finished job; True when this thread should leave (a lent thread)."""
+        with self._lock:
+            self._outstanding -= 1
+            drained = self._outstanding == 0
+            leave = self._threads > self._max and self._outstanding < self._threads
+            if leave:
+                self._threads -= 1
+            else:
+                self._idle += 1
+        if drained:
+            with self._cond:
+                self._cond.notify_all()
+        return leave
 
     @contextmanager
     def lend(self) -> Iterator[None]:
         """While a job waits for people (an approval), let one more thread run jobs."""
-        with self._cond:
+        with self._lock:
             self._max += 1
-            if len(self._pending) > self._idle + self._starting:
-                self._wake_or_start()
+            start = self._outstanding > self._threads and self._idle == 0
+            if start:
+                self._threads += 1
+                self._idle += 1
+        if start:
+            threading.Thread(target=self._work, name="react:idle", daemon=True).start()
         try:
             yield
         finally:
@@ -98,101 +189,34 @@ class ReactivePool:
         finally:
             self._local.batch = None
 
-    def submit(self, label: str, job: Job) -> bool:
-        """Queue ``job``; start a thread if none is free. False when shed or closed."""
-        with self._cond:
-            if self._closed:
-                return False
-            waiting = len(self._pending) - self._idle - self._starting
-            if self._threads >= self._max and waiting >= self._queue_size:
-                self.shed += 1
-                shed = self.shed
-            else:
-                batch = getattr(self._local, "batch", None)
-                self._pending.append((label, batch.track(job) if batch else job))
-                self._wake_or_start()
-                return True
-        if shed == 1 or shed % 1000 == 0:
-            log.warning("reactive queue full: shed %d message(s) so far (%s)", shed, label)
-        return False
-
-    def _wake_or_start(self) -> None:
-        if self._idle + self._starting >= len(self._pending):
-            self._cond.notify()
-        elif self._threads < self._max:
-            self._threads += 1
-            self._starting += 1
-            self.peak_threads = max(self.peak_threads, self._threads)
-            threading.Thread(target=self._work, name="react:idle", daemon=True).start()
-
-    def _work(self) -> None:
-        me = threading.current_thread()
-        fresh = True
-        while (item := self._next(fresh)) is not None:
-            fresh = False
-            label, job = item
-            me.name = f"react:{label}"
-            try:
-                job()
-            except Exception:
-                log.exception("reactive job %s failed", label)
-            finally:
-                me.name = "react:idle"
-                self._finish(me.ident or 0)
-
-    def _next(self, fresh: bool) -> tuple[str, Job] | None:
-        with self._cond:
-            self._starting -= fresh
-            if self._threads > self._max:
-                return self._leave()
-            while not self._pending:
-                if self._closed and not self._pending:
-                    return self._leave()
-                self._idle += 1
-                woke = self._cond.wait(self._idle_s)
-                self._idle -= 1
-                if not woke and not self._pending:
-                    return self._leave()
-            item = self._pending.popleft()
-            self._running[threading.get_ident()] = Running(item[0], time.monotonic())
-            return item
-
-    def _leave(self) -> None:
-        self._threads -= 1
-        self._cond.notify_all()
-        return None
-
-    def _finish(self, ident: int) -> None:
-        with self._cond:
-            self._running.pop(ident, None)
-            self._reported.discard(ident)
-            if not self._pending and not self._running:
-                self._cond.notify_all()
-
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no job is queued or running; False on timeout."""
         with self._cond:
-            return self._cond.wait_for(lambda: not self._pending and not self._running, timeout)
+            return self._cond.wait_for(lambda: self._outstanding == 0, timeout)
 
     def close(self, timeout: float) -> bool:
         """Refuse new jobs, let queued and running ones finish within ``timeout``."""
         with self._cond:
             self._closed = True
-            self._cond.notify_all()
-        return self.wait_idle(timeout)
+        idle = self.wait_idle(timeout)
+        with self._cond:
+            leaving = self._threads if idle else 0
+        for _ in range(leaving):
+            self._jobs.put(None)
+        return idle
 
     def newly_slow(self, threshold_s: float) -> list[Running]:
         """Jobs running longer than ``threshold_s`` not reported before."""
         now = time.monotonic()
-        with self._cond:
-            slow = [
-                (ident, job) for ident, job in self._running.items()
-                if now - job.started > threshold_s and ident not in self._reported
-            ]
-            self._reported.update(ident for ident, _ in slow)
+        slow = [
+            (ident, job) for ident, job in list(self._running.items())
+            if now - job.started > threshold_s and ident not in self._reported
+        ]
+        self._reported.update(ident for ident, _ in slow)
         return [job for _, job in slow]
 
     def load(self) -> tuple[int, int, int]:
         """Return (threads, running jobs, queued jobs)."""
         with self._cond:
-            return self._threads, len(self._running), len(self._pending)
+            running = len(self._running)
+            return self._threads, running, max(0, self._outstanding - running)
