@@ -14,6 +14,7 @@ and when the service asked us to wait:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +32,26 @@ class Item:
 
     key: str
     line: str
+
+
+def check_watch(
+    key: str, names: Sequence[str], shape: re.Pattern[str], example: str,
+    targets: Sequence[str],
+) -> None:
+    """Validate a poller's watched names and targets (settings ``__post_init__``)."""
+    for name in names:
+        if not shape.fullmatch(name):
+            raise ValueError(f"{key}: {name!r} is not {example}")
+    if names and not targets:
+        raise ValueError(f"{key} are watched but targets is empty")
+    if any(":" not in target for target in targets):
+        raise ValueError("targets must be written transport:target, e.g. irc:#ops")
+
+
+def check_paging(interval_s: float, per_page: int, max_pages: int) -> None:
+    """Validate a REST poller's interval and paging settings."""
+    if interval_s < 60 or not 1 <= per_page <= 100 or max_pages < 1:
+        raise ValueError("need interval_s >= 60, per_page 1..100, max_pages >= 1")
 
 
 def due(ctx: Context, interval_s: float) -> bool:

@@ -19,6 +19,7 @@ Settings (``[plugins.feeds]``)::
 from __future__ import annotations
 
 import pyexpat
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,8 @@ from univac import Context, every
 from univac.plugins import _poll
 from univac.plugins._http import FetchError, Limits, RateLimited, Response, check, fetch
 from univac.plugins._text import one_line
+
+URL = re.compile(r"https?://\S+")
 
 
 @dataclass(frozen=True)
@@ -44,12 +47,7 @@ class Settings:
     max_bytes: int = 2_000_000
 
     def __post_init__(self) -> None:
-        if any(not f.startswith(("http://", "https://")) for f in self.feeds):
-            raise ValueError("feeds must be http:// or https:// URLs")
-        if self.feeds and not self.targets:
-            raise ValueError("feeds are watched but targets is empty")
-        if any(":" not in target for target in self.targets):
-            raise ValueError("targets must be written transport:target, e.g. irc:#news")
+        _poll.check_watch("feeds", self.feeds, URL, "an http:// or https:// URL", self.targets)
         if self.interval_s < 60 or self.max_announce < 1:
             raise ValueError("need interval_s >= 60 and max_announce >= 1")
 

@@ -59,15 +59,8 @@ class Settings:
     max_bytes: int = 2_000_000
 
     def __post_init__(self) -> None:
-        for project in self.projects:
-            if not PROJECT.fullmatch(project):
-                raise ValueError(f"projects: {project!r} is not group/project")
-        if self.projects and not self.targets:
-            raise ValueError("projects are watched but targets is empty")
-        if any(":" not in target for target in self.targets):
-            raise ValueError("targets must be written transport:target, e.g. irc:#ops")
-        if self.interval_s < 60 or not 1 <= self.per_page <= 100 or self.max_pages < 1:
-            raise ValueError("need interval_s >= 60, per_page 1..100, max_pages >= 1")
+        _poll.check_watch("projects", self.projects, PROJECT, "group/project", self.targets)
+        _poll.check_paging(self.interval_s, self.per_page, self.max_pages)
 
 
 class ItemRef:
