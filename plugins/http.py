@@ -259,10 +259,12 @@ def health(ctx: Context, failures_unhealthy: int) -> WebhookResponse:
         "started": report.started,
         "transports": {name: {
             "state": t.state, "targets": list(t.targets), "last_inbound": t.last_inbound,
+            "last_pong": t.last_pong,
             "reconnects": t.reconnects, "detail": t.detail,
         } for name, t in report.transports.items()},
         "pollers": {p.name: {
             "runs": p.runs, "last_ok": p.last_ok, "failures": p.failures,
+            "failures_total": p.failures_total, "last_failure": p.last_failure,
             "last_error": p.last_error,
         } for p in report.pollers},
         "reactive": {"threads": threads, "running": running, "queued": queued},
@@ -362,10 +364,12 @@ def _poller_metrics(status: StatusReport) -> Iterator[Metric]:
                                 "Failures since the last success.", labels=by)
     last_ok = GaugeMetricFamily("univac_poller_last_success_timestamp_seconds",
                                 "Last successful run (Unix time).", labels=by)
+    failures = CounterMetricFamily("univac_poller_failures", "Failed poller runs.", labels=by)
     for poller in status.pollers:
         runs.add_metric([poller.name], poller.runs)
         failing.add_metric([poller.name], poller.failures)
+        failures.add_metric([poller.name], poller.failures_total)
         if poller.last_ok is not None:
             last_ok.add_metric([poller.name], poller.last_ok)
-    yield from (runs, failing, last_ok)
+    yield from (runs, failing, last_ok, failures)
 

@@ -12,6 +12,7 @@ Protocol pieces live in the sibling ``irc_*`` modules; see docs/irc.md.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import queue
@@ -162,9 +163,12 @@ class IrcTransport:
         self._wakeup()
 
     def status(self) -> TransportStatus:
-        """The last snapshot the I/O thread published."""
+        """The last snapshot the I/O thread published, with live traffic times."""
         with self._lock:
-            return self._status
+            snapshot = self._status
+        session = self._session
+        pong = session.last_pong if session is not None else None
+        return dataclasses.replace(snapshot, last_inbound=self._last_inbound, last_pong=pong)
 
     def _wakeup(self) -> None:
         if not self._woken:

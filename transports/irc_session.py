@@ -10,6 +10,7 @@ of the MOTD (376/422) or shortly after 001 when the server sends no MOTD at all.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -63,9 +64,11 @@ class Session:
         self.nick_tries = 0
         self.joined_once = False
         self.last_inbound = now
+        self.last_pong: float | None = None
         self.timers: dict[str, float] = {"register": now + timing.register_timeout}
         self.handlers: dict[str, Callable[[Line, float], None]] = {
-            "PING": self.on_ping, "CAP": self.on_cap, "AUTHENTICATE": self.on_authenticate,
+            "PING": self.on_ping, "PONG": self.on_pong, "CAP": self.on_cap,
+            "AUTHENTICATE": self.on_authenticate,
             "001": self.on_welcome, "005": self.on_isupport, "376": self.on_motd_end,
             "422": self.on_motd_end, "NICK": self.on_nick, "QUIT": self.on_quit,
             "JOIN": self.on_join, "PART": self.on_part, "KICK": self.on_kick,
@@ -103,6 +106,10 @@ class Session:
             self.channels.on_error(self.link, line.arg(1), now, f"{line.command} {line.arg(-1)}")
         elif line.command.startswith("90"):
             self.urgent(self.caps.on_numeric(self.link, line))
+
+    def on_pong(self, line: Line, now: float) -> None:
+        """An answer to our keepalive PING (wall-clock time, for status)."""
+        self.last_pong = time.time()
 
     def touch(self, now: float) -> None:
         """Traffic arrived: the link is alive."""

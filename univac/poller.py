@@ -47,6 +47,8 @@ class Poller:
         self.failures = 0
         self.last_ok: float | None = None
         self.last_error = ""
+        self.failures_total = 0
+        self.last_failure: float | None = None
 
     @property
     def name(self) -> str:
@@ -67,6 +69,8 @@ class Poller:
                     log.warning("poller %s returned a value: use ctx.say()", self.name)
             except Exception as error:
                 self.failures += 1
+                self.failures_total += 1
+                self.last_failure = time.time()
                 self.last_error = type(error).__name__
                 log.exception("poller %s failed (%d in a row)", self.name, self.failures)
                 return False
@@ -84,4 +88,5 @@ class Poller:
         return base * (1 + self.spec.jitter * (2 * self._rng() - 1))
 
     def report(self) -> PollerReport:
-        return PollerReport(self.name, self.runs, self.failures, self.last_ok, self.last_error)
+        return PollerReport(self.name, self.runs, self.failures, self.last_ok, self.last_error,
+                            self.failures_total, self.last_failure)

@@ -40,6 +40,10 @@ class PollerReport:
     last_ok: float | None
     last_error: str
     """The kind of the last error (its class name), never its text."""
+    failures_total: int = 0
+    """Failed runs since the bot started."""
+    last_failure: float | None = None
+    """``time.time()`` of the last failed run, if any."""
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,8 @@ class TransportStatus:
     """``time.time()`` of the last traffic received, if any."""
     reconnects: int = 0
     """How many times the transport has connected again after losing its link."""
+    last_pong: float | None = None
+    """``time.time()`` of the last answer to the transport's own keepalive ping, if any."""
 
 
 @runtime_checkable

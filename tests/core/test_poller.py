@@ -38,7 +38,24 @@ def test_failures_back_off_exponentially_up_to_a_cap() -> None:
         assert poller.run_once() is False
         delays.append(poller.next_delay(False))
     assert delays == [120.0, 240.0, 480.0, 600.0, 600.0, 600.0]
-    assert poller.report().last_error == "ConnectionError"
+    report = poller.report()
+    assert report.last_error == "ConnectionError"
+    assert (report.failures, report.failures_total) == (6, 6)
+    assert report.last_failure is not None
+
+
+def test_a_success_resets_the_streak_but_not_the_total() -> None:
+    outcomes = iter([ValueError("x"), None, ValueError("y")])
+
+    def flaky(ctx):
+        outcome = next(outcomes)
+        if outcome:
+            raise outcome
+
+    poller = make(flaky, threading.Event())
+    assert [poller.run_once() for _ in range(3)] == [False, True, False]
+    report = poller.report()
+    assert (report.failures, report.failures_total, report.runs) == (1, 2, 3)
 
 
 def test_jitter_spreads_delays() -> None:

@@ -90,7 +90,7 @@ def test_health_is_200_when_connected_and_503_when_a_transport_is_down(serve) ->
     assert report["healthy"] is True and report["problems"] == []
     assert report["transports"]["test"] == {
         "state": "connected", "targets": ["#test"], "last_inbound": None, "reconnects": 0,
-        "detail": "fake transport",
+        "last_pong": None, "detail": "fake transport",
     }
     assert report["reactive"] == {"threads": 0, "running": 0, "queued": 0}
 
@@ -124,10 +124,12 @@ def test_health_is_503_after_a_poller_fails_three_times_in_a_row(serve, tmp_path
     assert response.status_code == 503
     poller = response.json()["pollers"]["flaky.flaky"]
     assert poller["failures"] == 3 and poller["runs"] == 4
+    assert poller["failures_total"] == 3 and poller["last_failure"] is not None
     assert poller["last_error"] == "ConnectionError" and poller["last_ok"] is not None
     assert response.json()["problems"] == ["poller flaky.flaky failed 3 times in a row"]
     metrics = served.metrics()
     assert metrics[("univac_poller_runs_total", (("poller", "flaky.flaky"),))] == 4
+    assert metrics[("univac_poller_failures_total", (("poller", "flaky.flaky"),))] == 3
     assert metrics[("univac_poller_consecutive_failures", (("poller", "flaky.flaky"),))] == 3
 
 

@@ -131,6 +131,18 @@ def test_silent_link_is_pinged_then_dropped(irc_fake, irc_bot):
     server.accept(timeout=3).expect(b"CAP LS 302\r\n")
 
 
+def test_an_answered_keepalive_ping_is_reported_as_last_pong(irc_fake, irc_bot):
+    server = irc_fake()
+    bot = irc_bot(server.port, ping_interval_s=0.3, ping_timeout_s=5)
+    client = server.accept()
+    client.register()
+    assert bot.transport.status().last_pong is None
+    token = client.expect_prefix(b"PING :univac-", timeout=3)[len(b"PING :"):].strip()
+    client.send(b":irc.test PONG irc.test :" + token + b"\r\n")
+    wait_for(lambda: bot.transport.status().last_pong is not None, 5, "last_pong")
+    assert bot.transport.status().last_inbound >= bot.transport.status().last_pong - 1
+
+
 def test_registration_timeout_reconnects(irc_fake, irc_bot):
     server = irc_fake()
     irc_bot(server.port, register_timeout_s=0.3)
