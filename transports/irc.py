@@ -144,6 +144,7 @@ class IrcTransport:
         self._io_thread = 0
         self._next_publish = 0.0
         self._published: tuple = ()
+        self._sessions = 0
 
     # thread-safe API ---------------------------------------------------------
 
@@ -317,6 +318,7 @@ class IrcTransport:
         key = (session.link.nick, self._channels.version, self._status.state)
         if key != self._published or now >= self._next_publish:
             self._next_publish = now + 1.0
+            self._sessions += self._status.state != "connected"
             self._publish("connected", self._channels.problems())
             self._published = (session.link.nick, self._channels.version, "connected")
 
@@ -324,6 +326,7 @@ class IrcTransport:
         session = self._session
         nick = session.link.nick if session else self.settings.nick
         targets = self._channels.targets() if state == "connected" else ()
-        snapshot = TransportStatus(state, nick, targets, detail, self._last_inbound)
+        snapshot = TransportStatus(state, nick, targets, detail, self._last_inbound,
+                                   reconnects=max(0, self._sessions - 1))
         with self._lock:
             self._status = snapshot

@@ -48,10 +48,12 @@ def test_ngircd_killed_and_restarted_bot_rejoins(ngircd, irc_bot):
     server = ngircd()
     bot = irc_bot(server.port, channels=("#a", "#b key"), echo=True)
     joined(bot, "#b")
+    assert bot.transport.status().reconnects == 0
     server.kill()
     wait_for(lambda: bot.transport.status().state != "connected", 5, "drop noticed")
     server.start()
     wait_for(lambda: bot.transport.status().targets == ("#a", "#b"), 10, "rejoined")
+    assert bot.transport.status().reconnects == 1
     user = IrcUser(server.port, "bob")
     user.join("#a")
     user.say("#a", "!echo back")
