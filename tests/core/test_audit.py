@@ -33,4 +33,4 @@ def test_rotation_keeps_the_newest_records_in_at_most_keep_old_files(tmp_path: P
     lines = [line for f in files for line in f.read_text().splitlines()]
     numbers = sorted(json.loads(line)["number"] for line in lines)
     assert numbers == list(range(numbers[0], 30)), "the newest records, none missing"
-    assert 0 < numbers[0] and len(numbers) >= 15
+    assert numbers[0] > 0 and len(numbers) >= 15
