@@ -18,10 +18,12 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from univac import Context
-from univac.plugins._http import FetchError, RateLimited, Response
+from univac.plugins._http import FetchError, RateLimited, Response, check
+from univac.plugins._http import slow_down as quota_low
 
 KEEP_MIN = 500
 
@@ -188,3 +190,33 @@ def announce(
                 ctx.say(target, line)
         except ValueError:
             ctx.log.error("cannot announce to %s: no transport of that name", target)
+
+
+Get = Callable[[Context, str, dict[str, str]], Response]
+
+
+def watch(ctx: Context, name: str, source: str, url: str, get: Get,
+          to_item: Callable[[Any], Item], summary: str) -> bool:
+    """Fetch one watched list (conditionally, following pages), then record and announce
+    what is new; False when it failed (logged; retried on the next run)."""
+    settings = ctx.config
+    page = partial(conditional_page, ctx, get)
+    try:
+        found = collect(ctx, source, url, page, to_item, settings.max_pages)
+    except RateLimited as error:
+        pause(ctx, error.until)
+        return False
+    except FetchError as error:
+        ctx.log.warning("%s %s: %s", name, source, error)
+        return False
+    announce(ctx, settings.targets, record(ctx, source, found), settings.max_announce, summary)
+    return True
+
+
+def conditional_page(ctx: Context, get: Get, url: str, etag: str) -> Response:
+    """One checked page; a nearly spent quota pushes the next run to its reset."""
+    response = check(get(ctx, url, {"If-None-Match": etag} if etag else {}), ctx.now())
+    until = quota_low(response, ctx.config.reserve)
+    if until is not None:
+        slow_down(ctx, until)
+    return response

@@ -33,7 +33,6 @@ from univac.plugins._http import (
     Response,
     check,
     fetch,
-    slow_down,
 )
 from univac.plugins._text import one_line
 
@@ -103,29 +102,8 @@ def _poll_repo(ctx: Context, repo: str) -> bool:
     settings: Settings = ctx.config
     query = f"state=all&sort=created&direction=desc&per_page={settings.per_page}"
     url = f"{settings.api_url.rstrip('/')}/repos/{_quoted(repo)}/issues?{query}"
-    try:
-        found = _poll.collect(
-            ctx, repo, url, partial(_page, ctx), partial(_item, repo), settings.max_pages
-        )
-    except RateLimited as error:
-        _poll.pause(ctx, error.until)
-        return False
-    except FetchError as error:
-        ctx.log.warning("github %s: %s", repo, error)
-        return False
     summary = f"[{repo}] ... and {{count}} more new issues and pull requests"
-    new = _poll.record(ctx, repo, found)
-    _poll.announce(ctx, settings.targets, new, settings.max_announce, summary)
-    return True
-
-
-def _page(ctx: Context, url: str, etag: str) -> Response:
-    """One checked page; a nearly spent quota pushes the next run to its reset."""
-    response = check(_get(ctx, url, {"If-None-Match": etag} if etag else {}), ctx.now())
-    until = slow_down(response, ctx.config.reserve)
-    if until is not None:
-        _poll.slow_down(ctx, until)
-    return response
+    return _poll.watch(ctx, "github", repo, url, _get, partial(_item, repo), summary)
 
 
 def _get(ctx: Context, path_or_url: str, extra: Mapping[str, str] | None = None) -> Response:

@@ -34,7 +34,6 @@ from univac.plugins._http import (
     Response,
     check,
     fetch,
-    slow_down,
 )
 from univac.plugins._text import one_line
 
@@ -109,30 +108,8 @@ def _poll_list(ctx: Context, project: str, kind: str) -> bool:
     query = f"order_by=created_at&sort=desc&per_page={settings.per_page}"
     url = f"{settings.api_url.rstrip('/')}/projects/{quote(project, safe='')}/{kind}?{query}"
     source = f"{project} {kind}"
-    try:
-        found = _poll.collect(
-            ctx, source, url, partial(_page, ctx), partial(_item, project, kind),
-            settings.max_pages,
-        )
-    except RateLimited as error:
-        _poll.pause(ctx, error.until)
-        return False
-    except FetchError as error:
-        ctx.log.warning("gitlab %s: %s", source, error)
-        return False
     summary = f"[{project}] ... and {{count}} more new {KINDS[kind][0]}s"
-    new = _poll.record(ctx, source, found)
-    _poll.announce(ctx, settings.targets, new, settings.max_announce, summary)
-    return True
-
-
-def _page(ctx: Context, url: str, etag: str) -> Response:
-    """One checked page; a nearly spent quota pushes the next run to its reset."""
-    response = check(_get(ctx, url, {"If-None-Match": etag} if etag else {}), ctx.now())
-    until = slow_down(response, ctx.config.reserve)
-    if until is not None:
-        _poll.slow_down(ctx, until)
-    return response
+    return _poll.watch(ctx, "gitlab", source, url, _get, partial(_item, project, kind), summary)
 
 
 def _get(ctx: Context, path_or_url: str, extra: Mapping[str, str] | None = None) -> Response:
