@@ -76,6 +76,8 @@ def fill(cls: type, table: Mapping[str, Any], source: Source, where: str) -> Fil
             values[name] = value
             if isinstance(value, str) and value and (name != key or is_secret_key(name)):
                 secrets.append(value)
+            elif isinstance(value, tuple) and is_secret_key(name):
+                secrets.extend(item for item in value if isinstance(item, str) and item)
     for name, field in fields.items():
         if name not in values and _required(field):
             issue(name, "missing required setting")

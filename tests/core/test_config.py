@@ -211,3 +211,14 @@ def test_roles_name_configured_transports(tmp_path: Path) -> None:
     issues = issues_of(write(tmp_path, "[roles.ops]\nconsol = ['console:*']\n"))
     assert any("roles.ops.consol: no such transport; did you mean 'console'?" in i
                for i in issues)
+
+
+def test_lists_under_secret_names_are_masked_too(tmp_path: Path) -> None:
+    plugin = tmp_path / "vault.py"
+    plugin.write_text(
+        "from dataclasses import dataclass\nfrom univac import command\n"
+        "@dataclass(frozen=True)\nclass Settings:\n    room_passwords: tuple[str, ...] = ()\n"
+        "@command\ndef vault(ctx):\n    return 'ok'\n"
+    )
+    text = "[bot]\nplugins = ['vault.py']\n[plugins.vault]\nroom_passwords = ['s3cret-one']\n"
+    assert "s3cret-one" in load(write(tmp_path, text)).secrets
