@@ -282,12 +282,15 @@ class IrcTransport:
         return self._session
 
     def _clear_wake(self) -> None:
-        self._woken = False
+        """Empty the wake-up pipe, then allow the next wake-up (in this order: clearing the
+        flag first let a wake-up written meanwhile be read here and lost, and with the
+        flag stuck every later reply waited for other traffic or the select timeout)."""
         try:
             while os.read(self._wake_r, 4096):
                 pass
         except BlockingIOError:
             pass
+        self._woken = False
 
     def _drain_inbox(self) -> None:
         session = self._session

@@ -105,3 +105,33 @@ def test_token_bucket_unit():
     assert 0.9 < bucket.wait(0.05) <= 1.0
     assert bucket.take(1.1)
     assert TokenBucket(1, 0, now=0.0).take(0.0)
+
+
+def test_a_wake_up_during_clearing_is_never_lost(monkeypatch):
+    """Another thread's wake-up that lands while the I/O thread empties the pipe must
+    leave either the flag down or a byte in the pipe; otherwise later replies wait."""
+    import os
+
+    from univac.transports import irc
+
+    transport = irc.create("irc-unit", irc.Settings(host="127.0.0.1", port=1))
+    transport._wakeup()  # a wake-up is pending: flag up, one byte in the pipe
+    real_read = os.read
+    raced = []
+
+    def read_with_a_racing_wakeup(fd: int, size: int) -> bytes:
+        if not raced:
+            raced.append(True)
+            transport._wakeup()  # a reactive thread queues a reply right now
+        return real_read(fd, size)
+
+    monkeypatch.setattr(irc.os, "read", read_with_a_racing_wakeup)
+    transport._clear_wake()
+    monkeypatch.setattr(irc.os, "read", real_read)
+    try:
+        pending = real_read(transport._wake_r, 4096)
+    except BlockingIOError:
+        pending = b""
+    assert not transport._woken or pending, "flag up with an empty pipe: wake-ups are lost"
+    transport._wakeup()
+    assert real_read(transport._wake_r, 4096) == b"x"
