@@ -43,14 +43,8 @@ import slixmpp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.integration.xmpp_servers import (  # noqa: E402
-    USERS,
-    Peer,
-    ProsodyServer,
-    RunningBot,
-    free_port,
-    wait_until,
-)
+from tests.integration.xmpp_servers import USERS, Peer, ProsodyServer, RunningBot  # noqa: E402
+from tests.waiting import free_port, wait_for  # noqa: E402
 from univac.transports import xmpp  # noqa: E402
 
 ROOM = "bench@conference.localhost"
@@ -166,7 +160,7 @@ def wait_ready(peer: Peer, nick: str) -> None:
             return reply_from(peer, nick, timeout=0.5) == "ready"
         except AssertionError:
             return False
-    wait_until(answered, 20, f"{nick} answering")
+    wait_for(answered, 20, f"{nick} answering")
     time.sleep(0.3)  # let any late duplicate "ready" replies arrive, then drop them
     while not peer.inbox.empty():
         peer.inbox.get()

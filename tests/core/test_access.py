@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.core.sample_plugins import ops
-from tests.waiting import wait_until
+from tests.waiting import wait_for
 from univac.message import Message
 
 OPS = str(Path(ops.__file__))
@@ -50,11 +50,12 @@ class Chat:
             self.seen.extend(text for _, text in self.bot.fakes["test"].take())
             return any(fragment in text for text in self.seen)
 
-        assert wait_until(arrived), self.seen
+        wait_for(arrived, what=f"the bot to say {fragment!r}")
         return next(text for text in self.seen if fragment in text)
 
 
-def wait_for(bot, fragment: str) -> str:
+def said(bot, fragment: str) -> str:
+    """Wait until the bot has said something containing ``fragment``; return that line."""
     return Chat(bot).wait_for(fragment)
 
 
@@ -94,7 +95,7 @@ def test_rules_from_the_config_limit_channels_private_and_roles(univac_bot) -> N
 
 def test_two_approvals_from_others_complete_a_request(bot, tmp_path: Path) -> None:
     start(bot, "!deploy 10 v2 to prod", "account:carol")
-    request = wait_for(bot, "Approval needed")
+    request = said(bot, "Approval needed")
     assert "(2 from role 'approvers'): deploy v2 to prod. Requested by carol" in request
     assert bot.ask("!approve 1", sender="carol", identity="account:carol") == [
         "You cannot answer your own request 1."]
@@ -123,7 +124,7 @@ def test_a_denial_ends_a_request(bot) -> None:
 
 def test_an_unanswered_request_expires(bot, tmp_path: Path) -> None:
     start(bot, "!deploy 0.2 v4", "account:carol")
-    assert wait_for(bot, "deploy v4: expired")
+    assert said(bot, "deploy v4: expired")
     assert [r["outcome"] for r in audit(tmp_path)][-1] == "expired"
 
 
@@ -137,10 +138,10 @@ def test_self_approval_when_the_action_allows_it(bot) -> None:
 
 def test_a_confirmation_takes_the_requesters_yes_only(bot, tmp_path: Path) -> None:
     start(bot, "!wipe", "account:bob", sender="bob")
-    assert wait_for(bot, "bob: Really wipe the cache? (yes/no)")
+    assert said(bot, "bob: Really wipe the cache? (yes/no)")
     assert bot.ask("yes", sender="mallory", identity="account:mallory") == []
     start(bot, "yes", "account:bob", sender="bob")
-    assert wait_for(bot, "wiped")
+    assert said(bot, "wiped")
     assert [r["outcome"] for r in audit(tmp_path) if r["action"] == "confirmation"] == [
         "confirmed"]
 
@@ -171,4 +172,4 @@ def test_waiting_handlers_never_starve_the_approve_command(univac_bot) -> None:
         chat.ask(f"!approve {number}", "account:carol", "carol")
     for version in ("a", "b", "c"):
         assert chat.wait_for(f"hotfix {version}: approved")
-    assert wait_until(lambda: bot.bot.pool.load()[0] <= 1, timeout=40)
+    assert wait_for(lambda: bot.bot.pool.load()[0] <= 1, timeout=40)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.core.sample_plugins import kit
-from tests.waiting import wait_until
+from tests.waiting import wait_for
 from univac.dispatch import APOLOGY
 from univac.message import Message
 
@@ -119,7 +119,7 @@ def test_overflow_is_shed_and_counted(univac_bot) -> None:
     for number in range(5):
         deliver(Message("test", "#t", f"u{number}", "!wait", identity=f"u{number}"))
     assert bot.bot.stats.get("shed") == 3
-    assert wait_until(lambda: bot.bot.pool.load() == (1, 1, 1))
+    assert wait_for(lambda: bot.bot.pool.load() == (1, 1, 1))
     gate.set()
     bot.wait()
     assert [text for _, text in bot.said()] == ["done", "done"]

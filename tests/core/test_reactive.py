@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from tests.waiting import wait_until
+from tests.waiting import wait_for
 from univac.reactive import ReactivePool
 
 
@@ -22,7 +22,7 @@ def test_threads_never_exceed_the_bound_and_overflow_is_shed() -> None:
     accepted = [pool.submit("p.h", lambda: gate.wait(10)) for _ in range(10)]
     assert accepted == [True] * 5 + [False] * 5
     assert pool.shed == 5
-    assert wait_until(lambda: pool.load() == (3, 3, 2))
+    assert wait_for(lambda: pool.load() == (3, 3, 2))
     gate.set()
     assert pool.wait_idle(5)
     assert pool.peak_threads == 3
@@ -33,7 +33,7 @@ def test_idle_threads_leave() -> None:
     done = threading.Event()
     pool.submit("p.h", done.set)
     assert done.wait(5)
-    assert wait_until(lambda: pool.load()[0] == 0)
+    assert wait_for(lambda: pool.load()[0] == 0)
 
 
 def test_a_failing_job_does_not_kill_the_pool(caplog) -> None:
@@ -59,7 +59,7 @@ def test_slow_jobs_are_reported_once() -> None:
     pool = ReactivePool(max_threads=1, queue_size=0)
     gate = threading.Event()
     pool.submit("p.slow", lambda: gate.wait(10))
-    assert wait_until(lambda: pool.load()[1] == 1)
+    assert wait_for(lambda: pool.load()[1] == 1)
     assert [job.label for job in pool.newly_slow(0.0)] == ["p.slow"]
     assert pool.newly_slow(0.0) == []
     gate.set()

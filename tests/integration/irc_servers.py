@@ -27,31 +27,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.waiting import free_port
 from univac import Message
 from univac.transports import irc
 
 FIXTURES = Path(__file__).parent / "fixtures" / "irc"
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 5.0, what: str = "condition"):
-    """Poll ``predicate`` until truthy (returned) or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    event = threading.Event()
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        event.wait(0.01)
 
 
 # ---------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.xmpp_servers import MUC, wait_until
+from tests.integration.xmpp_servers import MUC
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 ROOM = f"ops@{MUC}"
@@ -52,7 +53,7 @@ rooms = ["{ROOM}"]
     bot = subprocess.Popen([str(UNIVAC), "--config", str(config)], cwd=tmp_path,
                            stdout=subprocess.DEVNULL, stderr=(tmp_path / "log").open("w"))
     try:
-        wait_until(lambda: _joined(alice), 20, "the bot joining the room")
+        wait_for(lambda: _joined(alice), 20, "the bot joining the room")
         impostor.say(ROOM, "!restart web")
         assert impostor.expect(lambda r: r.sender == "univac").text == (
             "You need the 'ops' role for restart.")

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.irc_servers import IrcUser, wait_for
+from tests.integration.irc_servers import IrcUser
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from tests.integration.irc_servers import IrcUser, wait_for
+from tests.integration.irc_servers import IrcUser
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from tests.integration.xmpp_servers import ANON_MUC, MUC, USERS, Peer, wait_until
+from tests.integration.xmpp_servers import ANON_MUC, MUC, USERS, Peer
+from tests.waiting import wait_for
 from univac.transports import xmpp_rooms
 
 pytestmark = pytest.mark.integration
@@ -164,7 +165,7 @@ def test_clean_shutdown_leaves_rooms_with_goodbye(xmpp_bot, xmpp_peer):
             if pr["from"].resource == "univac" and pr["type"] == "unavailable":
                 return pr["status"] == "see you"
         return False
-    wait_until(left, 5, "the bot's unavailable presence")
+    wait_for(left, 5, "the bot's unavailable presence")
     assert not [t for t in set(threading.enumerate()) - before if t.name.startswith("transport")]
 
 

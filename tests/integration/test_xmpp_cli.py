@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.xmpp_servers import MUC, wait_until
+from tests.integration.xmpp_servers import MUC
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 ROOM = f"room@{MUC}"
@@ -76,4 +77,4 @@ rooms = ["{ROOM}"]
             if pr["from"].resource == "univac" and pr["type"] == "unavailable":
                 return pr["status"] == "off I go"
         return False
-    wait_until(left_with_goodbye, 5, "the bot leaving with its goodbye")
+    wait_for(left_with_goodbye, 5, "the bot leaving with its goodbye")

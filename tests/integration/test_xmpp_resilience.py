@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.xmpp_servers import MUC, USERS, Peer, wait_until
+from tests.integration.xmpp_servers import MUC, USERS, Peer
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 ROOM = f"room@{MUC}"
@@ -108,7 +109,7 @@ def test_technical_removal_333_rejoins(prosody, xmpp_bot, xmpp_peer):
         '{xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"}):up():up())')
     assert "true" in out, out
     seen: list = []
-    wait_until(lambda: seen.extend(_bot_presences(alice)) or ("available", set()) in seen,
+    wait_for(lambda: seen.extend(_bot_presences(alice)) or ("available", set()) in seen,
                10, "the bot back in the room")
     assert ("unavailable", {333}) in seen
     alice.say(ROOM, "!echo rejoined")
@@ -126,7 +127,7 @@ def test_self_ping_notices_a_silently_lost_room(prosody, xmpp_bot, xmpp_peer):
                         'r._jid_nick["bot@localhost/univac"] = nil; return "removed"')
     assert "removed" in out, out
     seen: list = []
-    wait_until(lambda: seen.extend(_bot_presences(alice)) or ("available", set()) in seen,
+    wait_for(lambda: seen.extend(_bot_presences(alice)) or ("available", set()) in seen,
                10, "the bot's join presence after the self-ping failed")
     alice.say(ROOM, "!echo found")
     assert alice.expect(lambda r: r.sender == "univac").text == "found"

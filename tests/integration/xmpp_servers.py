@@ -37,29 +37,13 @@ import pytest
 import slixmpp
 from slixmpp import JID
 
+from tests.waiting import free_port, wait_for
+
 FIXTURES = Path(__file__).parent / "fixtures" / "xmpp"
 USERS = {"bot": "botpw", "alice": "alicepw", "bob": "bobpw", "floor": "floorpw"}
 DOMAIN = "localhost"
 MUC = "conference.localhost"
 ANON_MUC = "anon.localhost"
-
-
-def free_port() -> int:
-    """Return a port that was free on 127.0.0.1 a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
-    """Poll ``predicate`` until it returns a true value; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
 
 
 @dataclass
@@ -90,8 +74,8 @@ class ProsodyServer:
             ["prosody", "-F", "--config", str(self.dir / "prosody.cfg.lua")],
             cwd=self.dir, stdout=log, stderr=subprocess.STDOUT,
         )
-        wait_until(self._ready, timeout, "prosody c2s")
-        wait_until((self.dir / "prosody.sock").exists, timeout, "prosody admin socket")
+        wait_for(self._ready, timeout, "prosody c2s")
+        wait_for((self.dir / "prosody.sock").exists, timeout, "prosody admin socket")
 
     def _ready(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
@@ -394,7 +378,7 @@ class RunningBot:
         return self
 
     def wait_status(self, predicate: Callable[[Any], bool], timeout: float = 10.0) -> Any:
-        return wait_until(lambda: (s := self.transport.status()) and predicate(s) and s,
+        return wait_for(lambda: (s := self.transport.status()) and predicate(s) and s,
                           timeout, "transport status")
 
     def wait_joined(self, *rooms: str, timeout: float = 10.0) -> Any:

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
 
-from tests.integration.irc_servers import wait_for
+from tests.waiting import wait_for
 from univac.transports.irc_sasl import ChallengeReader, chunks
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.integration.irc_servers import free_port, wait_for
+from tests.waiting import free_port, wait_for
 
 
 def test_registration_joins_with_keys_and_delivers(irc_fake, irc_bot):

@@ -6,7 +6,7 @@ import hashlib
 import json
 import ssl
 
-from tests.integration.irc_servers import wait_for
+from tests.waiting import wait_for
 
 
 def fingerprint_of(cert_file: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.irc_servers import wait_for
+from tests.waiting import wait_for
 
 SLACK_SCRIPT = [
     b":irc.tinyspeck.com 001 user Welcome to Slack IRC Gateway server user!~user@10.0.97.173\r\n",
