@@ -222,3 +222,16 @@ def test_lists_under_secret_names_are_masked_too(tmp_path: Path) -> None:
     )
     text = "[bot]\nplugins = ['vault.py']\n[plugins.vault]\nroom_passwords = ['s3cret-one']\n"
     assert "s3cret-one" in load(write(tmp_path, text)).secrets
+
+
+def test_every_bot_setting_is_documented_and_in_the_example() -> None:
+    import dataclasses
+    import re
+
+    from univac.config import BotSettings
+
+    reference = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    example = (ROOT / "contrib" / "univac.example.toml").read_text(encoding="utf-8")
+    for field in dataclasses.fields(BotSettings):
+        assert f"`{field.name}`" in reference, field.name
+        assert re.search(rf"^{field.name} =", example, re.MULTILINE), field.name
