@@ -9,7 +9,7 @@ import pytest
 
 from tests.core.sample_plugins import ops
 from univac.metrics import BUCKETS, Histogram
-from univac.stats import Stats
+from univac.stats import FOLD_AT, Stats
 
 SAMPLE = '''
 """Commands with every outcome, and a matcher."""
@@ -87,6 +87,19 @@ def test_stats_count_exactly_from_many_threads() -> None:
     assert report.commands[("p", "c", "done")] == 8000
     assert report.latency[("p", "command")].count == 8000
     assert report.counters["in:test"] == 8000
+
+
+def test_stats_writers_never_wait_for_a_reader_and_pending_stays_bounded() -> None:
+    stats = Stats()
+    with stats._fold_lock:  # as if a reader were folding: a waiting writer would hang here
+        for _ in range(FOLD_AT * 3):
+            stats.incr("x")
+        assert len(stats._pending) == FOLD_AT * 3
+    for _ in range(FOLD_AT):
+        stats.incr("x")
+    assert len(stats._pending) < FOLD_AT  # the first writer past the mark folded it all
+    assert stats.get("x") == FOLD_AT * 4
+    assert len(stats._pending) == 0
 
 
 @pytest.fixture
