@@ -76,16 +76,19 @@ class Inbound:
         account = line.tags.get("account", "")
         if account and account != "*":
             return f"account:{account}"
-        known = self.accounts.get(link.fold(line.nick), "")
+        known = self.accounts.get(link.fold(line.nick), "") if self.accounts else ""
         return f"account:{known}" if known else f"mask:{line.source}"
 
     def is_replay(self, link: Link, line: Line) -> bool:
         """Whether the line is bouncer history rather than something said now."""
-        if self.batches.get(line.tags.get("batch", "")) in PLAYBACK_BATCHES:
+        tags = line.tags
+        if not tags and not self.znc_playback:
+            return False  # the common case, checked cheaply
+        if self.batches.get(tags.get("batch", "")) in PLAYBACK_BATCHES:
             return True
-        if link.fold(line.arg(0)) in self.znc_playback:
+        if self.znc_playback and link.fold(line.arg(0)) in self.znc_playback:
             return True
-        stamp = server_time(line.tags.get("time", "")) if "time" in line.tags else None
+        stamp = server_time(tags["time"]) if "time" in tags else None
         return stamp is not None and stamp < link.connected_at - self.skew
 
     def _znc_marker(self, link: Link, line: Line) -> bool:
@@ -100,11 +103,12 @@ class Inbound:
 
     def message(self, link: Link, line: Line) -> Message | None:
         """The ``Message`` for a PRIVMSG, or ``None`` when it must not be acted on."""
-        if len(line.params) < 2 or not line.nick or not line.params[1]:
+        nick, params = line.nick, line.params
+        if len(params) < 2 or not nick or not params[1]:
             return None
-        if link.is_me(line.nick) or self._znc_marker(link, line) or self.is_replay(link, line):
+        if link.is_me(nick) or self._znc_marker(link, line) or self.is_replay(link, line):
             return None
-        target, text = line.params[0], line.params[1]
+        target, text = params[0], params[1]
         statusmsg = link.isupport.get("STATUSMSG") or "@+"
         if len(target) > 1 and target[0] in statusmsg and link.is_channel(target[1:]):
             target = target[1:]  # "@#chan": to the channel's ops; answer in the channel
@@ -113,15 +117,8 @@ class Inbound:
             return None
         if private and text.startswith(f"[{link.nick}] "):
             return None
-        return Message(
-            transport=self.name,
-            target=line.nick if private else target,
-            sender=line.nick,
-            text=text,
-            private=private,
-            identity=self.identity(link, line),
-            bot_nick=link.nick,
-        )
+        where = nick if private else target
+        return Message(self.name, where, nick, text, private, self.identity(link, line), link.nick)
 
 
 def ctcp_reply(line: Line, now: float) -> tuple[str, str] | None:

@@ -72,11 +72,11 @@ class Line:
     params: list[str]
     source: str = ""
     tags: dict[str, str] = field(default_factory=dict)
+    nick: str = field(init=False)
+    """The sender's nick (or server name) from the source prefix."""
 
-    @property
-    def nick(self) -> str:
-        """The sender's nick (or server name) from the source prefix."""
-        return self.source.split("!", 1)[0]
+    def __post_init__(self) -> None:
+        self.nick = self.source.split("!", 1)[0]
 
     def arg(self, index: int, default: str = "") -> str:
         """Parameter ``index`` or ``default`` when the server left it out."""
@@ -90,14 +90,14 @@ def parse(text: str) -> Line | None:
     match = _rfc_1459_command_regexp.match(text.lstrip(" "))
     if match is None:
         return None
-    command = match.group("command")
-    if not command or command.startswith(":") or command.startswith("@"):
+    raw_tags, prefix, command, argument = match.group("tags", "prefix", "command", "argument")
+    if not command or command[0] in ":@":
         return None
     tags = {}
-    for tag in Tag.from_group(match.group("tags")) or ():
-        tags[tag["key"]] = tag["value"] or ""
-    params = Arguments.from_group(match.group("argument"))
-    return Line(command.upper(), list(params), match.group("prefix") or "", tags)
+    if raw_tags:
+        for tag in Tag.from_group(raw_tags):
+            tags[tag["key"]] = tag["value"] or ""
+    return Line(command.upper(), Arguments.from_group(argument), prefix or "", tags)
 
 
 def clean(text: str) -> str:

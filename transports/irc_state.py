@@ -44,7 +44,7 @@ class Link:
 
     def fold(self, name: str) -> str:
         """Case-fold a nick or channel by the server's CASEMAPPING."""
-        return _fold(name, self.isupport.get("CASEMAPPING", "rfc1459").lower() == "ascii")
+        return _fold(name, self.isupport.get("CASEMAPPING", "rfc1459"))
 
     def is_me(self, nick: str) -> bool:
         """Whether ``nick`` is our current nick."""
@@ -61,6 +61,6 @@ class Link:
 
 
 @lru_cache(maxsize=4096)
-def _fold(name: str, ascii_only: bool) -> str:
+def _fold(name: str, casemapping: str) -> str:
     lowered = name.lower()
-    return lowered if ascii_only else lowered.translate(_RFC1459)
+    return lowered if casemapping.lower() == "ascii" else lowered.translate(_RFC1459)

@@ -10,7 +10,9 @@ starting a thread costs more than most handlers (see docs/architecture.md).
 Jobs cross on a ``queue.SimpleQueue`` (implemented in C): a Python-level condition
 variable here made the delivering and the reactive threads block and wake each other
 for nearly every message, which halved throughput on two CPUs. One plain lock guards
-the counters; a thread is started when there are more outstanding jobs than threads.
+the counters, and its critical sections call nothing (no thread switch while it is
+held); a busy thread finishes one job and takes the next under one lock. A thread is
+started when there are more outstanding jobs than threads and none is idle.
 """
 
 from __future__ import annotations
@@ -20,11 +22,15 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 log = logging.getLogger("univac.reactive")
 Job = Callable[[], None]
+
+
+def _STOP() -> None:
+    """Queued once per thread by ``close``: the thread that takes it leaves."""
 
 
 @dataclass(frozen=True)
@@ -69,13 +75,13 @@ class ReactivePool:
         self._max = max_threads
         self._queue_size = queue_size
         self._idle_s = idle_s
-        self._jobs: queue.SimpleQueue[tuple[str, Job] | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[tuple[str, Job]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._threads = 0
         self._idle = 0
         self._outstanding = 0
-        self._running: dict[int, Running] = {}
+        self._running: dict[int, tuple[str, float]] = {}  # thread -> (label, started)
         self._reported: set[int] = set()
         self._closed = False
         self._local = threading.local()
@@ -113,23 +119,53 @@ class ReactivePool:
     def _work(self) -> None:
         me = threading.current_thread()
         ident = threading.get_ident()
-        while (item := self._take()) is not None:
+        item = self._wait()
+        while item is not None:
             label, job = item
-            self._running[ident] = Running(label, time.monotonic())
+            self._running[ident] = (label, time.monotonic())
             me.name = f"react:{label}"
             try:
                 job()
             except Exception:
                 log.exception("reactive job %s failed", label)
-            finally:
-                me.name = "react:idle"
-                self._running.pop(ident, None)
-                self._reported.discard(ident)
-            if self._finished():
-                return
+            del self._running[ident]
+            self._reported.discard(ident)
+            item = self._next(me)
 
-    def _take(self) -> tuple[str, Job] | None:
-        """The next job; None when this thread should leave (idle too long, closed)."""
+    def _next(self, me: threading.Thread) -> tuple[str, Job] | None:
+        """After a job: the next one at once if queued, else wait as an idle thread.
+
+        None when this thread should leave (lent, idle too long, closed).
+        """
+        item = None
+        if self._threads <= self._max:  # a lent thread above the bound takes no more here
+            with suppress(queue.Empty):
+                item = self._jobs.get_nowait()
+        with self._lock:  # one lock per job while busy: finish this one, take the next
+            self._outstanding -= 1
+            drained = self._outstanding == 0
+            if item is None:
+                leave = self._threads > self._max and self._outstanding < self._threads
+                if leave:
+                    self._threads -= 1
+                else:
+                    self._idle += 1
+            else:
+                leave = False
+                if item[1] is _STOP:
+                    self._threads -= 1
+        if drained:
+            with self._cond:
+                self._cond.notify_all()
+        if item is not None:
+            return None if item[1] is _STOP else item
+        if leave:
+            return None
+        me.name = "react:idle"
+        return self._wait()
+
+    def _wait(self) -> tuple[str, Job] | None:
+        """Wait, counted as idle, for the next job; None when this thread should leave."""
         while True:
             try:
                 item = self._jobs.get(timeout=self._idle_s)
@@ -144,24 +180,9 @@ class ReactivePool:
                 continue
             with self._lock:
                 self._idle -= 1
-                if item is None:
+                if item[1] is _STOP:
                     self._threads -= 1
-            return item
-
-    def _finished(self) -> bool:
-        """Count a finished job; True when this thread should leave (a lent thread)."""
-        with self._lock:
-            self._outstanding -= 1
-            drained = self._outstanding == 0
-            leave = self._threads > self._max and self._outstanding < self._threads
-            if leave:
-                self._threads -= 1
-            else:
-                self._idle += 1
-        if drained:
-            with self._cond:
-                self._cond.notify_all()
-        return leave
+            return None if item[1] is _STOP else item
 
     @contextmanager
     def lend(self) -> Iterator[None]:
@@ -202,15 +223,16 @@ class ReactivePool:
         with self._cond:
             leaving = self._threads if idle else 0
         for _ in range(leaving):
-            self._jobs.put(None)
+            self._jobs.put(("stop", _STOP))
         return idle
 
     def newly_slow(self, threshold_s: float) -> list[Running]:
         """Jobs running longer than ``threshold_s`` not reported before."""
         now = time.monotonic()
         slow = [
-            (ident, job) for ident, job in list(self._running.items())
-            if now - job.started > threshold_s and ident not in self._reported
+            (ident, Running(label, started))
+            for ident, (label, started) in list(self._running.items())
+            if now - started > threshold_s and ident not in self._reported
         ]
         self._reported.update(ident for ident, _ in slow)
         return [job for _, job in slow]

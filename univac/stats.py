@@ -19,31 +19,36 @@ from univac.metrics import Histogram, MetricsReport
 FOLD_AT = 512
 """Pending events that make a writer try to fold them (memory stays bounded)."""
 
-Event = tuple[str, object, float]
-"""(kind, key, amount): ``count`` name n, ``command`` (plugin, name, result) seconds or -1,
-``latency`` (plugin, kind) seconds."""
+Key = str | tuple[str, str, str]
+"""A counter name (``in:irc``) or a command outcome (plugin, command, result)."""
 
 
 class Stats:
     """Named counters, command outcomes and latency histograms; any thread may use them."""
 
     def __init__(self) -> None:
-        self._pending: deque[Event] = deque()
+        self._counted: deque[Key] = deque()
+        self._timed: deque[tuple[tuple[str, str], float]] = deque()
         self._fold_lock = threading.Lock()
-        self._counts: Counter[str] = Counter()
-        self._commands: Counter[tuple[str, str, str]] = Counter()
+        self._counts: Counter[Key] = Counter()
         self._latency: dict[tuple[str, str], Histogram] = {}
 
-    def incr(self, name: str, amount: int = 1) -> None:
-        self._add(("count", name, amount))
+    def incr(self, name: str) -> None:
+        self._counted.append(name)
+        if len(self._counted) >= FOLD_AT:
+            self._try_fold()
 
     def command(self, plugin: str, name: str, result: str, seconds: float | None) -> None:
         """Count one command's outcome and, if it ran, its run time."""
-        self._add(("command", (plugin, name, result), -1.0 if seconds is None else seconds))
+        self._counted.append((plugin, name, result))
+        if seconds is not None:
+            self.observe(plugin, "command", seconds)
 
     def observe(self, plugin: str, kind: str, seconds: float) -> None:
         """Record a handler's run time; ``kind``: ``command``, ``match`` or ``webhook``."""
-        self._add(("latency", (plugin, kind), seconds))
+        self._timed.append(((plugin, kind), seconds))
+        if len(self._timed) >= FOLD_AT:
+            self._try_fold()
 
     def get(self, name: str) -> int:
         with self._fold_lock:
@@ -53,17 +58,18 @@ class Stats:
     def snapshot(self) -> dict[str, int]:
         with self._fold_lock:
             self._fold()
-            return dict(self._counts)
+            return {k: n for k, n in self._counts.items() if isinstance(k, str)}
 
     def report(self) -> MetricsReport:
         with self._fold_lock:
             self._fold()
+            counters = {k: n for k, n in self._counts.items() if isinstance(k, str)}
+            commands = {k: n for k, n in self._counts.items() if isinstance(k, tuple)}
             latency = {key: h.snapshot() for key, h in self._latency.items()}
-            return MetricsReport(dict(self._counts), dict(self._commands), latency)
+            return MetricsReport(counters, commands, latency)
 
-    def _add(self, event: Event) -> None:
-        self._pending.append(event)
-        if len(self._pending) >= FOLD_AT and self._fold_lock.acquire(blocking=False):
+    def _try_fold(self) -> None:
+        if self._fold_lock.acquire(blocking=False):  # never waits: someone else is folding
             try:
                 self._fold()
             finally:
@@ -71,21 +77,11 @@ class Stats:
 
     def _fold(self) -> None:
         """Move pending events into the totals; call with the fold lock held."""
-        pending = self._pending
-        while pending:
-            kind, key, amount = pending.popleft()
-            if kind == "count":
-                self._counts[key] += int(amount)  # type: ignore[index]
-                continue
-            if kind == "command":
-                self._commands[key] += 1  # type: ignore[index]
-                if amount < 0:
-                    continue
-                key = (key[0], "command")  # type: ignore[index]
-            self._histogram(key).observe(amount)  # type: ignore[arg-type]
-
-    def _histogram(self, key: tuple[str, str]) -> Histogram:
-        found = self._latency.get(key)
-        if found is None:
-            found = self._latency[key] = Histogram()
-        return found
+        counted, timed = self._counted, self._timed
+        self._counts.update([counted.popleft() for _ in range(len(counted))])  # in C
+        for _ in range(len(timed)):
+            key, seconds = timed.popleft()
+            histogram = self._latency.get(key)
+            if histogram is None:
+                histogram = self._latency[key] = Histogram()
+            histogram.observe(seconds)

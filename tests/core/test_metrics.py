@@ -94,12 +94,12 @@ def test_stats_writers_never_wait_for_a_reader_and_pending_stays_bounded() -> No
     with stats._fold_lock:  # as if a reader were folding: a waiting writer would hang here
         for _ in range(FOLD_AT * 3):
             stats.incr("x")
-        assert len(stats._pending) == FOLD_AT * 3
+        assert len(stats._counted) == FOLD_AT * 3
     for _ in range(FOLD_AT):
         stats.incr("x")
-    assert len(stats._pending) < FOLD_AT  # the first writer past the mark folded it all
+    assert len(stats._counted) < FOLD_AT  # the first writer past the mark folded it all
     assert stats.get("x") == FOLD_AT * 4
-    assert len(stats._pending) == 0
+    assert len(stats._counted) == 0
 
 
 @pytest.fixture
