@@ -11,7 +11,7 @@ run: $(STAMP)
 
 test: $(STAMP) servers
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	scripts/run-tests $(BIN)/python
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -75,11 +75,3 @@ def test_sts_upgrade_persist_and_refuse_plaintext(irc_fake, irc_bot, irc_tls, tm
     wait_for(lambda: "CERTIFICATE_VERIFY_FAILED" in untrusting.transport.status().detail,
              what="verification enforced under STS")  # fmt: skip
     assert plain.accepted.empty()
-
-
-def test_tls_handshake_timeout(irc_fake, irc_bot):
-    server = irc_fake()  # plain TCP: accepts, then never speaks TLS
-    bot = irc_bot(server.port, tls=True, tls_handshake_timeout_s=0.3)
-    server.accept()
-    wait_for(lambda: "TLS handshake" in bot.transport.status().detail, 5, "handshake timeout")
-    server.accept(timeout=5)  # and it dials again
