@@ -1,9 +1,11 @@
 """IRC round-trip benchmark against a real ngircd on 127.0.0.1 (flood penalties off).
 
-Usage:  .venv/bin/python benchmarks/irc_roundtrip.py [--runs 5] [--bots univac,transport,floor]
+Usage:  .venv/bin/python benchmarks/irc_roundtrip.py [--runs 5] [--bots univac,handoff,...]
 
 Bots, each run as its own process so its CPU, RSS and threads can be read from /proc:
 - ``univac``: ``univac run`` with the IRC transport, the echo plugin and the core plugins;
+- ``handoff``: the IRC transport alone, its deliver callback handing ``!echo X`` to one
+  other thread that sends the echo (what the thread model costs, without the core);
 - ``transport``: the IRC transport alone, its deliver callback echoing ``!echo X``;
 - ``floor``: a minimal raw-socket echo bot (the floor).
 Scenarios: start-to-joined; 300 sequential channel commands (p50/p99 latency); 1,000
@@ -69,6 +71,32 @@ def transport_bot(port: int) -> None:
     def deliver(message) -> None:
         if message.text.startswith("!echo "):
             transport.send(message.target, message.text[6:])
+
+    transport.run(deliver)
+
+
+def handoff_bot(port: int) -> None:
+    """The IRC transport alone, echoing from a second thread (the thread model, no core)."""
+    import queue
+
+    from univac.transports import irc
+
+    settings = irc.Settings(host="127.0.0.1", port=port, tls=False, channels=(CHANNEL,),
+                            flood_rate=0, motd_wait_s=0.2, sts_file="/nonexistent/sts",
+                            max_queued_lines=100000)  # fmt: skip
+    transport = irc.create("bench", settings)
+    jobs: queue.SimpleQueue = queue.SimpleQueue()
+
+    def echo() -> None:
+        while True:
+            message = jobs.get()
+            transport.send(message.target, message.text[6:])
+
+    threading.Thread(target=echo, name="echo", daemon=True).start()
+
+    def deliver(message) -> None:
+        if message.text.startswith("!echo "):
+            jobs.put(message)
 
     transport.run(deliver)
 
@@ -273,17 +301,20 @@ def flood_run(server, directory: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--bots", default="univac,transport,floor")
+    parser.add_argument("--bots", default="univac,handoff,transport,floor")
     parser.add_argument("--flood", action="store_true")
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke test")
     parser.add_argument("--keep", default="", help="directory for bot logs (kept)")
     parser.add_argument("--run-floor-bot", type=int)
     parser.add_argument("--run-transport-bot", type=int)
+    parser.add_argument("--run-handoff-bot", type=int)
     args = parser.parse_args()
     if args.run_floor_bot:
         return floor_bot(args.run_floor_bot)
     if args.run_transport_bot:
         return transport_bot(args.run_transport_bot)
+    if args.run_handoff_bot:
+        return handoff_bot(args.run_handoff_bot)
     report(args)
 
 
