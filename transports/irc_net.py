@@ -1,19 +1,23 @@
 """Sockets for IRC: cancellable connect, TLS (CA file, pinning, client cert), STS store.
 
 Layer: transport (IRC adapter); stdlib only. The transport's I/O thread runs it.
+``ssl`` and ``hashlib`` are imported where TLS needs them: a plain-text connection
+does not pay for loading OpenSSL at start.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import selectors
 import socket
-import ssl
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ssl
 
 
 class NetError(Exception):
@@ -23,8 +27,10 @@ class NetError(Exception):
 def connect(host: str, port: int, timeout: float, cancelled: Callable[[], bool]) -> socket.socket:
     """Open a TCP connection within ``timeout``; give up early when ``cancelled()``."""
     errors = []
+    # An ASCII name goes as bytes: a str would load the IDNA codec first (about 1 ms).
+    name = host.encode("ascii") if host.isascii() else host
     try:
-        infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(name, port, 0, socket.SOCK_STREAM)
     except OSError as error:
         raise NetError(f"cannot resolve {host}: {error}") from error
     for family, kind, proto, _name, address in infos:
@@ -58,6 +64,8 @@ def _connect_one(sock: socket.socket, address: tuple, deadline: float, cancelled
 
 def tls_context(verify: bool, ca_file: str, pinned: bool, cert: str, key: str) -> ssl.SSLContext:
     """A client context: CA-verified by default; a pin replaces CA checks."""
+    import ssl
+
     context = ssl.create_default_context(cafile=ca_file or None)
     if pinned or not verify:
         context.check_hostname = False
@@ -69,6 +77,8 @@ def tls_context(verify: bool, ca_file: str, pinned: bool, cert: str, key: str) -
 
 def wrap(sock: socket.socket, context: ssl.SSLContext, name: str, timeout: float) -> ssl.SSLSocket:
     """Do the TLS handshake within ``timeout``."""
+    import ssl
+
     sock.setblocking(True)
     sock.settimeout(timeout)
     try:
@@ -80,6 +90,8 @@ def wrap(sock: socket.socket, context: ssl.SSLContext, name: str, timeout: float
 
 def fingerprint(sock: ssl.SSLSocket) -> str:
     """SHA-256 of the peer certificate (DER), lower-case hex."""
+    import hashlib
+
     der = sock.getpeercert(binary_form=True) or b""
     return hashlib.sha256(der).hexdigest()
 

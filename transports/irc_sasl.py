@@ -1,6 +1,8 @@
 """SASL for IRC: PLAIN, EXTERNAL, SCRAM-SHA-256 and ECDSA-NIST256P-CHALLENGE.
 
-Layer: transport (IRC adapter); stdlib only (ECDSA imports ``cryptography`` lazily).
+Layer: transport (IRC adapter); stdlib only. SCRAM imports ``hashlib``, ``hmac`` and
+``secrets`` and ECDSA imports ``cryptography`` when used: loading OpenSSL's digests
+costs a few milliseconds at every start, for nothing unless the mechanism is set.
 The transport's I/O thread runs it. A mechanism turns each server challenge (raw bytes)
 into a response, or ``None`` to abort (``AUTHENTICATE *``), e.g. when the SCRAM server
 signature does not verify. ``chunks`` does the 400-byte AUTHENTICATE framing.
@@ -9,9 +11,6 @@ signature does not verify. ``chunks`` does the 400-byte AUTHENTICATE framing.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
-import secrets
 from collections.abc import Callable
 
 Step = Callable[[bytes], bytes | None]
@@ -60,6 +59,8 @@ class Scram:
     """SCRAM-SHA-256 (RFC 5802/7677) without channel binding; verifies the server."""
 
     def __init__(self, user: str, password: str, nonce: str = "") -> None:
+        import secrets
+
         self.password = password.encode()
         self.nonce = nonce or secrets.token_urlsafe(24)
         self.first_bare = f"n={_escape(user)},r={self.nonce}"
@@ -78,6 +79,8 @@ class Scram:
         return b"n,," + self.first_bare.encode()
 
     def _first(self, challenge: bytes) -> bytes | None:
+        import hashlib
+
         server_first = challenge.decode()
         fields = dict(item.split("=", 1) for item in server_first.split(","))
         if not fields["r"].startswith(self.nonce) or int(fields["i"]) < 1:
@@ -95,6 +98,8 @@ class Scram:
         return f"{without_proof},p={base64.b64encode(proof).decode()}".encode()
 
     def _final(self, challenge: bytes) -> bytes | None:
+        import hmac
+
         fields = dict(item.split("=", 1) for item in challenge.decode().split(","))
         if "v" not in fields:
             return None
@@ -109,7 +114,9 @@ class Scram:
 
 
 def _hmac(key: bytes, data: bytes) -> bytes:
-    return hmac.new(key, data, hashlib.sha256).digest()
+    import hmac
+
+    return hmac.digest(key, data, "sha256")
 
 
 class Ecdsa:

@@ -19,7 +19,6 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from importlib.resources import files
 from pathlib import Path
 
 from univac import logs
@@ -31,7 +30,6 @@ from univac.errors import ConfigError, ConfigIssue
 from univac.plugin import inspect_plugin
 from univac.sdnotify import Notifier
 from univac.version import __version__
-from univac.watchdog import Policy, Watchdog
 
 EXIT_CONFIG = 1
 COMMANDS = ("run", "check", "init", "watchdog")
@@ -39,7 +37,8 @@ COMMANDS = ("run", "check", "init", "watchdog")
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``univac`` console script."""
-    args = _parser().parse_args(_with_command(sys.argv[1:] if argv is None else argv))
+    argv = _with_command(sys.argv[1:] if argv is None else argv)
+    args = _parser(watchdog_options=argv[:1] != ["run"]).parse_args(argv)
     return int(args.handler(args))
 
 
@@ -48,7 +47,9 @@ def _with_command(argv: list[str]) -> list[str]:
     return argv if wants_help or (argv and argv[0] in COMMANDS) else ["run", *argv]
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(watchdog_options: bool = True) -> argparse.ArgumentParser:
+    """The command line; ``univac run`` leaves out the watchdog's options, whose defaults
+    would import ``univac.watchdog`` (and ``subprocess``) for nothing at every start."""
     parser = argparse.ArgumentParser(prog="univac", description="Univac chat-ops bot.")
     parser.add_argument("--version", action="version", version=f"univac {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -63,15 +64,18 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("path", nargs="?", default="univac.toml", help="file to write, or -")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     init.set_defaults(handler=_init)
-    _add_watchdog(commands)
-    return parser
-
-
-def _add_watchdog(commands: argparse._SubParsersAction) -> None:
-    sub = commands.add_parser(
+    watchdog = commands.add_parser(
         "watchdog", help="run the bot as a child process; restart it when it crashes or hangs",
         description="Run COMMAND (default: this univac's 'run') and restart it on a crash "
                     "or a hang. Example: univac watchdog -- univac --config univac.toml")
+    if watchdog_options:
+        _add_watchdog(watchdog)
+    return parser
+
+
+def _add_watchdog(sub: argparse.ArgumentParser) -> None:
+    from univac.watchdog import Policy
+
     defaults = Policy()
     for flag, default, text in (
         ("--max-crashes", defaults.max_crashes, "give up after more than N crashes..."),
@@ -120,6 +124,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _watchdog(args: argparse.Namespace) -> int:
+    from univac.watchdog import Policy, Watchdog
+
     logs.setup()
     policy = Policy(
         args.max_crashes, args.window, args.hang_timeout, args.start_timeout,
@@ -163,6 +169,8 @@ def _report(issues: list[ConfigIssue]) -> int:
 
 
 def _init(args: argparse.Namespace) -> int:
+    from importlib.resources import files  # here, not at the top: only init needs it
+
     example = files("univac").joinpath("example.toml").read_text(encoding="utf-8")
     if args.path == "-":
         sys.stdout.write(example)

@@ -1,8 +1,11 @@
 """Find transport and plugin modules by name. Layer: core; start-up thread only.
 
-A name resolves, in this order: a path ending in ``.py``; a dotted module name; an
-entry point in the ``univac.plugins`` / ``univac.transports`` group (the built-ins are
-registered there too); a module of the built-in package. Every ``.py`` file in a
+A name resolves, in this order: a path ending in ``.py``; a dotted module name; a
+module of the built-in package; an entry point in the ``univac.plugins`` /
+``univac.transports`` group (how installed packages add names). The built-ins are
+registered as entry points too, but a built-in name always means the built-in module:
+looking it up first skips the entry-point scan (reading every installed package's
+metadata, several milliseconds per lookup) at start. Every ``.py`` file in a
 configured plugin folder is a plugin named after the file. Importing a module only
 defines things: nothing registers itself; the caller inspects the module.
 """
@@ -11,9 +14,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import pkgutil
 import sys
-from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
 
@@ -31,16 +32,35 @@ def load_module(group: str, name: str) -> ModuleType:
     try:
         if "." in name:
             return importlib.import_module(name)
-        found = entry_points(group=group).select(name=name)
-        if found:
-            return next(iter(found)).load()
-        return importlib.import_module(f"{group}.{name}")
+        return _built_in(group, name) or _installed(group, name)
+    except PluginError:
+        raise
     except ModuleNotFoundError as error:
-        if error.name in (name, f"{group}.{name}"):
+        if error.name == name:
             raise PluginError(f"unknown name '{name}'{did_you_mean(name, known(group))}") from None
         raise PluginError(f"cannot import '{name}': {error}") from error
     except Exception as error:
         raise PluginError(f"cannot import '{name}': {type(error).__name__}: {error}") from error
+
+
+def _built_in(group: str, name: str) -> ModuleType | None:
+    """The module ``name`` of the built-in package, or ``None`` when there is none."""
+    try:
+        return importlib.import_module(f"{group}.{name}")
+    except ModuleNotFoundError as error:
+        if error.name == f"{group}.{name}":
+            return None
+        raise
+
+
+def _installed(group: str, name: str) -> ModuleType:
+    """The module of the entry point ``name`` in ``group``."""
+    from importlib.metadata import entry_points  # only for names that are not built in
+
+    found = entry_points(group=group).select(name=name)
+    if not found:
+        raise PluginError(f"unknown name '{name}'{did_you_mean(name, known(group))}")
+    return next(iter(found)).load()
 
 
 def load_file(path: Path) -> ModuleType:
@@ -73,6 +93,9 @@ def folder_plugins(folders: tuple[str, ...], base_dir: Path) -> dict[str, Path]:
 
 def known(group: str) -> list[str]:
     """Names that resolve in ``group`` without a dot: entry points and built-ins."""
+    import pkgutil  # here, not at the top: only error messages need these two
+    from importlib.metadata import entry_points
+
     names = set(entry_points(group=group).names)
     try:
         package = importlib.import_module(group)

@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import socket
 import struct
-import tempfile
 import time
 from collections.abc import Callable, Mapping, MutableMapping
 
@@ -168,6 +166,8 @@ class NotifyServer:
     """A datagram socket in a private folder that only the watchdog's user can reach."""
 
     def __init__(self) -> None:
+        import tempfile  # here, not at the top: the bot itself never receives
+
         self._folder = tempfile.mkdtemp(prefix="univac-watchdog-")
         self.address = os.path.join(self._folder, "notify")
         self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -190,6 +190,8 @@ class NotifyServer:
                             _sender(ancillary), pid)
 
     def close(self) -> None:
+        import shutil
+
         self.socket.close()
         shutil.rmtree(self._folder, ignore_errors=True)
 

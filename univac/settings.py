@@ -12,7 +12,6 @@ at start; a relative path is looked up in ``$CREDENTIALS_DIRECTORY`` first, as s
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import types
 import typing
@@ -45,6 +44,8 @@ class Filled:
 
 def did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
     """Return ``"; did you mean 'x'?"`` for the closest choice, or an empty string."""
+    import difflib  # here, not at the top: only a configuration error needs it
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
 

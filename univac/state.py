@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -100,6 +99,8 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def _write_atomic(path: Path, text: str) -> None:
+    import tempfile  # here, not at the top: most starts write no state (about 1 ms)
+
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:

@@ -10,11 +10,27 @@ from univac import loader
 from univac.errors import PluginError
 
 
-def test_built_in_names_resolve_through_entry_points() -> None:
+def test_built_in_names_resolve_to_the_built_in_package() -> None:
     module = loader.load_module(loader.PLUGIN_GROUP, "echo")
     assert module.__name__ == "univac.plugins.echo"
     assert "echo" in loader.known(loader.PLUGIN_GROUP)
     assert "console" in loader.known(loader.TRANSPORT_GROUP)
+
+
+def test_other_names_resolve_through_installed_entry_points(monkeypatch) -> None:
+    from importlib import metadata
+
+    kit = metadata.EntryPoint("kit", "tests.core.sample_plugins.kit", loader.PLUGIN_GROUP)
+
+    def entry_points(group: str) -> metadata.EntryPoints:
+        return metadata.EntryPoints([kit] if group == loader.PLUGIN_GROUP else [])
+
+    monkeypatch.setattr(metadata, "entry_points", entry_points)
+    module = loader.load_module(loader.PLUGIN_GROUP, "kit")
+    assert module.__name__ == "tests.core.sample_plugins.kit"
+    assert "kit" in loader.known(loader.PLUGIN_GROUP)
+    with pytest.raises(PluginError, match="unknown name 'kti'; did you mean 'kit'"):
+        loader.load_module(loader.PLUGIN_GROUP, "kti")
 
 
 def test_dotted_names_import_any_module() -> None:
