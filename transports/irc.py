@@ -297,6 +297,7 @@ class IrcTransport:
         if self._inbox.empty() or session is None or not session.link.registered:
             return
         link = session.link
+        mask = link.mask()
         more = self.settings.more_command.replace("{", "{{").replace("}", "}}")
         while True:
             try:
@@ -304,7 +305,7 @@ class IrcTransport:
             except queue.Empty:
                 return
             target = clean(target).replace(" ", "")
-            budget = text_budget("PRIVMSG", target, link.mask())
+            budget = text_budget("PRIVMSG", target, mask)
             lines = [f"PRIVMSG {target} :{chunk}" for chunk in split_text(text, budget)]
             if target and lines:
                 hint = f"PRIVMSG {target} :({{n}} more lines: say {more})"

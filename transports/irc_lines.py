@@ -116,6 +116,8 @@ def build(command: str, *middle: str, trailing: str | None = None) -> str:
 
 def split_text(text: str, budget: int) -> list[str]:
     """Split on newlines, then into chunks of at most ``budget`` UTF-8 bytes each."""
+    if len(text) * 4 <= budget and _UNSAFE.search(text) is None:  # one line that fits
+        return [text] if text.strip() else []
     chunks: list[str] = []
     for line in _NEWLINES.split(text.replace("\0", "")):
         if line.strip():

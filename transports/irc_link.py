@@ -24,6 +24,9 @@ from univac.transports.irc_state import Closed
 log = logging.getLogger("univac.transports.irc")
 
 WRITE_HIGH = 64 * 1024
+FLUSH_EVERY = 50
+"""Lines handled from one read before the replies so far are sent: the server (and
+the people waiting) work on them while the rest of a burst is still being read."""
 WRITE_MAX = 4 * 1024 * 1024
 
 
@@ -83,8 +86,11 @@ class LinkIO:
             lines = self.framer.feed(data)
         except FramingError as error:
             raise Closed(f"framing: {error}") from error
-        for raw in lines:
+        for count, raw in enumerate(lines, 1):
             self._line(raw, now)
+            if count % FLUSH_EVERY == 0:  # a long read: let replies go out meanwhile
+                self.hooks.drain_inbox()
+                self._flush(now)
 
     def _recv(self) -> bytes | None:
         try:

@@ -108,24 +108,26 @@ def _boolean(word: str) -> bool:
 
 def parse(signature: Signature, text: str) -> tuple[list[Any], dict[str, Any]]:
     """Split ``text`` by the signature; return positional and keyword arguments."""
-    words = list(WORD.finditer(text))
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
+    pos = 0  # where the words not yet taken start
     for param in signature.params:
         if param.kind == "rest":
-            rest = text[words[0].start():].strip() if words else ""
+            rest = text[pos:].strip()
             if rest or param.required:
                 kwargs[param.name] = _convert(param, rest) if rest else _missing(param)
-            words = []
+            pos = len(text)
         elif param.kind == "words":
-            args.extend(_convert(param, w.group()) for w in words)
-            words = []
-        elif words:
-            args.append(_convert(param, words.pop(0).group()))
+            args.extend(_convert(param, word) for word in WORD.findall(text, pos))
+            pos = len(text)
+        elif word := WORD.search(text, pos):
+            args.append(_convert(param, word.group()))
+            pos = word.end()
         elif param.required:
             _missing(param)
-    if words:
-        raise UsageError(f"too many arguments: {_quote(words[0].group())}")
+    extra = WORD.search(text, pos)
+    if extra:
+        raise UsageError(f"too many arguments: {_quote(extra.group())}")
     return args, kwargs
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
+class Message(NamedTuple):
     """One chat message as a transport received it.
 
     ``target`` is where a reply goes: the channel or room, or the sender for a private
@@ -15,6 +14,10 @@ class Message:
     full mask, XMPP bare JID, console user); it is empty when the transport cannot tell.
     ``bot_nick`` is the bot's own nick on that transport when the message arrived: the
     core uses it for addressing (``univac: help``) and to ignore the bot's own words.
+
+    A named tuple rather than a frozen dataclass: every chat line that reaches the bot
+    builds one on the transport's thread, and a frozen dataclass took three times as
+    long to build (1.3 vs 0.4 us here).
     """
 
     transport: str

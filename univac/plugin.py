@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from types import ModuleType
 from typing import Any
 
@@ -28,7 +29,7 @@ class Handler:
     spec: Spec
     signature: Signature | None = None
 
-    @property
+    @cached_property  # asked for on every handled message
     def label(self) -> str:
         """``plugin.function``: thread names, logs and poller names use it."""
         return f"{self.plugin}.{self.func.__name__}"

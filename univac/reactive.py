@@ -123,7 +123,8 @@ class ReactivePool:
         while item is not None:
             label, job = item
             self._running[ident] = (label, time.monotonic())
-            me.name = f"react:{label}"
+            if me.name[6:] != label:  # "react:" + label; the same handler again: keep it
+                me.name = f"react:{label}"
             try:
                 job()
             except Exception:
