@@ -409,6 +409,9 @@ class RealIrcd:
         certs = {"certbot": self.tls.client_fingerprint()}
         db = "".join(_account(u, p, certs.get(u, "")) for u, p in self.accounts.items())
         (anope / "anope.db").write_text(db)
+        # The first database save (updatetimeout, 5 min) copies anope.db into backups/;
+        # without the folder Anope quits ("Unable to back up database"), and SASL with it.
+        (anope / "backups").mkdir(exist_ok=True)
         prefix: list[str] = []
         if os.getuid() == 0:  # Anope sleeps 3 s when started as root
             for path in (anope, *anope.iterdir()):
