@@ -259,7 +259,8 @@ class IrcTransport:
         except (OSError, ValueError) as error:
             sock.close()
             raise TransportError(f"{self.name}: TLS settings: {error}") from error
-        sock = irc_net.wrap(sock, context, s.tls_server_name or s.host, s.tls_handshake_timeout_s)
+        sock = irc_net.wrap(sock, context, s.tls_server_name or s.host,
+                            s.tls_handshake_timeout_s, self._stop.is_set)  # fmt: skip
         if pin and irc_net.fingerprint(sock) != pin:
             sock.close()
             raise irc_net.NetError("TLS certificate does not match tls_fingerprint")

@@ -75,17 +75,41 @@ def tls_context(verify: bool, ca_file: str, pinned: bool, cert: str, key: str) -
     return context
 
 
-def wrap(sock: socket.socket, context: ssl.SSLContext, name: str, timeout: float) -> ssl.SSLSocket:
-    """Do the TLS handshake within ``timeout``."""
+def wrap(sock: socket.socket, context: ssl.SSLContext, name: str, timeout: float,
+         cancelled: Callable[[], bool]) -> ssl.SSLSocket:
+    """Do the TLS handshake within ``timeout``; give up early when ``cancelled()``."""
     import ssl
 
-    sock.setblocking(True)
-    sock.settimeout(timeout)
+    deadline = time.monotonic() + timeout
     try:
-        return context.wrap_socket(sock, server_hostname=name)
+        tls = context.wrap_socket(sock, server_hostname=name, do_handshake_on_connect=False)
+        with selectors.DefaultSelector() as sel:
+            sel.register(tls, selectors.EVENT_READ)
+            while not _handshake_done(tls, sel):
+                if cancelled():
+                    raise OSError("handshake cancelled")
+                if time.monotonic() >= deadline:
+                    raise TimeoutError("handshake timed out")
+                sel.select(min(0.2, max(0.0, deadline - time.monotonic())))
+        return tls
     except (OSError, ssl.SSLError) as error:
         sock.close()
         raise NetError(f"TLS handshake: {error}") from error
+
+
+def _handshake_done(tls: ssl.SSLSocket, sel: selectors.BaseSelector) -> bool:
+    """One step of a non-blocking handshake; on False, ``sel`` waits for what it needs."""
+    import ssl
+
+    try:
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        sel.modify(tls, selectors.EVENT_READ)
+        return False
+    except ssl.SSLWantWriteError:
+        sel.modify(tls, selectors.EVENT_WRITE)
+        return False
+    return True
 
 
 def fingerprint(sock: ssl.SSLSocket) -> str:

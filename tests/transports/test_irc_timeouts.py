@@ -193,3 +193,18 @@ def test_tls_handshake_timeout_bounds_a_trickling_server(irc_fake, irc_bot):
     held = time.monotonic() - accepted
     assert timeout - 0.1 <= held < timeout + 1.5, held
     assert len(sent) >= 2  # bytes kept coming while the bot waited
+
+
+def test_stop_during_a_stalled_tls_handshake_returns_promptly(irc_fake, irc_bot):
+    """``stop()`` ends a TLS handshake the server never answers without waiting for
+    ``tls_handshake_timeout_s``."""
+    server = irc_fake()  # plain TCP: it never speaks TLS
+    bot = irc_bot(server.port, tls=True, tls_handshake_timeout_s=30)
+    client = server.accept()
+    wait_for(lambda: client.closed(timeout=0.05) or client.buffer.startswith(b"\x16\x03"), 5,
+             "the bot's ClientHello")  # fmt: skip
+    started = time.monotonic()
+    bot.stop()
+    assert time.monotonic() - started < 2
+    assert bot.transport.status().state == "stopped"
+    assert client.closed(timeout=2)
