@@ -43,6 +43,8 @@ class Stats:
         self._counted.append((plugin, name, result))
         if seconds is not None:
             self.observe(plugin, "command", seconds)
+        if len(self._counted) >= FOLD_AT:
+            self._try_fold()
 
     def observe(self, plugin: str, kind: str, seconds: float) -> None:
         """Record a handler's run time; ``kind``: ``command``, ``match`` or ``webhook``."""

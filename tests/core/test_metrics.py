@@ -100,6 +100,10 @@ def test_stats_writers_never_wait_for_a_reader_and_pending_stays_bounded() -> No
     assert len(stats._counted) < FOLD_AT  # the first writer past the mark folded it all
     assert stats.get("x") == FOLD_AT * 4
     assert len(stats._counted) == 0
+    for _ in range(FOLD_AT * 2):
+        stats.command("p", "c", "denied", None)  # outcomes alone also keep it bounded
+    assert len(stats._counted) < FOLD_AT
+    assert stats.report().commands[("p", "c", "denied")] == FOLD_AT * 2
 
 
 @pytest.fixture
