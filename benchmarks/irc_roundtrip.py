@@ -61,24 +61,9 @@ def floor_bot(port: int) -> None:
             sock.sendall(b"".join(out))
 
 
-def transport_bot(port: int) -> None:
-    """The IRC transport alone, flood control off, echoing on its own thread."""
-    from univac.transports import irc
-
-    settings = irc.Settings(host="127.0.0.1", port=port, tls=False, channels=(CHANNEL,),
-                            flood_rate=0, motd_wait_s=0.2, sts_file="/nonexistent/sts",
-                            max_queued_lines=100000)  # fmt: skip
-    transport = irc.create("bench", settings)
-
-    def deliver(message) -> None:
-        if message.text.startswith("!echo "):
-            transport.send(message.target, message.text[6:])
-
-    transport.run(deliver)
-
-
-def handoff_bot(port: int) -> None:
-    """The IRC transport alone, echoing from a second thread (the thread model, no core)."""
+def transport_bot(port: int, handoff: bool = False) -> None:
+    """The IRC transport alone, flood control off, echoing on its own I/O thread, or with
+    ``handoff`` from a second thread (the thread model without the core)."""
     import queue
 
     from univac.transports import irc
@@ -89,16 +74,19 @@ def handoff_bot(port: int) -> None:
     transport = irc.create("bench", settings)
     jobs: queue.SimpleQueue = queue.SimpleQueue()
 
-    def echo() -> None:
-        while True:
-            message = jobs.get()
-            transport.send(message.target, message.text[6:])
+    def echo(message) -> None:
+        transport.send(message.target, message.text[6:])
 
-    threading.Thread(target=echo, name="echo", daemon=True).start()
+    def echo_thread() -> None:
+        while True:
+            echo(jobs.get())
+
+    if handoff:
+        threading.Thread(target=echo_thread, name="echo", daemon=True).start()
 
     def deliver(message) -> None:
         if message.text.startswith("!echo "):
-            jobs.put(message)
+            (jobs.put if handoff else echo)(message)
 
     transport.run(deliver)
 
@@ -316,7 +304,7 @@ def main() -> None:
     if args.run_transport_bot:
         return transport_bot(args.run_transport_bot)
     if args.run_handoff_bot:
-        return handoff_bot(args.run_handoff_bot)
+        return transport_bot(args.run_handoff_bot, handoff=True)
     report(args)
 
 
