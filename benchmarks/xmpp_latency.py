@@ -43,7 +43,13 @@ import slixmpp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.integration.xmpp_servers import USERS, Peer, ProsodyServer, RunningBot  # noqa: E402
+from tests.integration.xmpp_servers import (  # noqa: E402
+    USERS,
+    Peer,
+    ProsodyServer,
+    RunningBot,
+    close_loop,
+)
 from tests.waiting import free_port, wait_for  # noqa: E402
 from univac.transports import xmpp  # noqa: E402
 
@@ -70,11 +76,7 @@ class EchoFloor:
         client.add_event_handler("groupchat_message", self.echo)
         client.connect("127.0.0.1", self.port)
         self.loop.run_forever()
-        tasks = [task for task in asyncio.all_tasks(self.loop) if not task.done()]
-        for task in tasks:
-            task.cancel()
-        self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-        self.loop.close()
+        close_loop(self.loop)
 
     async def start(self, _event: object) -> None:
         self.client.send_presence()

@@ -46,6 +46,15 @@ MUC = "conference.localhost"
 ANON_MUC = "anon.localhost"
 
 
+def close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """After ``run_forever`` returned: cancel the tasks left, let them end, close."""
+    tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in tasks:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    loop.close()
+
+
 @dataclass
 class ProsodyServer:
     """One Prosody process in ``dir`` listening on ``port``."""
@@ -194,11 +203,7 @@ class Peer:
         client.add_event_handler("groupchat_presence", self.presences.put)
         client.connect("127.0.0.1", self.port)
         self.loop.run_forever()
-        tasks = [task for task in asyncio.all_tasks(self.loop) if not task.done()]
-        for task in tasks:
-            task.cancel()
-        self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-        self.loop.close()
+        close_loop(self.loop)
 
     async def _started(self, _event: object) -> None:
         self.client.send_presence()
