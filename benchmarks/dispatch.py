@@ -46,9 +46,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import univac.bot
+import univac.engine.bot
+from univac.engine.reactive import ReactivePool
 from univac.message import Deliver, Message
-from univac.reactive import ReactivePool
 from univac.testing import Harness
 
 MAX_REACTIVE = 16  # the default [bot] max_reactive
@@ -149,7 +149,7 @@ def message(i: int) -> Message:
 def setup(mode: str, queue_size: int) -> tuple[Harness, Deliver, ReactivePool]:
     """A harness with the echo plugin and ``mode``'s pool; its deliver function and pool."""
     if mode == "thread":
-        univac.bot.ReactivePool = ThreadPerMessage  # type: ignore[misc]  # the Bot's pool
+        univac.engine.bot.ReactivePool = ThreadPerMessage  # type: ignore[misc]  # the Bot's pool
     harness = Harness("echo", bot={"max_reactive": MAX_REACTIVE, "queue_size": queue_size})
     return harness, harness.bot.dispatcher.deliver, harness.bot.pool
 

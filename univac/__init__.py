@@ -8,6 +8,7 @@ and ``WebhookResponse``), ``Context``, ``UserError``, ``UsageError``. Transports
 ``Message``, ``Deliver``, ``Transport``, ``TransportStatus``, ``TransportError``.
 """
 
+from univac.botview import CommandInfo
 from univac.context import Context
 from univac.decorators import command, every, match, webhook
 from univac.errors import (
@@ -19,8 +20,8 @@ from univac.errors import (
     UserError,
 )
 from univac.message import Deliver, Message
-from univac.metrics import MetricsReport
-from univac.report import CommandInfo, PollerReport, StatusReport
+from univac.ops.metrics import MetricsReport
+from univac.ops.reports import PollerReport, StatusReport
 from univac.transport import Transport, TransportStatus
 from univac.version import __version__
 from univac.webhooks import WebhookRequest, WebhookResponse, WebhookRoute

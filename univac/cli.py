@@ -22,13 +22,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from univac import logs
-from univac.access import Access
-from univac.bot import Bot
 from univac.config import Config, load
 from univac.decorators import CommandSpec
+from univac.engine.access import Access
+from univac.engine.bot import Bot
+from univac.engine.catalog import inspect_plugin
 from univac.errors import ConfigError, ConfigIssue
-from univac.plugin import inspect_plugin
-from univac.sdnotify import Notifier
+from univac.ops.sdnotify import Notifier
 from univac.version import __version__
 
 EXIT_CONFIG = 1
@@ -49,7 +49,7 @@ def _with_command(argv: list[str]) -> list[str]:
 
 def _parser(watchdog_options: bool = True) -> argparse.ArgumentParser:
     """The command line; ``univac run`` leaves out the watchdog's options, whose defaults
-    would import ``univac.watchdog`` (and ``subprocess``) for nothing at every start."""
+    would import ``univac.ops.watchdog`` (and ``subprocess``) for nothing at every start."""
     parser = argparse.ArgumentParser(prog="univac", description="Univac chat-ops bot.")
     parser.add_argument("--version", action="version", version=f"univac {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -74,7 +74,7 @@ def _parser(watchdog_options: bool = True) -> argparse.ArgumentParser:
 
 
 def _add_watchdog(sub: argparse.ArgumentParser) -> None:
-    from univac.watchdog import Policy
+    from univac.ops.watchdog import Policy
 
     defaults = Policy()
     for flag, default, text in (
@@ -124,7 +124,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _watchdog(args: argparse.Namespace) -> int:
-    from univac.watchdog import Policy, Watchdog
+    from univac.ops.watchdog import Policy, Watchdog
 
     logs.setup()
     policy = Policy(

@@ -23,8 +23,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
-from univac import loader
-from univac.access import ANY_TRANSPORT, AccessRule, Roles
+from univac.engine import loader
+from univac.engine.access import ANY_TRANSPORT, AccessRule, Roles
 from univac.errors import ConfigError, ConfigIssue, PluginError
 from univac.settings import Source, convert, did_you_mean, fill
 

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from univac.approvals import Approvals
-from univac.audit import AuditLog
+from univac.botview import BotView
+from univac.engine.approvals import Approvals
+from univac.engine.router import Router
+from univac.engine.state import State
 from univac.host import HostInfo
 from univac.message import Message
-from univac.report import BotView
-from univac.router import Router
-from univac.state import State
+from univac.ops.audit import AuditLog
 
 
 def utc_now() -> datetime:

@@ -24,8 +24,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from univac.bot import Bot
 from univac.config import from_mapping
+from univac.engine.bot import Bot
 from univac.message import Deliver, Message
 from univac.settings import Source
 from univac.transport import TransportStatus

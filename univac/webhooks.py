@@ -1,29 +1,20 @@
-"""Webhook requests and replies, and calling a ``@webhook`` handler. Layer: core.
+"""Webhook requests, replies and routes: plain types. Layer: core (plugin API).
 
 The core serves no HTTP: a plugin that does (``univac.plugins.http``) asks
 ``ctx.bot.webhooks()`` for the routes, turns each HTTP request into a
-``WebhookRequest`` and calls the route. The call runs on the caller's thread (the HTTP
-server's worker thread) and never raises: ``UserError`` becomes 400 with its text, any
-other exception 500 with a fixed text (the traceback goes to the log).
+``WebhookRequest`` and calls the route. How a route calls its handler (the boundary
+that turns exceptions into 400 and 500 replies) is in ``univac/engine/handlers.py``.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from univac.errors import UserError
-
-if TYPE_CHECKING:
-    from univac.context import Context
-    from univac.stats import Stats
-
-log = logging.getLogger("univac.webhooks")
 
 
 @dataclass(frozen=True)
@@ -85,20 +76,3 @@ def reply_of(result: object) -> WebhookResponse:
     if result is None:
         return WebhookResponse(204)
     return WebhookResponse(200, str(result))
-
-
-def serve(
-    func: Callable[..., object], label: str, ctx: Context, stats: Stats, request: WebhookRequest
-) -> WebhookResponse:
-    """Call one webhook handler; never raises (the handler boundary)."""
-    started = time.perf_counter()
-    try:
-        response = reply_of(func(ctx.derive(), request))
-    except UserError as error:
-        response = WebhookResponse(400, str(error))
-    except Exception:
-        stats.incr("handler_errors")
-        log.exception("webhook %s failed", label)
-        response = WebhookResponse(500, "the handler failed; details are in the bot's log")
-    stats.observe(ctx.plugin, "webhook", time.perf_counter() - started)
-    return response

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from univac.audit import AuditLog
 from univac.message import Message
+from univac.ops.audit import AuditLog
 
 
 def test_records_are_json_lines_with_who_where_and_what(tmp_path: Path) -> None:

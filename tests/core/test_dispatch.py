@@ -10,7 +10,7 @@ import pytest
 
 from tests.core.sample_plugins import kit
 from tests.waiting import wait_for
-from univac.dispatch import APOLOGY
+from univac.engine.dispatch import APOLOGY
 from univac.message import Message
 
 KIT = str(Path(kit.__file__))

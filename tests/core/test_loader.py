@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from univac import loader
+from univac.engine import loader
 from univac.errors import PluginError
 
 

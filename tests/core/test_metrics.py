@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.core.sample_plugins import ops
-from univac.metrics import BUCKETS, Histogram
-from univac.stats import FOLD_AT, Stats
+from univac.ops.metrics import BUCKETS, Histogram
+from univac.ops.stats import FOLD_AT, Stats
 
 SAMPLE = '''
 """Commands with every outcome, and a matcher."""

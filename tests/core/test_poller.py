@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 
 from univac.decorators import EverySpec
-from univac.plugin import Handler
-from univac.poller import Poller
+from univac.engine.catalog import Handler
+from univac.engine.poller import Poller
 
 
 class FakeContext:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from tests.waiting import wait_for
-from univac.reactive import ReactivePool
+from univac.engine.reactive import ReactivePool
 
 
 def test_jobs_run_on_named_reactive_threads() -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from univac.sdnotify import Heartbeat, Notifier, parse, ping_interval, socket_address, summary
-from univac.supervisor import Supervisor
+from univac.engine.supervisor import Supervisor
+from univac.ops.sdnotify import Heartbeat, Notifier, parse, ping_interval, socket_address, summary
 
 
 class Recorder(Notifier):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from univac.state import State
+from univac.engine.state import State
 
 
 def test_values_persist(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from univac.supervisor import EXIT_CRASH_LOOP, EXIT_OK, Supervisor
+from univac.engine.supervisor import EXIT_CRASH_LOOP, EXIT_OK, Supervisor
 
 
 def supervisor(stop: threading.Event, max_crashes: int = 3) -> Supervisor:

@@ -8,8 +8,8 @@ import signal
 import pytest
 
 from univac.cli import _parser
-from univac.sdnotify import Notifier, NotifyServer
-from univac.watchdog import CrashBudget, backoff, describe
+from univac.ops.sdnotify import Notifier, NotifyServer
+from univac.ops.watchdog import CrashBudget, backoff, describe
 
 
 def test_reasons_name_the_exit_code_or_the_signal() -> None:

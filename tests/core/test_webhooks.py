@@ -9,7 +9,7 @@ import pytest
 
 from univac import PluginError, UserError, WebhookRequest, WebhookResponse, command, webhook
 from univac.decorators import WebhookSpec, spec_of
-from univac.plugin import Catalog, inspect_plugin
+from univac.engine.catalog import Catalog, inspect_plugin
 from univac.webhooks import reply_of
 
 HOOKS = '''

@@ -171,7 +171,7 @@ def test_a_configuration_error_is_not_restarted(
 # A child that says READY=1 through univac's own notifier, then ignores SIGTERM forever.
 STUBBORN = (
     "import os, signal, threading\n"
-    "from univac.sdnotify import Notifier\n"
+    "from univac.ops.sdnotify import Notifier\n"
     "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
     "Notifier.from_environ(os.environ).send('READY=1')\n"
     "threading.Event().wait()\n"

@@ -8,7 +8,7 @@ import pytest
 
 from tests.integration.xmpp_servers import ANON_MUC, MUC, USERS, Peer
 from tests.waiting import wait_for
-from univac.transports import xmpp_rooms
+from univac.transports.xmpp import rooms as xmpp_rooms
 
 pytestmark = pytest.mark.integration
 ROOM = f"room@{MUC}"

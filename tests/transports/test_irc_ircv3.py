@@ -8,7 +8,7 @@ import hmac
 from datetime import UTC, datetime, timedelta
 
 from tests.waiting import wait_for
-from univac.transports.irc_sasl import ChallengeReader, chunks
+from univac.transports.irc.sasl import ChallengeReader, chunks
 
 
 def b64(data: bytes) -> bytes:
@@ -281,7 +281,7 @@ def test_identity_from_whox_when_no_account_tag(irc_fake, irc_bot):
 def test_jaraco_pattern_copy_matches_library():
     import irc.client
 
-    from univac.transports.irc_lines import _rfc_1459_command_regexp
+    from univac.transports.irc.lines import _rfc_1459_command_regexp
 
     assert _rfc_1459_command_regexp.pattern == irc.client._cmd_pat
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from univac.transports.irc_lines import split_text, text_budget
-from univac.transports.irc_output import TokenBucket
+from univac.transports.irc.lines import split_text, text_budget
+from univac.transports.irc.output import TokenBucket
 
 MASK = b"univac!~univac@very.long.hostname.example.org"
 
@@ -112,7 +112,7 @@ def test_a_wake_up_during_clearing_is_never_lost(monkeypatch):
     leave either the flag down or a byte in the pipe; otherwise later replies wait."""
     import os
 
-    from univac.transports import irc
+    from univac.transports.irc import transport as irc
 
     transport = irc.create("irc-unit", irc.Settings(host="127.0.0.1", port=1))
     transport._wakeup()  # a wake-up is pending: flag up, one byte in the pipe

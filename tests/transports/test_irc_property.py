@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from tests.transports.test_irc_tolerance import MALFORMED, SLACK_AFTER_JOIN, SLACK_SCRIPT
 from univac.transports import irc
-from univac.transports.irc_lines import LineFramer
-from univac.transports.irc_link import LinkHooks, LinkIO
-from univac.transports.irc_state import Closed, Link
+from univac.transports.irc.lines import LineFramer
+from univac.transports.irc.link import LinkHooks, LinkIO
+from univac.transports.irc.state import Closed, Link
 
 SEEDS = [
     *MALFORMED,

@@ -17,9 +17,9 @@ from slixmpp.xmlstream import ET
 
 from univac import Transport, TransportError
 from univac.transports import xmpp
-from univac.transports.xmpp_inbound import RoomView, to_message
-from univac.transports.xmpp_rooms import RoomOptions, Rooms
-from univac.transports.xmpp_support import Backoff, RoomSpec, parse_rooms, reply_text
+from univac.transports.xmpp.inbound import RoomView, to_message
+from univac.transports.xmpp.rooms import RoomOptions, Rooms
+from univac.transports.xmpp.support import Backoff, RoomSpec, parse_rooms, reply_text
 
 ROOM = "room@conference.example.org"
 OWN = JID("bot@example.org/univac")

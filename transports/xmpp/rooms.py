@@ -20,8 +20,8 @@ from slixmpp import JID, ClientXMPP
 from slixmpp.plugins.xep_0410 import PingStatus
 from slixmpp.stanza import Presence
 
-from univac.transports.xmpp_inbound import RoomView
-from univac.transports.xmpp_support import Backoff, RoomSpec
+from .inbound import RoomView
+from .support import Backoff, RoomSpec
 
 log = logging.getLogger("univac.transports.xmpp")
 

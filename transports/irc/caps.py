@@ -11,9 +11,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from univac.transports import irc_net, irc_sasl
-from univac.transports.irc_lines import Line, build
-from univac.transports.irc_state import Closed, Link
+from . import net
+from .lines import Line, build
+from .sasl import ChallengeReader, Step, chunks, mechanism
+from .state import Closed, Link
 
 WANTED = (
     "account-notify",
@@ -49,8 +50,8 @@ class Caps:
         self.sts_path, self.host, self.port = sts_path, host, port
         self.offered: dict[str, str] = {}
         self.ended = False
-        self.step: irc_sasl.Step | None = None
-        self.reader = irc_sasl.ChallengeReader()
+        self.step: Step | None = None
+        self.reader = ChallengeReader()
         self.failure = ""
 
     def end(self) -> list[str]:
@@ -80,12 +81,12 @@ class Caps:
     def _check_sts(self, link: Link, now: float) -> None:
         if "sts" not in self.offered:
             return
-        policy = irc_net.parse_sts(self.offered["sts"])
+        policy = net.parse_sts(self.offered["sts"])
         if not link.tls and policy.get("port", "").isdigit():
             raise Closed("STS: upgrading to TLS", "now", int(policy["port"]))
         if link.tls and policy.get("duration", "").isdigit():
             duration = int(policy["duration"])
-            irc_net.save_sts(self.sts_path, self.host, self.port, duration, time.time())
+            net.save_sts(self.sts_path, self.host, self.port, duration, time.time())
 
     def _request(self, link: Link) -> list[str]:
         if self.sasl.mechanism:
@@ -114,7 +115,7 @@ class Caps:
     def _after_ack(self, link: Link) -> list[str]:
         if "sasl" in link.caps and self.sasl.mechanism and self.step is None:
             cfg = self.sasl
-            self.step = irc_sasl.mechanism(cfg.mechanism, cfg.user, cfg.password, cfg.key_file)
+            self.step = mechanism(cfg.mechanism, cfg.user, cfg.password, cfg.key_file)
             return [build("AUTHENTICATE", cfg.mechanism)]
         return self.end()
 
@@ -129,7 +130,7 @@ class Caps:
         if response is None:
             self.failure = "SASL: the server's answer did not verify"
             return ["AUTHENTICATE *"]
-        return [build("AUTHENTICATE", chunk) for chunk in irc_sasl.chunks(response)]
+        return [build("AUTHENTICATE", chunk) for chunk in chunks(response)]
 
     def on_numeric(self, link: Link, line: Line) -> list[str]:
         """SASL numerics 900-908."""

@@ -1,12 +1,12 @@
 """The IRC transport: settings, the reconnect loop, and the thread-safe API.
 
 Layer: transport (IRC adapter). ``run`` executes on the transport's own thread (the
-I/O thread): it dials, serves one connection with ``irc_link.LinkIO``, and redials
+I/O thread): it dials, serves one connection with ``link.LinkIO``, and redials
 with jittered exponential backoff that resets after a healthy connection (immediately
 after a server's RECONNECT/ERROR, after a long pause on an auth failure). ``send``,
 ``stop`` and ``status`` are called from other threads: text crosses on a queue and a
 wake-up pipe, and status is a snapshot published by the I/O thread under a lock.
-Protocol pieces live in the sibling ``irc_*`` modules; see docs/irc.md.
+Protocol pieces live in the sibling modules of this package; see docs/irc.md.
 """
 
 from __future__ import annotations
@@ -23,15 +23,16 @@ from dataclasses import dataclass
 from typing import Literal
 
 from univac import Deliver, TransportError, TransportStatus
-from univac.transports import irc_net
-from univac.transports.irc_caps import Caps, SaslConfig
-from univac.transports.irc_channels import Channels
-from univac.transports.irc_inbound import Inbound
-from univac.transports.irc_lines import LineFramer, clean, split_text, text_budget
-from univac.transports.irc_link import LinkHooks, LinkIO
-from univac.transports.irc_output import OutQueue, TokenBucket
-from univac.transports.irc_session import Identity, Session, Timing
-from univac.transports.irc_state import Closed, Link
+
+from . import net
+from .caps import Caps, SaslConfig
+from .channels import Channels
+from .inbound import Inbound
+from .lines import LineFramer, clean, split_text, text_budget
+from .link import LinkHooks, LinkIO
+from .output import OutQueue, TokenBucket
+from .session import Identity, Session, Timing
+from .state import Closed, Link
 
 log = logging.getLogger("univac.transports.irc")
 
@@ -218,7 +219,7 @@ class IrcTransport:
         self._publish("connecting", "")
         try:
             sock, link = self._dial()
-        except irc_net.NetError as error:
+        except net.NetError as error:
             return Closed(str(error))
         try:
             session = self._new_session(link, deliver)
@@ -240,30 +241,30 @@ class IrcTransport:
     def _dial(self):
         s = self.settings
         now = time.time()
-        sts_path = s.sts_file or irc_net.default_sts_path()
-        sts_port = self._sts_port or irc_net.load_sts(sts_path, s.host, now)
+        sts_path = s.sts_file or net.default_sts_path()
+        sts_port = self._sts_port or net.load_sts(sts_path, s.host, now)
         self._sts_port = 0
         tls = bool(sts_port) or s.tls
         port = sts_port or s.port or (6697 if tls else 6667)
-        sock = irc_net.connect(s.host, port, s.connect_timeout_s, self._stop.is_set)
+        sock = net.connect(s.host, port, s.connect_timeout_s, self._stop.is_set)
         if tls:
             sock = self._tls(sock, enforce=bool(sts_port))
         return sock, Link(s.nick, s.nick, tls, time.time(), port)
 
     def _tls(self, sock, enforce: bool):
         s = self.settings
-        pin = irc_net.normalize_fingerprint(s.tls_fingerprint)
+        pin = net.normalize_fingerprint(s.tls_fingerprint)
         try:
-            context = irc_net.tls_context(s.tls_verify or enforce, s.tls_ca_file, bool(pin),
+            context = net.tls_context(s.tls_verify or enforce, s.tls_ca_file, bool(pin),
                                           s.tls_cert_file, s.tls_key_file)  # fmt: skip
         except (OSError, ValueError) as error:
             sock.close()
             raise TransportError(f"{self.name}: TLS settings: {error}") from error
-        sock = irc_net.wrap(sock, context, s.tls_server_name or s.host,
+        sock = net.wrap(sock, context, s.tls_server_name or s.host,
                             s.tls_handshake_timeout_s, self._stop.is_set)  # fmt: skip
-        if pin and irc_net.fingerprint(sock) != pin:
+        if pin and net.fingerprint(sock) != pin:
             sock.close()
-            raise irc_net.NetError("TLS certificate does not match tls_fingerprint")
+            raise net.NetError("TLS certificate does not match tls_fingerprint")
         return sock
 
     def _new_session(self, link: Link, deliver: Deliver) -> Session:
@@ -273,7 +274,7 @@ class IrcTransport:
         self._inbound.reset()
         sasl = SaslConfig(s.sasl_mechanism, s.sasl_username or s.nick, s.sasl_password,
                           s.sasl_key_file, s.sasl_required)  # fmt: skip
-        sts_path = s.sts_file or irc_net.default_sts_path()
+        sts_path = s.sts_file or net.default_sts_path()
         caps = Caps(sasl, s.echo_message, sts_path, s.host, link.port)
         who = Identity(s.nick, s.alt_nicks, s.username, s.realname, s.password)
         timing = Timing(s.register_timeout_s, s.motd_wait_s, s.ping_interval_s,

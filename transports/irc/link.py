@@ -16,10 +16,10 @@ import ssl
 import time
 from collections.abc import Callable
 
-from univac.transports.irc_lines import FramingError, LineFramer, build, decode, parse
-from univac.transports.irc_output import OutQueue
-from univac.transports.irc_session import Session
-from univac.transports.irc_state import Closed
+from .lines import FramingError, LineFramer, build, decode, parse
+from .output import OutQueue
+from .session import Session
+from .state import Closed
 
 log = logging.getLogger("univac.transports.irc")
 

@@ -17,29 +17,31 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 
-from univac.access import Access
-from univac.approvals import Approvals
-from univac.audit import AuditLog
+from univac.botview import CommandInfo
 from univac.config import Config, PluginEntry
 from univac.context import Context, Services, utc_now
-from univac.dispatch import Dispatcher, Parts
+from univac.engine.access import Access
+from univac.engine.approvals import Approvals
+from univac.engine.catalog import Catalog, inspect_plugin
+from univac.engine.dispatch import Dispatcher, Parts
+from univac.engine.handlers import serve
+from univac.engine.poller import Poller
+from univac.engine.ratelimit import RateLimiter
+from univac.engine.reactive import ReactivePool
+from univac.engine.router import Router
+from univac.engine.state import State
+from univac.engine.supervisor import Supervisor
 from univac.errors import ConfigError, ConfigIssue, UnivacError
 from univac.host import HostInfo
 from univac.message import Message
-from univac.metrics import MetricsReport
-from univac.plugin import Catalog, inspect_plugin
-from univac.poller import Poller
-from univac.ratelimit import RateLimiter
-from univac.reactive import ReactivePool
-from univac.report import CommandInfo, StatusReport
-from univac.router import Router
-from univac.sdnotify import Heartbeat, Notifier, summary
-from univac.state import State
-from univac.stats import Stats
-from univac.supervisor import Supervisor
+from univac.ops.audit import AuditLog
+from univac.ops.metrics import MetricsReport
+from univac.ops.reports import StatusReport
+from univac.ops.sdnotify import Heartbeat, Notifier, summary
+from univac.ops.stats import Stats
 from univac.transport import Transport
 from univac.version import __version__
-from univac.webhooks import WebhookRoute, serve
+from univac.webhooks import WebhookRoute
 
 log = logging.getLogger("univac.bot")
 
@@ -131,7 +133,7 @@ class Bot:
     def run(self, notifier: Notifier | None = None) -> int:
         """Supervise until stopped, shut down in order, return the exit code.
 
-        With a ``notifier`` the loop speaks sd_notify (see ``univac/sdnotify.py``).
+        With a ``notifier`` the loop speaks sd_notify (see ``univac/ops/sdnotify.py``).
         """
         notifier = notifier or Notifier(None, None)
         heartbeat = Heartbeat(notifier, self.supervisor.down, self._summary)

@@ -17,18 +17,18 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from univac.access import Access
-from univac.approvals import Approvals
 from univac.arguments import parse, usage
-from univac.audit import AuditLog
 from univac.context import Context, send_result
+from univac.engine.access import Access
+from univac.engine.approvals import Approvals
+from univac.engine.catalog import Catalog, Handler
+from univac.engine.ratelimit import RateLimiter
+from univac.engine.reactive import ReactivePool
+from univac.engine.router import Router
 from univac.errors import UsageError, UserError
 from univac.message import Message
-from univac.plugin import Catalog, Handler
-from univac.ratelimit import RateLimiter
-from univac.reactive import ReactivePool
-from univac.router import Router
-from univac.stats import Stats
+from univac.ops.audit import AuditLog
+from univac.ops.stats import Stats
 
 log = logging.getLogger("univac.dispatch")
 APOLOGY = "Sorry, something went wrong on my side; the operator can find the details in the log."

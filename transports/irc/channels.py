@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from univac.transports.irc_lines import build
-from univac.transports.irc_state import Link
+from .lines import build
+from .state import Link
 
 
 @dataclass

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from univac.decorators import CommandSpec
+from univac.engine.catalog import Handler
 from univac.message import Message
-from univac.plugin import Handler
 
 ANY_TRANSPORT = "*"
 Roles = Mapping[str, Mapping[str, tuple[str, ...]]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from univac.stats import Stats
+from univac.ops.stats import Stats
 from univac.transport import Transport
 
 log = logging.getLogger("univac.router")

@@ -30,12 +30,13 @@ from slixmpp.jid import InvalidJID
 from slixmpp.stanza import Message as Stanza
 
 from univac import Deliver, TransportError, TransportStatus
-from univac.transports.xmpp_inbound import to_message
-from univac.transports.xmpp_rooms import RoomOptions, Rooms
-from univac.transports.xmpp_support import Backoff, RoomSpec, reply_text
+
+from .inbound import to_message
+from .rooms import RoomOptions, Rooms
+from .support import Backoff, RoomSpec, reply_text
 
 if TYPE_CHECKING:
-    from univac.transports.xmpp import Settings
+    from .settings import Settings
 
 log = logging.getLogger("univac.transports.xmpp")
 

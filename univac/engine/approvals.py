@@ -19,10 +19,10 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 
-from univac.access import Access
-from univac.audit import AuditLog
+from univac.engine.access import Access
 from univac.errors import UserError
 from univac.message import Message
+from univac.ops.audit import AuditLog
 
 MAX_WAITING = 32
 YES = frozenset({"yes", "y"})

@@ -26,7 +26,7 @@ CORRECTION_TAG = "{urn:xmpp:message-correct:0}replace"
 
 @dataclass
 class RoomView:
-    """What the filter needs to know of one room (kept by ``xmpp_rooms``)."""
+    """What the filter needs to know of one room (kept by ``rooms``)."""
 
     jid: str
     nick: str

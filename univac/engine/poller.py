@@ -17,8 +17,8 @@ from datetime import datetime
 
 from univac.context import Context
 from univac.decorators import EverySpec
-from univac.plugin import Handler
-from univac.report import PollerReport
+from univac.engine.catalog import Handler
+from univac.ops.reports import PollerReport
 
 log = logging.getLogger("univac.poller")
 FIRST_RUN_MAX_S = 5.0

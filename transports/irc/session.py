@@ -15,12 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from univac import Deliver
-from univac.transports.irc_caps import Caps
-from univac.transports.irc_channels import Channels
-from univac.transports.irc_inbound import Inbound, ctcp_reply
-from univac.transports.irc_lines import Line, build
-from univac.transports.irc_output import OutQueue
-from univac.transports.irc_state import Closed, Link
+
+from .caps import Caps
+from .channels import Channels
+from .inbound import Inbound, ctcp_reply
+from .lines import Line, build
+from .output import OutQueue
+from .state import Closed, Link
 
 log = logging.getLogger("univac.transports.irc")
 

@@ -13,8 +13,9 @@ import logging
 from datetime import datetime
 
 from univac import Message
-from univac.transports.irc_lines import Line
-from univac.transports.irc_state import Link
+
+from .lines import Line
+from .state import Link
 
 log = logging.getLogger("univac.transports.irc")
 

@@ -5,7 +5,7 @@
 The child gets ``/dev/null`` as standard input, and both its output streams go to the
 watchdog's standard error. It also gets ``$NOTIFY_SOCKET`` (a datagram socket in a
 private folder) and ``$WATCHDOG_USEC``: the bot speaks the same sd_notify protocol to
-the watchdog as to systemd (see ``univac/sdnotify.py``), and only datagrams sent by the
+the watchdog as to systemd (see ``univac/ops/sdnotify.py``), and only datagrams sent by the
 child's own pid count.
 
 - Exit code 0 ends the watchdog with 0. Codes 1 (invalid configuration) and 2 (bad
@@ -38,7 +38,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from univac.sdnotify import NotifyServer
+from univac.ops.sdnotify import NotifyServer
 
 log = logging.getLogger("univac.watchdog")
 EXIT_CANNOT_START = 2

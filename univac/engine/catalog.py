@@ -15,9 +15,9 @@ from types import ModuleType
 from typing import Any
 
 from univac.arguments import Signature, signature_of, usage
+from univac.botview import CommandInfo
 from univac.decorators import CommandSpec, EverySpec, MatchSpec, Spec, WebhookSpec, spec_of
 from univac.errors import PluginError
-from univac.report import CommandInfo
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections import Counter, deque
 
-from univac.metrics import Histogram, MetricsReport
+from univac.ops.metrics import Histogram, MetricsReport
 
 FOLD_AT = 512
 """Pending events that make a writer try to fold them (memory stays bounded)."""

@@ -1,6 +1,6 @@
-"""Read-only reports about the running bot, for ``help``, ``status``, health and metrics.
+"""What a plugin may ask of the bot itself (``ctx.bot``), and how ``help`` sees a command.
 
-Layer: core; any thread may ask for a report.
+Layer: core (plugin API); any thread. The engine's ``Bot`` satisfies ``BotView``.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from univac.message import Message
-from univac.metrics import MetricsReport
-from univac.transport import TransportStatus
+from univac.ops.metrics import MetricsReport
+from univac.ops.reports import StatusReport
 from univac.webhooks import WebhookRoute
 
 
@@ -28,36 +28,6 @@ class CommandInfo:
     """The rest of the docstring."""
     plugin: str
 
-
-@dataclass(frozen=True)
-class PollerReport:
-    """One poller's health."""
-
-    name: str
-    runs: int
-    failures: int
-    """Consecutive failures since the last success."""
-    last_ok: float | None
-    last_error: str
-    """The kind of the last error (its class name), never its text."""
-    failures_total: int = 0
-    """Failed runs since the bot started."""
-    last_failure: float | None = None
-    """``time.time()`` of the last failed run, if any."""
-
-
-@dataclass(frozen=True)
-class StatusReport:
-    """The bot at a glance."""
-
-    version: str
-    started: float
-    transports: dict[str, TransportStatus]
-    pollers: tuple[PollerReport, ...]
-    plugin_errors: dict[str, str]
-    counters: dict[str, int]
-    reactive: tuple[int, int, int]
-    """Threads, running jobs, queued jobs."""
 
 
 class BotView(Protocol):

@@ -1,0 +1,64 @@
+"""The settings of one ``[[transports]]`` table with ``type = "xmpp"``. Layer: transport.
+
+Checked when built, at start (see docs/xmpp.md for every setting).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from .support import check_plaintext, parse_rooms
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Settings of one ``[[transports]]`` table with ``type = "xmpp"``."""
+
+    jid: str
+    """The bot's account, ``bot@example.org`` (bare JID; see ``resource``)."""
+    password: str = ""
+    """The account password; better given as ``password_file`` or ``password_env``."""
+    resource: str = "univac"
+    """Resource of the bot's session: the bot logs in as ``jid/resource``."""
+    host: str = ""
+    """Address to connect to; empty: the JID's domain (DNS SRV, then the domain itself)."""
+    port: int = 0
+    """Port with ``host``; 0: 5222 (5223 for ``tls = "direct"``)."""
+    tls: Literal["starttls", "direct", "plaintext"] = "starttls"
+    """STARTTLS, direct TLS, or no TLS at all (allowed only with a loopback address)."""
+    ca_file: str = ""
+    """Extra CA certificates (PEM) to trust, e.g. for a self-signed server."""
+    nick: str = "univac"
+    """The bot's nick in rooms that do not name one."""
+    rooms: tuple[str, ...] = ()
+    """Rooms to join: ``room@conference.example.org`` or ``room@conference.example.org/nick``."""
+    room_passwords: tuple[str, ...] = ()
+    """Passwords of protected rooms: ``room@conference.example.org=secret``."""
+    alt_nick_suffix: str = "_"
+    """Appended to the nick (once, twice, ... five times) when the nick is taken."""
+    max_lines: int = 20
+    """Lines per reply at most; longer replies end with a note of what was cut (0: no limit)."""
+    reconnect_min: float = 1.0
+    """First delay in seconds before reconnecting or retrying a room join (doubles, jittered)."""
+    reconnect_max: float = 300.0
+    """Longest delay in seconds between reconnect attempts or room join retries."""
+    join_timeout: float = 30.0
+    """Seconds to wait for a room's answer to a join before retrying."""
+    self_ping_interval: float = 300.0
+    """Seconds of room silence before a XEP-0410 self-ping checks we are still in (0: off)."""
+    keepalive_interval: float = 60.0
+    """Seconds between pings of the server that detect a dead link (0: off)."""
+    ping_timeout: float = 30.0
+    """Seconds to wait for the answer to a server ping or a room self-ping."""
+    stream_management: bool = True
+    """Use XEP-0198, so that a briefly dropped link resumes its session and rooms."""
+
+    def __post_init__(self) -> None:
+        """Check what the types cannot; a ValueError names the setting."""
+        if "@" not in self.jid or "/" in self.jid:
+            raise ValueError(f"jid: {self.jid!r} is not a bare JID such as bot@example.org")
+        check_plaintext(self.tls, self.host, self.jid)
+        parse_rooms(self.rooms, self.room_passwords, self.nick)
+        if self.max_lines < 0:
+            raise ValueError("max_lines: must be 0 (no limit) or more")

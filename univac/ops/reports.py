@@ -1,0 +1,41 @@
+"""Status snapshots of the running bot, for ``!status``, ``/healthz`` and sd_notify.
+
+Layer: core (operations); any thread may ask for a report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from univac.transport import TransportStatus
+
+
+@dataclass(frozen=True)
+class PollerReport:
+    """One poller's health."""
+
+    name: str
+    runs: int
+    failures: int
+    """Consecutive failures since the last success."""
+    last_ok: float | None
+    last_error: str
+    """The kind of the last error (its class name), never its text."""
+    failures_total: int = 0
+    """Failed runs since the bot started."""
+    last_failure: float | None = None
+    """``time.time()`` of the last failed run, if any."""
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """The bot at a glance."""
+
+    version: str
+    started: float
+    transports: dict[str, TransportStatus]
+    pollers: tuple[PollerReport, ...]
+    plugin_errors: dict[str, str]
+    counters: dict[str, int]
+    reactive: tuple[int, int, int]
+    """Threads, running jobs, queued jobs."""
