@@ -46,7 +46,7 @@ jid = "bot@localhost"
 password_file = "bot-password"
 host = "127.0.0.1"
 port = {prosody.port}
-ca_file = "{prosody.cafile}"
+tls_ca_file = "{prosody.cafile}"
 rooms = ["{ROOM}"]
 """)
     check = subprocess.run([str(UNIVAC), "check", "--config", str(config)],

@@ -37,7 +37,7 @@ def test_reconnects_and_rejoins_after_server_restart(prosody, xmpp_bot, xmpp_pee
 
 
 def test_reconnect_backs_off_while_the_server_is_down(prosody, xmpp_bot):
-    bot = xmpp_bot(rooms=(ROOM,), reconnect_min=0.2, reconnect_max=0.8)
+    bot = xmpp_bot(rooms=(ROOM,), reconnect_min_s=0.2, reconnect_max_s=0.8)
     bot.wait_joined(ROOM)
     prosody.stop()
     status = bot.wait_status(lambda s: "reconnect in" in s.detail and "failed" in s.detail)
@@ -80,7 +80,7 @@ def test_join_error_is_shown_and_retried(xmpp_bot, xmpp_peer):
     alice.join(ROOM, "alice")  # owner
     alice.call(lambda: alice.client.plugin["xep_0045"].set_affiliation(
         ROOM, "outcast", jid="bot@localhost"))
-    bot = xmpp_bot(rooms=(ROOM,), reconnect_min=0.2, reconnect_max=0.5)
+    bot = xmpp_bot(rooms=(ROOM,), reconnect_min_s=0.2, reconnect_max_s=0.5)
     status = bot.wait_status(lambda s: f"{ROOM}: forbidden" in s.detail)
     assert "retry in" in status.detail and ROOM not in status.targets
     alice.call(lambda: alice.client.plugin["xep_0045"].set_affiliation(
@@ -117,7 +117,7 @@ def test_technical_removal_333_rejoins(prosody, xmpp_bot, xmpp_peer):
 
 
 def test_self_ping_notices_a_silently_lost_room(prosody, xmpp_bot, xmpp_peer):
-    bot = xmpp_bot(rooms=(ROOM,), self_ping_interval=0.3, ping_timeout=2)
+    bot = xmpp_bot(rooms=(ROOM,), self_ping_interval_s=0.3, ping_timeout_s=2)
     bot.wait_joined(ROOM)
     alice = xmpp_peer("alice")
     alice.join(ROOM, "alice")
@@ -134,7 +134,7 @@ def test_self_ping_notices_a_silently_lost_room(prosody, xmpp_bot, xmpp_peer):
 
 
 def test_resource_conflict_is_reported_and_backs_off(prosody, xmpp_bot):
-    bot = xmpp_bot(rooms=(ROOM,), reconnect_min=0.5, reconnect_max=1.0)
+    bot = xmpp_bot(rooms=(ROOM,), reconnect_min_s=0.5, reconnect_max_s=1.0)
     bot.wait_joined(ROOM)
     twin = Peer("bot@localhost", USERS["bot"], prosody.port, resource="univac")
     twin.start()  # Prosody closes the older session with a <conflict/> stream error

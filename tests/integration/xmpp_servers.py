@@ -410,8 +410,8 @@ def xmpp_bot(prosody: ProsodyServer) -> Iterator[Callable[..., RunningBot]]:
 
     def make(name: str = "xmpp", **overrides: Any) -> RunningBot:
         values = {"jid": "bot@localhost", "password": USERS["bot"], "host": "127.0.0.1",
-                  "port": prosody.port, "ca_file": str(prosody.cafile),
-                  "reconnect_min": 0.1, "reconnect_max": 1.0, **overrides}
+                  "port": prosody.port, "tls_ca_file": str(prosody.cafile),
+                  "reconnect_min_s": 0.1, "reconnect_max_s": 1.0, **overrides}
         bot = RunningBot(xmpp.create(name, xmpp.Settings(**values)))
         bots.append(bot.start())
         return bot

@@ -1,4 +1,5 @@
-"""Unit tests of the XMPP transport: settings, the inbound filter, rooms, reply text.
+"""Unit tests of the XMPP transport: settings (and their reference in docs/xmpp.md), the
+inbound filter, rooms, reply text, backoff.
 
 Stanzas are built from XML as a server would send them and handed to the same functions
 the slixmpp event handlers call; nothing connects here (tests/integration does).
@@ -7,7 +8,10 @@ the slixmpp event handlers call; nothing connects here (tests/integration does).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import re
 import threading
+from pathlib import Path
 
 import pytest
 from slixmpp import JID, ClientXMPP
@@ -86,11 +90,39 @@ def test_settings_need_only_a_jid_and_create_returns_a_transport():
     ({"jid": "bot@example.org", "rooms": ("not a room",)}, "rooms:"),
     ({"jid": "bot@example.org", "rooms": (ROOM,), "room_passwords": ("x@y=z",)}, "no such room"),
     ({"jid": "bot@example.org", "room_passwords": ("nopassword",)}, "room_passwords"),
-    ({"jid": "bot@example.org", "max_lines": -1}, "max_lines"),
+    ({"jid": "bot@example.org", "max_lines_per_reply": -1}, "max_lines_per_reply"),
 ])
 def test_bad_settings_are_refused_with_the_setting_named(settings, error):
     with pytest.raises(ValueError, match=error):
         xmpp.Settings(**settings)
+
+
+def test_renamed_settings_name_their_replacement():
+    fields = {f.name for f in dataclasses.fields(xmpp.Settings)}
+    assert set(xmpp.Settings.RENAMED.values()) <= fields
+    assert not set(xmpp.Settings.RENAMED) & fields
+    assert "RENAMED" not in fields
+
+
+def test_the_settings_table_in_the_docs_is_the_settings_dataclass():
+    docs = (Path(__file__).parents[2] / "docs" / "xmpp.md").read_text(encoding="utf-8")
+    table = docs.split("## Settings", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(\w+)` \| (.+?) \|", table, re.MULTILINE)
+    expected = []
+    for field in dataclasses.fields(xmpp.Settings):
+        default = field.default
+        if default is dataclasses.MISSING:
+            shown = "(required)"
+        elif isinstance(default, bool):
+            shown = f"`{str(default).lower()}`"
+        elif isinstance(default, str):
+            shown = f'`"{default}"`'
+        elif isinstance(default, tuple):
+            shown = "`[]`"
+        else:
+            shown = f"`{default}`"
+        expected.append((field.name, shown))
+    assert rows == expected
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost", "127.0.0.5"])
@@ -192,7 +224,7 @@ def presence(client, nick: str, codes=(), kind: str = "", extra: str = "") -> Pr
 
 
 def make_rooms(client, joined: list) -> Rooms:
-    options = RoomOptions(self_ping_interval=0, retry_min=5, retry_max=10)
+    options = RoomOptions(self_ping_interval_s=0, retry_min_s=5, retry_max_s=10)
     return Rooms(client, (RoomSpec(ROOM, "univac"),), options, joined.append, lambda: None)
 
 
@@ -274,9 +306,9 @@ def test_stop_before_run_makes_run_return_at_once():
     assert transport.status().state == "stopped"
 
 
-def test_an_unreadable_ca_file_makes_run_raise_a_transport_error(tmp_path):
+def test_an_unreadable_tls_ca_file_makes_run_raise_a_transport_error(tmp_path):
     transport = xmpp.create("x", xmpp.Settings(jid="bot@localhost",
-                                               ca_file=str(tmp_path / "missing.pem")))
+                                               tls_ca_file=str(tmp_path / "missing.pem")))
     with pytest.raises(TransportError, match=r"missing\.pem"):
         transport.run(lambda m: None)
     assert transport.status().state == "stopped"
@@ -284,7 +316,7 @@ def test_an_unreadable_ca_file_makes_run_raise_a_transport_error(tmp_path):
 
 def test_stop_while_the_server_is_unreachable_ends_run():
     transport = xmpp.create("x", xmpp.Settings(jid="bot@localhost", host="127.0.0.1", port=1,
-                                               tls="plaintext", reconnect_min=0.05))
+                                               tls="plaintext", reconnect_min_s=0.05))
     thread = threading.Thread(target=transport.run, args=(lambda m: None,))
     thread.start()
     deadline = threading.Event()

@@ -39,11 +39,11 @@ class RoomOptions:
     """Room behaviour taken from the transport's settings."""
 
     alt_nick_suffix: str = "_"
-    join_timeout: float = 30.0
-    retry_min: float = 1.0
-    retry_max: float = 300.0
-    self_ping_interval: float = 300.0
-    ping_timeout: float = 30.0
+    join_timeout_s: float = 30.0
+    retry_min_s: float = 1.0
+    retry_max_s: float = 300.0
+    self_ping_interval_s: float = 300.0
+    ping_timeout_s: float = 30.0
 
 
 @dataclass
@@ -71,7 +71,7 @@ class Rooms:
         self.on_change = on_change
         self.rooms = {
             spec.jid: RoomState(spec, RoomView(spec.jid, spec.nick),
-                                Backoff(options.retry_min, options.retry_max))
+                                Backoff(options.retry_min_s, options.retry_max_s))
             for spec in specs
         }
         self.leaving = False
@@ -127,7 +127,7 @@ class Rooms:
             JID(state.spec.jid), nick, password=state.spec.password,
             maxstanzas=JOIN_HISTORY_STANZAS)
         stanza.send()
-        self._set_timer(state, self.options.join_timeout, self._join_timed_out)
+        self._set_timer(state, self.options.join_timeout_s, self._join_timed_out)
 
     def _join_timed_out(self, state: RoomState) -> None:
         self._failed(state, "join timed out")
@@ -218,13 +218,13 @@ class Rooms:
         state.view.occupants.clear()
 
     def _start_ping(self, state: RoomState) -> None:
-        if self.options.self_ping_interval <= 0:
+        if self.options.self_ping_interval_s <= 0:
             return
         self._stop_ping(state)
         state.pinged = JID(f"{state.spec.jid}/{state.view.nick}")
         self.client.plugin["xep_0410"].enable_self_ping(
-            state.pinged, interval=self.options.self_ping_interval,
-            timeout=self.options.ping_timeout)
+            state.pinged, interval=self.options.self_ping_interval_s,
+            timeout=self.options.ping_timeout_s)
 
     def _stop_ping(self, state: RoomState) -> None:
         if state.pinged is not None:

@@ -53,11 +53,11 @@ def build_client(settings: Settings, loop: asyncio.AbstractEventLoop) -> ClientX
     if settings.tls == "plaintext":
         client.plugin["feature_mechanisms"].unencrypted_plain = True
         client.plugin["feature_mechanisms"].unencrypted_scram = True
-    if settings.ca_file:
+    if settings.tls_ca_file:
         try:
-            client.ssl_context.load_verify_locations(cafile=settings.ca_file)
+            client.ssl_context.load_verify_locations(cafile=settings.tls_ca_file)
         except (OSError, ssl.SSLError) as error:
-            raise TransportError(f"ca_file {settings.ca_file}: {error}") from error
+            raise TransportError(f"tls_ca_file {settings.tls_ca_file}: {error}") from error
     for plugin in ("xep_0030", "xep_0045", "xep_0199", "xep_0410"):
         client.register_plugin(plugin)
     if settings.stream_management:
@@ -115,7 +115,7 @@ class Session:
         await self._shutdown()
 
     async def _connect_forever(self) -> None:
-        backoff = Backoff(self.settings.reconnect_min, self.settings.reconnect_max)
+        backoff = Backoff(self.settings.reconnect_min_s, self.settings.reconnect_max_s)
         while True:
             self._set_state("connecting", self.detail)
             self.ended = self.loop.create_future()
@@ -151,7 +151,7 @@ class Session:
         self._set_state("connected", detail)
         for target in [t for t in self.held if self._ready(t)]:
             self.flush(target)
-        if self.settings.keepalive_interval > 0 and self.keepalive is None:
+        if self.settings.keepalive_interval_s > 0 and self.keepalive is None:
             self.keepalive = asyncio.ensure_future(self._keep_alive())
 
     def _on_disconnected(self, reason: object) -> None:
@@ -193,10 +193,10 @@ class Session:
     async def _keep_alive(self) -> None:
         """Ping the server now and then; a ping without answer drops the link."""
         while True:
-            await asyncio.sleep(self.settings.keepalive_interval)
+            await asyncio.sleep(self.settings.keepalive_interval_s)
             try:
                 await self.client.plugin["xep_0199"].send_ping(
-                    JID(self.client.boundjid.domain), timeout=self.settings.ping_timeout)
+                    JID(self.client.boundjid.domain), timeout=self.settings.ping_timeout_s)
             except IqTimeout:
                 self._note("server ping timed out")
                 self.client.abort()
@@ -252,7 +252,7 @@ class Session:
         except InvalidJID:
             log.warning("%s: cannot send to %r: not a JID", self.name, target)
             return
-        body = reply_text(text, self.settings.max_lines)
+        body = reply_text(text, self.settings.max_lines_per_reply)
         if not body.strip():
             return
         if key in self.held or not self._ready(key):
@@ -298,6 +298,7 @@ class Session:
 
 def _room_options(settings: Settings) -> RoomOptions:
     return RoomOptions(
-        alt_nick_suffix=settings.alt_nick_suffix, join_timeout=settings.join_timeout,
-        retry_min=settings.reconnect_min, retry_max=settings.reconnect_max,
-        self_ping_interval=settings.self_ping_interval, ping_timeout=settings.ping_timeout)
+        alt_nick_suffix=settings.alt_nick_suffix, join_timeout_s=settings.join_timeout_s,
+        retry_min_s=settings.reconnect_min_s, retry_max_s=settings.reconnect_max_s,
+        self_ping_interval_s=settings.self_ping_interval_s,
+        ping_timeout_s=settings.ping_timeout_s)
