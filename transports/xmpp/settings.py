@@ -5,6 +5,7 @@ Checked when built, at start (see docs/xmpp.md for every setting).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -55,13 +56,17 @@ class Settings:
     """First delay before reconnecting or retrying a room join (doubles, jittered)."""
     reconnect_max_s: float = 300.0
     """Longest delay between reconnect attempts or room join retries."""
+    connect_timeout_s: float = 20.0
+    """From dialling to the server's first stanza; a server that never speaks is left (0: off)."""
+    login_timeout_s: float = 60.0
+    """From dialling to a logged-in session (TLS, login, resource binding) (0: off)."""
     join_timeout_s: float = 30.0
     """How long a room may take to answer a join before it is retried."""
     self_ping_interval_s: float = 300.0
     """Room silence before a XEP-0410 self-ping checks the bot is still in it (0: off)."""
-    keepalive_interval_s: float = 60.0
-    """Time between pings of the server that detect a dead link (0: off)."""
-    ping_timeout_s: float = 30.0
+    keepalive_interval_s: float = 15.0
+    """Silence from the server before the bot pings it to tell a dead link (0: off)."""
+    ping_timeout_s: float = 10.0
     """How long a server ping or a room self-ping may go unanswered."""
     stream_management: bool = True
     """Use XEP-0198, so that a briefly dropped link resumes its session and rooms."""
@@ -74,3 +79,6 @@ class Settings:
         parse_rooms(self.rooms, self.room_passwords, self.nick)
         if self.max_lines_per_reply < 0:
             raise ValueError("max_lines_per_reply: must be 0 (no limit) or more")
+        for field in dataclasses.fields(self):
+            if field.name.endswith("_s") and getattr(self, field.name) < 0:
+                raise ValueError(f"{field.name}: must be 0 or more seconds")
