@@ -30,17 +30,16 @@ def announce(ctx: Context) -> None:
 '''
 
 
-def test_univac_answers_on_xmpp_and_a_poller_announces(tmp_path, prosody, xmpp_peer):
-    (tmp_path / "plugins").mkdir()
-    (tmp_path / "plugins" / "announcer.py").write_text(ANNOUNCER.replace("ROOM", ROOM))
+def write_config(tmp_path: Path, prosody, bot: str = "", xmpp: str = "") -> Path:
+    """A config for ``univac run`` with the echo plugin and the XMPP transport logged in
+    as bot@localhost to ``prosody``, plus the ``bot`` and ``xmpp`` lines given."""
     (tmp_path / "bot-password").write_text("botpw\n")
     config = tmp_path / "univac.toml"
     config.write_text(f"""
 [bot]
 plugins = ["echo"]
-plugin_dirs = ["plugins"]
 state_dir = "{tmp_path / 'state'}"
-goodbye = "off I go"
+{bot}
 
 [[transports]]
 type = "xmpp"
@@ -50,7 +49,16 @@ host = "127.0.0.1"
 port = {prosody.port}
 tls_ca_file = "{prosody.cafile}"
 rooms = ["{ROOM}"]
+{xmpp}
 """)
+    return config
+
+
+def test_univac_answers_on_xmpp_and_a_poller_announces(tmp_path, prosody, xmpp_peer):
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "announcer.py").write_text(ANNOUNCER.replace("ROOM", ROOM))
+    config = write_config(tmp_path, prosody, bot='plugin_dirs = ["plugins"]\n'
+                                                 'goodbye = "off I go"')
     check = subprocess.run([str(UNIVAC), "check", "--config", str(config)],
                            capture_output=True, text=True, timeout=30, check=False)
     assert check.returncode == 0, check.stdout + check.stderr
@@ -83,25 +91,9 @@ rooms = ["{ROOM}"]
 
 
 def test_univac_logs_a_killed_server_and_its_return_without_noise(tmp_path, prosody):
-    (tmp_path / "bot-password").write_text("botpw\n")
-    config = tmp_path / "univac.toml"
-    config.write_text(f"""
-[bot]
-plugins = ["echo"]
-state_dir = "{tmp_path / 'state'}"
-
-[[transports]]
-type = "xmpp"
-jid = "bot@localhost"
-password_file = "bot-password"
-host = "127.0.0.1"
-port = {prosody.port}
-tls_ca_file = "{prosody.cafile}"
-rooms = ["{ROOM}"]
-self_ping_interval_s = 0.1
-reconnect_min_s = 0.1
-reconnect_max_s = 0.2
-""")
+    config = write_config(tmp_path, prosody, xmpp="self_ping_interval_s = 0.1\n"
+                                                  "reconnect_min_s = 0.1\n"
+                                                  "reconnect_max_s = 0.2")
     log = tmp_path / "log"
     bot = subprocess.Popen([str(UNIVAC), "run", "--config", str(config)], cwd=tmp_path,
                            stdout=subprocess.DEVNULL, stderr=log.open("w"))
