@@ -17,6 +17,8 @@ from univac.engine.state import State
 from univac.engine.store import Fence, StoreEntry, open_store
 from univac.stores import postgres
 
+pytestmark = pytest.mark.integration
+
 
 class Backend:
     """Opens stores on one database, and runs plain SQL on it as another client would."""

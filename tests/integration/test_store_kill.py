@@ -30,6 +30,8 @@ from univac.engine.state import State
 from univac.engine.store import StoreEntry, open_store
 from univac.stores import postgres
 
+pytestmark = pytest.mark.integration
+
 KEYS = 5_000
 CHILD = f"""
 import itertools, sys

@@ -15,6 +15,8 @@ from tests.integration.botprocess import BotProcess, univac_command
 from tests.integration.postgres_servers import Postgres
 from tests.waiting import free_port
 
+pytestmark = pytest.mark.integration
+
 PLUGIN = '''\
 """Count in the state store."""
 from univac import Context, command
@@ -149,7 +151,6 @@ def until_answered(bot: BotProcess, command: str, wanted: str, timeout: float = 
         assert time.monotonic() < deadline, f"no {wanted!r} in time: {seen}"
 
 
-@pytest.mark.integration
 def test_the_database_goes_away_and_comes_back(
     tmp_path: Path, postgres: str, postgres_server: Postgres
 ) -> None:
