@@ -31,8 +31,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -42,6 +42,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
+
+from dispatch import machine  # the same machine line as the dispatch benchmark
 
 from univac.engine import sqlite_store
 from univac.engine.state import State
@@ -212,20 +214,11 @@ def file_system(folder: str) -> str:
     return max(found, key=lambda item: len(item[0]))[1] if found else "unknown"
 
 
-def machine() -> str:
-    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
-    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo
-                if line.startswith("model name")), "unknown CPU")
-    return (f"machine: nproc {os.cpu_count()}, {cpu}, {platform.python_implementation()} "
-            f"{platform.python_version()}, SQLite {sqlite_store.sqlite3.sqlite_version}, "
-            f"{platform.system()} {platform.release()}, load average {os.getloadavg()[0]:.2f}")
-
-
 def report(results: dict[str, dict[int, dict[str, float]]], reads: dict[str, float],
            sizes: tuple[int, ...], changes: int, where: str) -> None:
     print("Univac state benchmark: time of one single-key change (ms), median [p10-p90]")
     print(machine())
-    print(f"files in {where} ({file_system(where)})")
+    print(f"files in {where} ({file_system(where)}), SQLite {sqlite3.sqlite_version}")
     print(f"changes per size: {changes} (json at 10,000 keys and more: {max(10, changes // 10)})")
     print(f"{'store':<10}" + "".join(f"{f'{size:,} keys':>24}" for size in sizes)
           + f"{'largest/10':>12}")
