@@ -3,6 +3,7 @@
     plugins/*     -> univac (public names) + univac.plugins._* + stdlib + own libraries
     transports/*  -> univac (public names) + stdlib + its one protocol library; a
                      transport package (transports/irc/) imports its siblings relatively
+    stores/*      -> univac (public names) + stdlib + its one database library
     univac/**     -> univac/** + stdlib (never a transport, a plugin, irc or slixmpp),
                      and no import cycle among core modules, type-only imports included
 """
@@ -24,10 +25,12 @@ TRANSPORT_LIBRARIES = {
     "irc": {"irc", "jaraco", "cryptography"},
     "xmpp": {"slixmpp"},
 }
+STORE_LIBRARIES = {"postgres": {"psycopg"}}
 CORE_EXCEPTIONS = {"pytest_plugin.py": {"pytest"}}
 PUBLIC_API = {
     "CommandInfo", "ConfigError", "Context", "Deliver", "Message", "MetricsReport",
-    "PluginError", "PollerReport", "StatusReport", "Transport", "TransportError",
+    "PluginError", "PollerReport", "StaleEpochError", "StatusReport", "Store", "StoreError",
+    "Transport", "TransportError",
     "TransportStatus", "UnivacError", "UsageError", "UserError", "WebhookRequest",
     "WebhookResponse", "WebhookRoute", "__version__", "command", "every", "match", "webhook",
 }
@@ -70,7 +73,8 @@ def public_only(module: str, names: list[str]) -> str:
 def test_core_imports_only_core_and_stdlib() -> None:
     def allowed(path: Path, module: str, names: list[str]) -> str:
         if top(module) == "univac":
-            return "" if not module.startswith(("univac.plugins", "univac.transports")) else "no"
+            adapters = ("univac.plugins", "univac.transports", "univac.stores")
+            return "" if not module.startswith(adapters) else "no"
         extra = CORE_EXCEPTIONS.get(path.name, set())
         return "" if top(module) in STDLIB | extra else "core uses the standard library only"
 
@@ -89,6 +93,17 @@ def test_transports_import_one_protocol_library() -> None:
         return "" if top(module) in STDLIB | libraries else f"not allowed for {family}"
 
     assert violations("transports", allowed) == []
+
+
+def test_stores_import_public_api_and_one_database_library() -> None:
+    def allowed(path: Path, module: str, names: list[str]) -> str:
+        if top(module) == "univac":
+            return public_only(module, names)
+        libraries = STORE_LIBRARIES.get(path.stem, set())
+        return "" if top(module) in STDLIB | libraries else f"not allowed for {path.stem}"
+
+    assert violations("stores", allowed) == []
+    assert (ROOT / "stores" / "postgres.py").exists()
 
 
 def test_plugins_import_public_api_and_own_libraries() -> None:
@@ -110,15 +125,18 @@ def test_public_api_is_pinned() -> None:
 
 def test_no_generic_top_level_packages_are_installed() -> None:
     import univac.plugins
+    import univac.stores
     import univac.transports
 
+    assert Path(univac.stores.__file__).parent == ROOT / "stores"
     assert Path(univac.plugins.__file__).parent == ROOT / "plugins"
     assert Path(univac.transports.__file__).parent == ROOT / "transports"
     setup = configparser.ConfigParser()
     setup.read(ROOT / "setup.cfg", encoding="utf-8")
     packages = setup["options"]["packages"].split()
     assert packages == ["univac", "univac.engine", "univac.ops", "univac.plugins",
-                        "univac.transports", "univac.transports.irc", "univac.transports.xmpp"]
+                        "univac.stores", "univac.transports", "univac.transports.irc",
+                        "univac.transports.xmpp"]
     assert all(name.startswith("univac") for name in packages)
 
 

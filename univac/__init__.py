@@ -5,15 +5,20 @@ Everything not listed in ``__all__`` is internal and may change.
 
 Plugins use: ``command``, ``match``, ``every``, ``webhook`` (with ``WebhookRequest``
 and ``WebhookResponse``), ``Context``, ``UserError``, ``UsageError``. Transports use:
-``Message``, ``Deliver``, ``Transport``, ``TransportStatus``, ``TransportError``.
+``Message``, ``Deliver``, ``Transport``, ``TransportStatus``, ``TransportError``. State
+store backends (``univac.stores``) implement ``Store`` and raise ``StoreError`` and
+``StaleEpochError``; a plugin may catch ``StoreError`` from ``ctx.state``.
 """
 
 from univac.botview import CommandInfo
 from univac.context import Context
 from univac.decorators import command, every, match, webhook
+from univac.engine.store import Store
 from univac.errors import (
     ConfigError,
     PluginError,
+    StaleEpochError,
+    StoreError,
     TransportError,
     UnivacError,
     UsageError,
@@ -35,7 +40,10 @@ __all__ = [
     "MetricsReport",
     "PluginError",
     "PollerReport",
+    "StaleEpochError",
     "StatusReport",
+    "Store",
+    "StoreError",
     "Transport",
     "TransportError",
     "TransportStatus",

@@ -2,11 +2,13 @@
 
     univac [--config FILE]          run the bot (console transport without a config)
     univac check --config FILE      validate everything without connecting
+    univac store migrate [--dry-run] --config FILE   create or upgrade the store's schema
     univac init [PATH]              write an annotated example configuration
     univac watchdog [OPTIONS] -- COMMAND...   run the bot as a child, restart it
 
 Exit codes: 0 clean stop, 1 invalid configuration, 2 bad command line, 3 the
-supervisor gave up after repeated crashes, 4 the watchdog gave up (see watchdog.py).
+supervisor gave up after repeated crashes, 4 the watchdog gave up (see watchdog.py),
+5 the state store cannot be opened (a database that does not answer).
 """
 
 from __future__ import annotations
@@ -25,14 +27,15 @@ from univac import logs
 from univac.config import Config, load
 from univac.decorators import CommandSpec
 from univac.engine.access import Access
-from univac.engine.bot import Bot
+from univac.engine.bot import Bot, state_dir
 from univac.engine.catalog import inspect_plugin
-from univac.errors import ConfigError, ConfigIssue
+from univac.errors import ConfigError, ConfigIssue, StoreError
 from univac.ops.sdnotify import Notifier
 from univac.version import __version__
 
 EXIT_CONFIG = 1
-COMMANDS = ("run", "check", "init", "watchdog")
+EXIT_STORE = 5
+COMMANDS = ("run", "check", "init", "watchdog", "store")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,6 +63,7 @@ def _parser(watchdog_options: bool = True) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=summary)
         sub.add_argument("--config", type=Path, default=_default_config(), help="TOML file")
         sub.set_defaults(handler=handler)
+    _add_store(commands.add_parser("store", help="the state store: store migrate [--dry-run]"))
     init = commands.add_parser("init", help="write an annotated example configuration")
     init.add_argument("path", nargs="?", default="univac.toml", help="file to write, or -")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
@@ -71,6 +75,14 @@ def _parser(watchdog_options: bool = True) -> argparse.ArgumentParser:
     if watchdog_options:
         _add_watchdog(watchdog)
     return parser
+
+
+def _add_store(sub: argparse.ArgumentParser) -> None:
+    actions = sub.add_subparsers(dest="action", required=True)
+    migrate = actions.add_parser("migrate", help="create or upgrade the store's schema")
+    migrate.add_argument("--config", type=Path, default=_default_config(), help="TOML file")
+    migrate.add_argument("--dry-run", action="store_true", help="print the SQL; change nothing")
+    migrate.set_defaults(handler=_migrate)
 
 
 def _add_watchdog(sub: argparse.ArgumentParser) -> None:
@@ -117,6 +129,9 @@ def _run(args: argparse.Namespace) -> int:
         bot = Bot(config)
     except ConfigError as error:
         return _report(error.issues)
+    except StoreError as error:
+        print(f"error: state store ({config.store.backend}): {error}", file=sys.stderr)
+        return EXIT_STORE
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: threading.Thread(target=bot.request_stop).start())
     faulthandler.enable()  # SIGABRT from a watchdog that saw a hang: every thread's stack
@@ -144,7 +159,33 @@ def _check(args: argparse.Namespace) -> int:
     if issues:
         return _report(issues)
     print(f"{config.file}: OK ({len(config.transports)} transport(s), "
-          f"{len(config.plugins)} plugin(s))")
+          f"{len(config.plugins)} plugin(s), {config.store.backend} store)")
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    """Bring the store's schema up to date (or print what that would run): SQL on stdout."""
+    formatter = logs.setup()
+    try:
+        config = load(args.config)
+    except ConfigError as error:
+        return _report(error.issues)
+    formatter.set_secrets(config.secrets)
+    entry = config.store
+    try:
+        store = entry.module.connect(entry.settings, state_dir(config))
+        try:
+            statements = store.migrate(dry_run=args.dry_run)
+        finally:
+            store.close()
+    except StoreError as error:
+        print(f"error: state store ({entry.backend}): {error}", file=sys.stderr)
+        return EXIT_STORE
+    for statement in statements:
+        print(f"{statement};")
+    done = "would run" if args.dry_run else "ran"
+    summary = f"{done} {len(statements)} statement(s)" if statements else "schema up to date"
+    print(f"-- {entry.backend} store: {summary}")
     return 0
 
 

@@ -6,7 +6,8 @@ the core plugins):
 - ``[bot]``: the core's settings (``BotSettings``);
 - ``[[transports]]``: a list; each entry has ``type`` (and ``name``, which defaults to
   the type), the rest is that transport's own ``Settings``;
-- ``[plugins.<name>]``: each enabled plugin's own ``Settings``.
+- ``[plugins.<name>]``: each enabled plugin's own ``Settings``;
+- ``[store]``: where state is kept (``univac/engine/store.py``).
 
 Every problem is collected, not only the first. Problems with the core or a transport
 stop start-up (``ConfigError``); a plugin's problem disables that plugin at run time and
@@ -25,11 +26,12 @@ from typing import Any, Literal
 
 from univac.engine import loader
 from univac.engine.access import ANY_TRANSPORT, AccessRule, Roles
+from univac.engine.store import StoreEntry, read_table
 from univac.errors import ConfigError, ConfigIssue, PluginError
 from univac.settings import Source, convert, did_you_mean, fill
 
 CORE_PLUGINS = ("help", "echo", "version", "status", "whereareyou")
-TOP_LEVEL = ("bot", "transports", "plugins", "roles", "access")
+TOP_LEVEL = ("bot", "transports", "plugins", "roles", "access", "store")
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,7 @@ class Config:
     secrets: frozenset[str]
     roles: Roles = field(default_factory=dict)
     access: dict[str, AccessRule] = field(default_factory=dict)
+    store: StoreEntry = field(default_factory=StoreEntry)
 
 
 def load(path: Path | None, environ: Mapping[str, str] | None = None) -> Config:
@@ -131,6 +134,7 @@ def from_mapping(data: Mapping[str, Any], source: Source) -> Config:
     transports = _transports(data.get("transports", [{"type": "console"}]), core)
     roles = _roles(data.get("roles", {}), {t.name for t in transports}, core)
     access = _access(data.get("access", {}), roles, core)
+    store = read_table(data.get("store", {}), core.fill, core.issue)
     plugins = _Reader(source)
     entries = _plugins(bot or _fallback_bot(data.get("bot")), data.get("plugins", {}), plugins)
     if core.issues or bot is None:
@@ -145,6 +149,7 @@ def from_mapping(data: Mapping[str, Any], source: Source) -> Config:
         secrets=frozenset(core.secrets + plugins.secrets),
         roles=roles,
         access=access,
+        store=store or StoreEntry(),
     )
 
 

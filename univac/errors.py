@@ -5,7 +5,9 @@
     ├── PluginError      one plugin cannot load or set up: that plugin is disabled
     ├── TransportError   a transport failed: the transport reconnects or is restarted
     └── UserError        refuse a chat request: its text is the reply
-        └── UsageError   bad command arguments: the reply is the command's usage
+        ├── UsageError   bad command arguments: the reply is the command's usage
+        └── StoreError   the state store cannot read or write: nothing was changed
+            └── StaleEpochError   a write from a deposed leader, refused (fencing)
 
 Broad ``except Exception`` appears only at three boundaries: the reactive thread,
 the poller tick and the transport loop.
@@ -55,3 +57,15 @@ class UserError(UnivacError):
 
 class UsageError(UserError):
     """The arguments of a command do not fit its signature."""
+
+
+class StoreError(UserError):
+    """The state store could not read or write; the change did not land.
+
+    Its text is safe for chat (a handler that lets it escape answers with it); the
+    detail (the database's own message) is in the log. Nothing already stored is lost.
+    """
+
+
+class StaleEpochError(StoreError):
+    """A write carried an epoch older than the leader lease's: refused (fencing)."""

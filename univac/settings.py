@@ -21,7 +21,8 @@ from typing import Any, Literal
 
 from univac.errors import ConfigIssue
 
-SECRET_WORDS = ("password", "passwd", "token", "secret", "passphrase", "apikey", "api_key")
+SECRET_WORDS = ("password", "passwd", "token", "secret", "passphrase", "apikey", "api_key",
+                "dsn")
 
 
 @dataclasses.dataclass(frozen=True)

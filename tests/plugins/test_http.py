@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 import threading
 import uuid
 from pathlib import Path
@@ -246,7 +247,9 @@ def test_deliveries_are_remembered_across_a_restart(serve, tmp_path) -> None:
     assert first.post("/hooks/github", body, headers).status_code == 200
     assert len(first.bot.said()) == 1
     first.bot.close()
-    assert json.loads((state / "http.json").read_text())["deliveries"] == ["persisted-id"]
+    stored = sqlite3.connect(state / "state.sqlite3").execute(
+        "SELECT value FROM univac_state WHERE namespace = 'http' AND key = 'deliveries'")
+    assert [json.loads(value) for (value,) in stored] == [["persisted-id"]]
     second = serve("hooks", settings=hooks_settings(), state_dir=state)
     assert "already handled" in second.post("/hooks/github", body, headers).text
     assert second.bot.said() == []

@@ -25,11 +25,13 @@ from univac.engine.approvals import Approvals
 from univac.engine.catalog import Catalog, inspect_plugin
 from univac.engine.dispatch import Dispatcher, Parts
 from univac.engine.handlers import serve
+from univac.engine.jsonstate import clean_temporaries, import_file
 from univac.engine.poller import Poller
 from univac.engine.ratelimit import RateLimiter
 from univac.engine.reactive import ReactivePool
 from univac.engine.router import Router
 from univac.engine.state import State
+from univac.engine.store import Fence, Store, open_store
 from univac.engine.supervisor import Supervisor
 from univac.errors import ConfigError, ConfigIssue, UnivacError
 from univac.host import HostInfo
@@ -68,9 +70,13 @@ class Bot:
         self.plugin_errors = {issue.key: issue.reason for issue in config.plugin_issues}
         self.contexts: dict[str, Context] = {}
         self._state_dir = state_dir(config)
+        self.fence = Fence()
+        self.store = open_store(config.store, self._state_dir)
+        clean_temporaries(self._state_dir)
         self.access = Access(config.roles, config.access)
         self.audit = AuditLog(self._state_dir / settings.audit_log, settings.audit_max_bytes,
-                              settings.audit_keep)
+                              settings.audit_keep, _audit_sink(self.store, self.fence)
+                              if config.store.audit else None)
         approvals = Approvals(self.access, self.audit, self.pool.lend)
         self._services = Services(self.router, self, HOST, approvals, self.audit, clock)
         for entry in config.plugins:
@@ -91,7 +97,8 @@ class Bot:
     def _enable(self, entry: PluginEntry) -> None:
         try:
             plugin = inspect_plugin(entry.name, entry.module, entry.settings)
-            state = State(self._state_dir / f"{entry.name}.json")
+            import_file(self.store, entry.name, self._state_dir, self.fence.epoch)
+            state = State(self.store, entry.name, self.fence)
             ctx = Context(entry.name, config=entry.settings, state=state, services=self._services)
             if plugin.setup is not None:
                 plugin.setup(ctx)
@@ -172,6 +179,8 @@ class Bot:
         for plugin in self.catalog.plugins.values():
             if plugin.teardown is not None:
                 _quietly(plugin.name, plugin.teardown)
+        self.audit.close()
+        self.store.close()
         log.info("univac stopped")
 
     def _summary(self) -> str:
@@ -217,6 +226,10 @@ def _create(config: Config) -> dict[str, Transport]:
     if issues:
         raise ConfigError(issues)
     return made
+
+
+def _audit_sink(store: Store, fence: Fence) -> Callable[[str], None]:
+    return lambda record: store.append_audit(record, fence.epoch)
 
 
 def _expected(error: Exception) -> bool:
