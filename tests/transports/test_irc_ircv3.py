@@ -1,4 +1,5 @@
-"""Scripted IRCv3 tests: CAP LS 302 variants, SASL, identity, playback and edits."""
+"""Scripted IRCv3 tests: CAP LS 302 variants, SASL, playback and edits (identity:
+test_irc_identity.py)."""
 
 from __future__ import annotations
 
@@ -183,19 +184,6 @@ def test_welcome_before_cap_end(irc_fake, irc_bot):
     assert bot.transport.status().state == "connected"
 
 
-def test_identity_from_extended_join_and_account_notify(irc_fake, irc_bot):
-    _s, bot, client = start_caps(irc_fake, irc_bot, b"extended-join account-notify")
-    client.expect(b"CAP REQ :account-notify extended-join\r\n")
-    client.send(b":irc.test CAP * ACK :account-notify extended-join\r\n")
-    finish(client)
-    client.send(b":dave!d@h JOIN #c dave_acct :Dave\r\n:dave!d@h PRIVMSG #c :one\r\n")
-    assert bot.message().identity == "account:dave_acct"
-    client.send(b":dave!d@h NICK dave2\r\n:dave2!d@h PRIVMSG #c :two\r\n")
-    assert bot.message().identity == "account:dave_acct"
-    client.send(b":dave2!d@h ACCOUNT *\r\n:dave2!d@h PRIVMSG #c :three\r\n")
-    assert bot.message().identity == "mask:dave2!d@h"
-
-
 def test_playback_and_edits_are_never_delivered(irc_fake, irc_bot):
     server = irc_fake()
     bot = irc_bot(server.port)
@@ -258,24 +246,6 @@ def test_sasl_ecdsa_nist256p_challenge(irc_fake, irc_bot, tmp_path):
     key.public_key().verify(signature, challenge, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
     client.send(b":irc.test 900 univac u!u@h alice :in\r\n:irc.test 903 univac :ok\r\n")
     assert client.line() == b"CAP END\r\n"
-
-
-def test_identity_from_whox_when_no_account_tag(irc_fake, irc_bot):
-    server = irc_fake()
-    bot = irc_bot(server.port, channels=("#w",))
-    client = server.accept()
-    client.expect_prefix(b"USER ")
-    client.send(b":irc.test CAP * LS :x-unknown\r\n")
-    client.expect(b"CAP END\r\n")
-    client.send(b":irc.test 001 univac :hi\r\n:irc.test 005 univac WHOX :are supported\r\n")
-    client.send(b":irc.test 376 univac :End\r\n")
-    client.expect(b"JOIN #w\r\n")
-    client.send(b":univac!u@h JOIN #w\r\n")
-    client.expect(b"WHO #w %tna,42\r\n")
-    client.send(b":irc.test 354 univac 42 erin erin_acct\r\n:irc.test 354 univac 42 fay 0\r\n")
-    client.send(b":erin!e@h PRIVMSG #w :a\r\n:fay!f@h PRIVMSG #w :b\r\n")
-    assert bot.message().identity == "account:erin_acct"
-    assert bot.message().identity == "mask:fay!f@h"
 
 
 def test_jaraco_pattern_copy_matches_library():

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from univac import Deliver
 
+from .accounts import FOLLOWED
 from .caps import Caps
 from .channels import Channels
 from .inbound import Inbound, ctcp_reply
@@ -61,6 +62,7 @@ class Session:
                  now: float, more_command: str = "") -> None:  # fmt: skip
         self.link, self.out, self.caps, self.channels = link, out, caps, channels
         self.inbound, self.who, self.timing, self.deliver = inbound, who, timing, deliver
+        self.seen = inbound.accounts
         self.more_command = more_command
         self.nick_tries = 0
         self.joined_once = False
@@ -74,7 +76,7 @@ class Session:
             "422": self.on_motd_end, "NICK": self.on_nick, "QUIT": self.on_quit,
             "JOIN": self.on_join, "PART": self.on_part, "KICK": self.on_kick,
             "366": self.on_names_end, "PRIVMSG": self.on_privmsg, "BATCH": self.on_batch,
-            "ACCOUNT": self.on_account, "354": self.on_whox, "ERROR": self.on_error,
+            "ERROR": self.on_error,
             "RECONNECT": self.on_reconnect, "CHGHOST": self.on_chghost, "396": self.on_host,
             "421": self.on_unknown_command, "731": self.on_monitor_offline,
         }  # fmt: skip
@@ -96,6 +98,8 @@ class Session:
 
     def handle(self, line: Line, now: float) -> None:
         """Dispatch one line to its handler (unknown commands are ignored)."""
+        if line.command in FOLLOWED and "account-tag" not in self.link.caps:
+            self.seen.follow(self.link, line)
         handler = self.handlers.get(line.command)
         if handler is not None:
             handler(line, now)
@@ -193,23 +197,19 @@ class Session:
             self.link.nick = new
         elif self.link.fold(line.nick) == self.link.fold(self.link.wanted_nick):
             self.timers["regain"] = now
-        self.inbound.rename(self.link, line.nick, new)
 
     def on_quit(self, line: Line, now: float) -> None:
         if line.nick and self.link.fold(line.nick) == self.link.fold(self.link.wanted_nick):
             self.timers["regain"] = now
-        self.inbound.set_account(self.link, line.nick, "")
 
     def on_join(self, line: Line, now: float) -> None:
         channel = line.arg(0)
-        if "extended-join" in self.link.caps and len(line.params) >= 2:
-            self.inbound.set_account(self.link, line.nick, line.arg(1))
         if channel and self.link.is_me(line.nick):
             self.channels.on_joined(self.link, channel)
             if "!" in line.source:
                 self.link.userhost = line.source.split("!", 1)[1]
             if "WHOX" in self.link.isupport and "account-tag" not in self.link.caps:
-                self.out.push(CONTROL, [build("WHO", channel, "%tna,42")])
+                self.out.push(CONTROL, [build("WHO", channel, "%tcna,42")])
 
     def on_names_end(self, line: Line, now: float) -> None:
         if line.arg(1) and self.link.is_channel(line.arg(1)):
@@ -222,13 +222,6 @@ class Session:
     def on_kick(self, line: Line, now: float) -> None:
         if line.arg(1) and self.link.is_me(line.arg(1)):
             self.channels.on_left(self.link, line.arg(0), now, f"kicked by {line.nick}")
-
-    def on_account(self, line: Line, now: float) -> None:
-        self.inbound.set_account(self.link, line.nick, line.arg(0))
-
-    def on_whox(self, line: Line, now: float) -> None:
-        if len(line.params) >= 4 and line.arg(1) == "42":
-            self.inbound.set_account(self.link, line.arg(-2), line.arg(-1))
 
     def on_chghost(self, line: Line, now: float) -> None:
         if self.link.is_me(line.nick) and len(line.params) >= 2:
