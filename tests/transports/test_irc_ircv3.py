@@ -130,31 +130,101 @@ def test_sasl_scram_bad_server_signature_aborts(irc_fake, irc_bot):
     scram_server(client, "s3cret", tamper=True)
     assert client.line() == b"AUTHENTICATE *\r\n"
     client.send(b":irc.test 906 univac :SASL authentication aborted\r\n")
+    assert client.line() == b"QUIT :SASL: the server's answer did not verify\r\n"
     assert client.closed()
     wait_for(lambda: "did not verify" in bot.transport.status().detail, what="status")
 
 
-def test_sasl_mechanism_not_offered_is_clear_failure(irc_fake, irc_bot):
-    server, bot, client = start_caps(irc_fake, irc_bot, b"sasl=EXTERNAL",
-                                     sasl_mechanism="PLAIN", sasl_password="pw",
-                                     auth_failure_backoff_s=60)  # fmt: skip
+NOT_OFFERED = b"SASL PLAIN not offered (server offers EXTERNAL)"
+
+
+def quits_for_good(server, bot, client, reason: bytes) -> None:
+    """The bot's next line is ``QUIT :<reason>``, it hangs up, reports the reason and
+    waits ``auth_failure_backoff_s`` (the test sets 60 s) instead of redialling."""
+    assert client.line() == b"QUIT :" + reason + b"\r\n"
     assert client.closed()
-    wait_for(lambda: "PLAIN not offered" in bot.transport.status().detail, what="status")
-    assert "EXTERNAL" in bot.transport.status().detail
+    wait_for(lambda: bot.transport.status().detail == reason.decode(), what="status")
+    assert bot.transport.status().state == "disconnected"
     assert server.accepted.empty()
 
 
+def test_sasl_mechanism_not_in_cap_ls_requests_sasl_then_quits(irc_fake, irc_bot):
+    """irctest testPlainNotAvailable, SASL 3.2: ``sasl=EXTERNAL`` offered, PLAIN set."""
+    server, bot, client = start_caps(irc_fake, irc_bot, b"sasl=EXTERNAL",
+                                     sasl_mechanism="PLAIN", sasl_password="pw",
+                                     auth_failure_backoff_s=60)  # fmt: skip
+    assert client.line() == b"CAP REQ :sasl\r\n"
+    client.send(b":irc.test CAP * ACK :sasl\r\n")
+    quits_for_good(server, bot, client, NOT_OFFERED)
+    assert not any(line.startswith(b"AUTHENTICATE") for line in client.seen)
+
+
+def test_sasl_mechanism_refused_with_908_quits(irc_fake, irc_bot):
+    """irctest testPlainNotAvailable, SASL 3.1: plain ``sasl``, then 908 lists EXTERNAL."""
+    server, bot, client = start_caps(irc_fake, irc_bot, b"sasl", sasl_mechanism="PLAIN",
+                                     sasl_password="pw", auth_failure_backoff_s=60)  # fmt: skip
+    assert client.line() == b"CAP REQ :sasl\r\n"
+    client.send(b":irc.test CAP * ACK :sasl\r\n")
+    assert client.line() == b"AUTHENTICATE PLAIN\r\n"
+    client.send(b":irc.test 908 univac EXTERNAL :are available SASL mechanisms\r\n")
+    client.send(b":irc.test 904 univac :SASL authentication failed\r\n")
+    quits_for_good(server, bot, client, NOT_OFFERED)
+
+
+def test_optional_sasl_not_offered_ends_cap_and_registers(irc_fake, irc_bot):
+    """With ``sasl_required = false`` both variants carry on without an account."""
+    server, bot, client = start_caps(irc_fake, irc_bot, b"sasl=EXTERNAL multi-prefix",
+                                     sasl_mechanism="PLAIN", sasl_password="pw",
+                                     sasl_required=False)  # fmt: skip
+    assert client.line() == b"CAP REQ :multi-prefix sasl\r\n"
+    client.send(b":irc.test CAP * ACK :multi-prefix sasl\r\n")
+    assert client.line() == b"CAP END\r\n"
+    finish(client)
+    wait_for(lambda: bot.transport.status().state == "connected", what="registered")
+    assert bot.transport.status().detail == ""
+
+    second = irc_bot(server.port, sasl_mechanism="PLAIN", sasl_password="pw",
+                     sasl_required=False)  # fmt: skip
+    client = server.accept()
+    client.expect_prefix(b"USER ")
+    client.send(b":irc.test CAP * LS :sasl\r\n")
+    assert client.line() == b"CAP REQ :sasl\r\n"
+    client.send(b":irc.test CAP * ACK :sasl\r\n")
+    assert client.line() == b"AUTHENTICATE PLAIN\r\n"
+    client.send(b":irc.test 908 univac EXTERNAL :are available SASL mechanisms\r\n")
+    client.send(b":irc.test 904 univac :SASL authentication failed\r\n")
+    assert client.line() == b"CAP END\r\n"
+    finish(client)
+    wait_for(lambda: second.transport.status().state == "connected", what="registered")
+    assert not any(line.startswith(b"QUIT") for line in client.seen)
+
+
+def test_required_sasl_without_sasl_on_the_server_quits(irc_fake, irc_bot):
+    server, bot, client = start_caps(irc_fake, irc_bot, b"multi-prefix", sasl_mechanism="PLAIN",
+                                     sasl_password="pw", auth_failure_backoff_s=60)  # fmt: skip
+    quits_for_good(server, bot, client, b"the server offers no SASL")
+
+
+def test_required_sasl_and_a_server_that_ignores_cap_quits_at_001(irc_fake, irc_bot):
+    server = irc_fake()
+    bot = irc_bot(server.port, sasl_mechanism="PLAIN", sasl_password="pw",
+                  auth_failure_backoff_s=60)  # fmt: skip
+    client = server.accept()
+    client.expect_prefix(b"USER ")
+    client.send(b":irc.test 001 univac :Welcome\r\n")
+    quits_for_good(server, bot, client, b"registered without a SASL login")
+
+
 def test_sasl_failure_904(irc_fake, irc_bot):
-    _s, bot, client = start_caps(irc_fake, irc_bot, b"sasl", sasl_mechanism="PLAIN",
-                                 sasl_password="bad", auth_failure_backoff_s=60)  # fmt: skip
+    server, bot, client = start_caps(irc_fake, irc_bot, b"sasl", sasl_mechanism="PLAIN",
+                                     sasl_password="bad", auth_failure_backoff_s=60)  # fmt: skip
     client.expect(b"CAP REQ :sasl\r\n")
     client.send(b":irc.test CAP * ACK :sasl\r\n")
     client.expect(b"AUTHENTICATE PLAIN\r\n")
     client.send(b"AUTHENTICATE +\r\n")
     client.line()
     client.send(b":irc.test 904 univac :SASL authentication failed\r\n")
-    assert client.closed()
-    wait_for(lambda: "904" in bot.transport.status().detail, what="status")
+    quits_for_good(server, bot, client, b"SASL login failed (904: SASL authentication failed)")
 
 
 def test_server_rejects_cap_with_421(irc_fake, irc_bot):
@@ -264,6 +334,5 @@ def test_sasl_908_names_the_offered_mechanisms(irc_fake, irc_bot):
     client.expect(b"AUTHENTICATE SCRAM-SHA-256\r\n")
     client.send(b":irc.test 908 univac PLAIN,EXTERNAL :are available SASL mechanisms\r\n")
     client.send(b":irc.test 904 univac :SASL authentication failed\r\n")
-    assert client.closed()
-    detail = "SASL SCRAM-SHA-256 not offered (server offers PLAIN, EXTERNAL)"
-    wait_for(lambda: bot.transport.status().detail == detail, what="status")
+    detail = b"SASL SCRAM-SHA-256 not offered (server offers PLAIN, EXTERNAL)"
+    quits_for_good(_s, bot, client, detail)

@@ -66,10 +66,11 @@ class Settings:
     echo_message: bool = False
     connect_timeout_s: float = 15.0
     tls_handshake_timeout_s: float = 15.0
+    first_byte_timeout_s: float = 20.0
     register_timeout_s: float = 60.0
     motd_wait_s: float = 2.0
-    ping_interval_s: float = 90.0
-    ping_timeout_s: float = 30.0
+    ping_interval_s: float = 10.0
+    ping_timeout_s: float = 15.0
     join_timeout_s: float = 15.0
     join_retry_max_s: float = 600.0
     nick_regain_s: float = 60.0
@@ -278,7 +279,7 @@ class IrcTransport:
         caps = Caps(sasl, s.echo_message, sts_path, s.host, link.port)
         who = Identity(s.nick, s.alt_nicks, s.username, s.realname, s.password)
         timing = Timing(s.register_timeout_s, s.motd_wait_s, s.ping_interval_s,
-                        s.ping_timeout_s, s.nick_regain_s)  # fmt: skip
+                        s.ping_timeout_s, s.nick_regain_s, s.first_byte_timeout_s)  # fmt: skip
         self._session = Session(link, self._out, caps, self._channels, self._inbound, who,
                                 timing, deliver, time.monotonic(), s.more_command)  # fmt: skip
         return self._session
