@@ -6,10 +6,12 @@ Copes with servers that ignore CAP, answer it with 421, or register us before
 server does not offer (``sasl=...`` in ``CAP LS``, or 908) is then not tried, and like a
 failed login it ends the connection with a QUIT saying why, as an auth failure (long
 backoff), unless SASL is optional: then ``CAP END`` and registration goes on without it.
+A stored STS policy's expiry is moved to close time + duration when a TLS link closes.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -17,6 +19,8 @@ from . import net
 from .lines import Line, build
 from .sasl import ChallengeReader, Step, chunks, mechanism
 from .state import Closed, Link
+
+log = logging.getLogger("univac.transports.irc")
 
 WANTED = (
     "account-notify",
@@ -151,6 +155,16 @@ class Caps:
             self._require_sasl(reason)
             return self.end()
         return []
+
+    def on_closed(self, link: Link, now: float) -> None:
+        """The link closed: a stored STS policy now expires ``duration`` from ``now``
+        (IRCv3 STS: clients MUST reschedule the expiry when closing a connection)."""
+        if not link.tls:
+            return
+        try:
+            net.reschedule_sts(self.sts_path, self.host, now)
+        except OSError as error:
+            log.warning("irc: cannot update the STS policy in %s: %s", self.sts_path, error)
 
     def on_registered(self, link: Link) -> None:
         """001 arrived: a required SASL login must have happened by now."""

@@ -222,6 +222,7 @@ class IrcTransport:
             sock, link = self._dial()
         except net.NetError as error:
             return Closed(str(error))
+        session = None
         try:
             session = self._new_session(link, deliver)
             hooks = LinkHooks(self._stop.is_set, self._drain_inbox, self._clear_wake,
@@ -238,6 +239,8 @@ class IrcTransport:
             return Closed(f"internal error: {type(error).__name__}")
         finally:
             sock.close()
+            if session is not None:
+                session.caps.on_closed(link, time.time())
 
     def _dial(self):
         s = self.settings
