@@ -281,3 +281,25 @@ def test_server_that_goes_silent_after_registration_is_redialled(irc_fake, irc_b
     again.register()
     wait_for(lambda: bot.transport.status().state == "connected", 5, "connected again")
 
+
+def test_connects_and_reconnects_are_logged_with_attempts_and_downtime(irc_fake, irc_bot,
+                                                                        caplog):  # fmt: skip
+    caplog.set_level(logging.INFO, logger="univac.transports.irc")
+    server = irc_fake()
+    bot = irc_bot(server.port, reconnect_min_s=0.1, reconnect_max_s=0.2)
+    first = server.accept()
+    first.register()
+    wait_for(lambda: bot.transport.status().state == "connected", 5, "connected")
+    first.sock.close()
+    dropped = time.monotonic()
+    server.accept().sock.close()  # the first redial fails before registration
+    third = server.accept()
+    third.register()
+    wait_for(lambda: bot.transport.status().state == "connected", 5, "connected again")
+    down = time.monotonic() - dropped
+    infos = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    where = f"127.0.0.1:{server.port}"
+    assert infos[0] == f"irc-test: connected to {where} as univac (attempt 1)"
+    prefix, suffix = f"irc-test: reconnected to {where} as univac after ", " s down (attempt 2)"
+    assert len(infos) == 2 and infos[1].startswith(prefix) and infos[1].endswith(suffix)
+    assert 0 < float(infos[1][len(prefix) : -len(suffix)]) <= down + 0.1
