@@ -27,71 +27,6 @@ def restart(ctx: Context, service: str) -> str:
 '''
 
 
-def test_the_ops_role_follows_the_account_not_the_nick(inspircd, tmp_path):
-    (tmp_path / "ops.py").write_text(PLUGIN)
-    config = tmp_path / "univac.toml"
-    config.write_text(f"""
-[bot]
-plugins = ["ops.py"]
-state_dir = "state"
-
-[roles.ops]
-irc = ["account:alice"]
-
-[[transports]]
-type = "irc"
-host = "127.0.0.1"
-port = {inspircd.port}
-tls = false
-nick = "opsbot"
-channels = ["#ops"]
-""")
-    bot = subprocess.Popen([str(UNIVAC), "--config", str(config)], cwd=tmp_path,
-                           stdout=subprocess.DEVNULL, stderr=(tmp_path / "log").open("w"))
-    users: list[IrcUser] = []
-    try:
-        impostor = IrcUser(inspircd.port, "alice")
-        users.append(impostor)
-        impostor.join("#ops")
-        if not any(" 353 " in line and "opsbot" in line for line in impostor.lines):
-            impostor.wait(lambda line: "JOIN" in line and line.startswith(":opsbot!"), 30)
-        impostor.say("#ops", "!restart web")
-        assert REFUSED in impostor.wait(lambda line: "PRIVMSG #ops :" in line, 15)
-        impostor.close()
-        alice = IrcUser(inspircd.port, "alice2", caps=("account-tag", "extended-join"),
-                        sasl=("alice", "alicepw"))
-        users.append(alice)
-        alice.join("#ops")
-        alice.say("#ops", "!restart db")
-        assert "restarted db" in alice.wait(lambda line: "PRIVMSG #ops :" in line, 15)
-        alice.say("opsbot", "restart cache")
-        assert "restarted cache" in alice.wait(lambda line: "PRIVMSG alice2 :" in line, 15)
-    finally:
-        for user in users:
-            user.close()
-        bot.send_signal(signal.SIGTERM)
-        assert bot.wait(15) == 0, (tmp_path / "log").read_text()
-    audit = (tmp_path / "state" / "audit.jsonl").read_text()
-    assert '"identity": "account:alice"' in audit
-    assert '"outcome": "refused"' in audit
-
-
-# A stale account never vouches for the next holder of a nick ---------------------------
-#
-# alice (SASL account ``alice``, role ``ops``) is seen by the bot, then leaves its sight
-# (part, kick, or a nick change after parting); an impostor takes the nick ``alice``
-# without an account and asks the bot in private for a command that needs ``ops``. On a
-# server with ``account-tag`` (the tag alone decides) and on one without it (the bot may
-# only trust what it learnt while it shares a channel with the nick).
-
-
-@pytest.fixture(params=["account-tag", "no-account-tag"])
-def services(request: pytest.FixtureRequest):
-    """InspIRCd + Anope, with and without ``account-tag``."""
-    name = "inspircd" if request.param == "account-tag" else "inspircd_without_account_tag"
-    return request.getfixturevalue(name)
-
-
 class OpsBot:
     """``univac`` with the privileged ``restart`` command, ``ops`` = account alice, in
     ``channel``; ``lookout`` (the channel's op) was there first and saw the bot join."""
@@ -141,6 +76,45 @@ channels = ["{channel}"]
         assert self.process.wait(15) == 0, (self.dir / "log").read_text()
         audit = (self.dir / "state" / "audit.jsonl").read_text()
         return [json.loads(line) for line in audit.splitlines()]
+
+
+def test_the_ops_role_follows_the_account_not_the_nick(inspircd, tmp_path):
+    bot = OpsBot(tmp_path, inspircd.port, "opsbot", "#ops")
+    try:
+        impostor = bot.user(inspircd.port, "alice")
+        impostor.join("#ops")
+        impostor.say("#ops", "!restart web")
+        assert REFUSED in impostor.wait(lambda line: "PRIVMSG #ops :" in line, 15)
+        impostor.close()
+        alice = bot.user(inspircd.port, "alice2", caps=("account-tag", "extended-join"),
+                         sasl=("alice", "alicepw"))  # fmt: skip
+        alice.join("#ops")
+        alice.say("#ops", "!restart db")
+        assert "restarted db" in alice.wait(lambda line: "PRIVMSG #ops :" in line, 15)
+        assert bot.ask(alice, "restart cache") == "restarted cache"
+    finally:
+        records = bot.stop()
+    done = [(r["identity"], r["arguments"]) for r in records if r["outcome"] == "done"]
+    assert done == [("account:alice", "db"), ("account:alice", "cache")]
+    assert [r["identity"] for r in records if r["outcome"] == "refused"] == [
+        "mask:alice!alice@127.0.0.1"
+    ]
+
+
+# A stale account never vouches for the next holder of a nick ---------------------------
+#
+# alice (SASL account ``alice``, role ``ops``) is seen by the bot, then leaves its sight
+# (part, kick, or a nick change after parting); an impostor takes the nick ``alice``
+# without an account and asks the bot in private for a command that needs ``ops``. On a
+# server with ``account-tag`` (the tag alone decides) and on one without it (the bot may
+# only trust what it learnt while it shares a channel with the nick).
+
+
+@pytest.fixture(params=["account-tag", "no-account-tag"])
+def services(request: pytest.FixtureRequest):
+    """InspIRCd + Anope, with and without ``account-tag``."""
+    name = "inspircd" if request.param == "account-tag" else "inspircd_without_account_tag"
+    return request.getfixturevalue(name)
 
 
 def quit_and_wait(user: IrcUser) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 from datetime import UTC, datetime, timedelta
 
 from tests.waiting import wait_for
@@ -171,23 +172,18 @@ def test_sasl_mechanism_refused_with_908_quits(irc_fake, irc_bot):
     quits_for_good(server, bot, client, NOT_OFFERED)
 
 
-def test_optional_sasl_not_offered_ends_cap_and_registers(irc_fake, irc_bot):
-    """With ``sasl_required = false`` both variants carry on without an account."""
-    server, bot, client = start_caps(irc_fake, irc_bot, b"sasl=EXTERNAL multi-prefix",
-                                     sasl_mechanism="PLAIN", sasl_password="pw",
-                                     sasl_required=False)  # fmt: skip
+def test_optional_sasl_not_offered_ends_cap_and_registers(irc_fake, irc_bot, caplog):
+    """With ``sasl_required = false`` both variants carry on without an account (and
+    say so once in the log)."""
+    optional = {"sasl_mechanism": "PLAIN", "sasl_password": "pw", "sasl_required": False}
+    _s, bot, client = start_caps(irc_fake, irc_bot, b"sasl=EXTERNAL multi-prefix", **optional)
     assert client.line() == b"CAP REQ :multi-prefix sasl\r\n"
     client.send(b":irc.test CAP * ACK :multi-prefix sasl\r\n")
     assert client.line() == b"CAP END\r\n"
     finish(client)
     wait_for(lambda: bot.transport.status().state == "connected", what="registered")
-    assert bot.transport.status().detail == ""
 
-    second = irc_bot(server.port, sasl_mechanism="PLAIN", sasl_password="pw",
-                     sasl_required=False)  # fmt: skip
-    client = server.accept()
-    client.expect_prefix(b"USER ")
-    client.send(b":irc.test CAP * LS :sasl\r\n")
+    _s, second, client = start_caps(irc_fake, irc_bot, b"sasl", **optional)
     assert client.line() == b"CAP REQ :sasl\r\n"
     client.send(b":irc.test CAP * ACK :sasl\r\n")
     assert client.line() == b"AUTHENTICATE PLAIN\r\n"
@@ -197,6 +193,9 @@ def test_optional_sasl_not_offered_ends_cap_and_registers(irc_fake, irc_bot):
     finish(client)
     wait_for(lambda: second.transport.status().state == "connected", what="registered")
     assert not any(line.startswith(b"QUIT") for line in client.seen)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    alone = f"irc: {NOT_OFFERED.decode()}; going on without an account (sasl_required = false)"
+    assert warnings.count(alone) == 2, warnings
 
 
 def test_required_sasl_without_sasl_on_the_server_quits(irc_fake, irc_bot):

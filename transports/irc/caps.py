@@ -60,6 +60,7 @@ class Caps:
         self.reader = ChallengeReader()
         self.failure = ""
         self.not_offered = ""
+        self.warned = False
 
     def end(self) -> list[str]:
         """``CAP END`` once."""
@@ -115,6 +116,9 @@ class Caps:
         self.failure = reason
         if self.sasl.mechanism and self.sasl.required:
             raise Closed(reason, "auth", quit=True)
+        if self.sasl.mechanism and not self.warned:
+            self.warned = True
+            log.warning("irc: %s; going on without an account (sasl_required = false)", reason)
 
     def _after_ack(self, link: Link) -> list[str]:
         if "sasl" in link.caps and self.sasl.mechanism and self.step is None:
