@@ -135,50 +135,38 @@ def only_alice_ran_commands(records: list[dict]) -> None:
     assert refused and all(identity.startswith("mask:alice!") for identity in refused)
 
 
-def test_a_stale_account_after_part_and_quit_vouches_for_nobody(services, tmp_path):
-    """The sequence from the probe: alice joins (the bot sees her account), parts and
-    quits; the impostor's private command is refused and audited under its mask."""
+def part_then_quit(bot: OpsBot, alice: IrcUser) -> None:
+    """The sequence from the probe: part, then quit out of the bot's sight."""
+    alice.raw("PART #ops")
+    alice.wait(lambda line: " PART " in line)
+    quit_and_wait(alice)
+
+
+def kicked_then_quit(bot: OpsBot, alice: IrcUser) -> None:
+    bot.lookout.raw("KICK #ops alice :out")
+    alice.wait(lambda line: " KICK #ops alice " in line)
+    quit_and_wait(alice)
+
+
+def part_then_unseen_nick_change(bot: OpsBot, alice: IrcUser) -> None:
+    """alice stays online under another nick: no QUIT at all frees ``alice``."""
+    alice.raw("PART #ops")
+    alice.wait(lambda line: " PART " in line)
+    alice.raw("NICK alice_away")
+    alice.wait(lambda line: " NICK " in line and "alice_away" in line)
+
+
+@pytest.mark.parametrize("leave", [part_then_quit, kicked_then_quit,
+                                   part_then_unseen_nick_change])  # fmt: skip
+def test_a_stale_account_vouches_for_nobody(services, tmp_path, leave):
+    """alice joins after the bot (it sees her account), leaves its sight; the impostor's
+    private command is refused and audited under the impostor's mask."""
     bot = OpsBot(tmp_path, services.port, "gatebot", "#ops")
     try:
         alice = bot.user(services.port, "alice", sasl=("alice", "alicepw"))
         alice.join("#ops")
         assert bot.ask(alice, "restart db") == "restarted db"
-        alice.raw("PART #ops")
-        alice.wait(lambda line: " PART " in line)
-        quit_and_wait(alice)
-        impostor_is_refused(bot, services.port)
-    finally:
-        records = bot.stop()
-    only_alice_ran_commands(records)
-
-
-def test_a_stale_account_after_a_kick_vouches_for_nobody(services, tmp_path):
-    bot = OpsBot(tmp_path, services.port, "kickbot", "#kick")
-    try:
-        alice = bot.user(services.port, "alice", sasl=("alice", "alicepw"))
-        alice.join("#kick")
-        assert bot.ask(alice, "restart db") == "restarted db"
-        bot.lookout.raw("KICK #kick alice :out")
-        alice.wait(lambda line: " KICK #kick alice " in line)
-        quit_and_wait(alice)
-        impostor_is_refused(bot, services.port)
-    finally:
-        records = bot.stop()
-    only_alice_ran_commands(records)
-
-
-def test_a_stale_account_after_an_unseen_nick_change_vouches_for_nobody(services, tmp_path):
-    """alice parts, then renames herself where the bot cannot see it and stays online:
-    no QUIT at all, and the impostor takes the freed nick."""
-    bot = OpsBot(tmp_path, services.port, "nickbot", "#ops")
-    try:
-        alice = bot.user(services.port, "alice", sasl=("alice", "alicepw"))
-        alice.join("#ops")
-        assert bot.ask(alice, "restart db") == "restarted db"
-        alice.raw("PART #ops")
-        alice.wait(lambda line: " PART " in line)
-        alice.raw("NICK alice_away")
-        alice.wait(lambda line: " NICK " in line and "alice_away" in line)
+        leave(bot, alice)
         impostor_is_refused(bot, services.port)
     finally:
         records = bot.stop()
