@@ -49,9 +49,14 @@ class LinkIO:
             sel.register(self.wake, selectors.EVENT_READ)
             self.session.start()
             self._flush(time.monotonic())
-            while not self.hooks.stopping():
-                self._turn(sel, time.monotonic())
-        self._quit()
+            try:
+                while not self.hooks.stopping():
+                    self._turn(sel, time.monotonic())
+            except Closed as closed:
+                if closed.quit:  # our own decision on a working link: say why
+                    self._quit(closed.reason)
+                raise
+        self._quit(self.hooks.goodbye())
 
     def _turn(self, sel: selectors.BaseSelector, now: float) -> None:
         timeout = max(0.0, min(self.session.deadline() - now, self._output_wait(now)))
@@ -85,7 +90,7 @@ class LinkIO:
         try:
             lines = self.framer.feed(data)
         except FramingError as error:
-            raise Closed(f"framing: {error}") from error
+            raise Closed(f"framing: {error}", quit=True) from error
         for count, raw in enumerate(lines, 1):
             self._line(raw, now)
             if count % FLUSH_EVERY == 0:  # a long read: let replies go out meanwhile
@@ -139,11 +144,11 @@ class LinkIO:
         if len(self.wbuf) > WRITE_MAX:
             raise Closed("the server stopped reading our output")
 
-    def _quit(self) -> None:
-        """Send QUIT with the goodbye, flush, and give the server a moment to close."""
+    def _quit(self, goodbye: str) -> None:
+        """Send QUIT with the goodbye, flush, and give the server a moment to close (a
+        silent server gets 0.5 s: the wait ends at the first half second without data)."""
         self.session.link.quitting = True
         self.out.clear_urgent()
-        goodbye = self.hooks.goodbye()
         self.out.push_urgent(build("QUIT", trailing=goodbye) if goodbye else "QUIT")
         deadline = time.monotonic() + 2.0
         try:

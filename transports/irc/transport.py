@@ -3,7 +3,9 @@
 Layer: transport (IRC adapter). ``run`` executes on the transport's own thread (the
 I/O thread): it dials, serves one connection with ``link.LinkIO``, and redials
 with jittered exponential backoff that resets after a healthy connection (immediately
-after a server's RECONNECT/ERROR, after a long pause on an auth failure). ``send``,
+after a server's RECONNECT/ERROR, after a long pause on an auth failure). Each drop is
+logged as a WARNING with the wait before the next dial, and each registered link as
+INFO with the number of dials and, after a drop, how long the link was down. ``send``,
 ``stop`` and ``status`` are called from other threads: text crosses on a queue and a
 wake-up pipe, and status is a snapshot published by the I/O thread under a lock.
 Protocol pieces live in the sibling modules of this package; see docs/irc.md.
@@ -66,10 +68,11 @@ class Settings:
     echo_message: bool = False
     connect_timeout_s: float = 15.0
     tls_handshake_timeout_s: float = 15.0
+    first_byte_timeout_s: float = 20.0
     register_timeout_s: float = 60.0
     motd_wait_s: float = 2.0
-    ping_interval_s: float = 90.0
-    ping_timeout_s: float = 30.0
+    ping_interval_s: float = 10.0
+    ping_timeout_s: float = 15.0
     join_timeout_s: float = 15.0
     join_retry_max_s: float = 600.0
     nick_regain_s: float = 60.0
@@ -146,6 +149,8 @@ class IrcTransport:
         self._next_publish = 0.0
         self._published: tuple = ()
         self._sessions = 0
+        self._dials = 0
+        self._down_since: float | None = None
 
     # thread-safe API ---------------------------------------------------------
 
@@ -183,12 +188,16 @@ class IrcTransport:
     def run(self, deliver: Deliver) -> None:
         """Connect, serve, reconnect with backoff; return once ``stop`` was called."""
         attempt = 0
+        self._dials, self._down_since = 0, None
         self._io_thread = threading.get_ident()
         try:
             while not self._stop.is_set():
+                self._dials += 1
                 closed = self._connect_and_serve(deliver)
                 if closed is None:
                     break
+                if self._registered_for() >= 0:  # the link was up: downtime starts now
+                    self._down_since = time.monotonic()
                 healthy = self._registered_for() >= self.settings.healthy_after_s
                 attempt = 0 if healthy else attempt
                 delay = self._delay(closed, attempt, healthy)
@@ -198,6 +207,17 @@ class IrcTransport:
                 self._stop.wait(delay)
         finally:
             self._publish("stopped", "")  # the wake-up pipe stays open: run may be called again
+
+    def _came_up(self, link: Link) -> None:
+        """A link registered: log it at INFO with the dials (and downtime) it took."""
+        where = f"{self.settings.host}:{link.port}"
+        dials, self._dials = self._dials, 0
+        if self._down_since is None:
+            log.info("%s: connected to %s as %s (attempt %d)", self.name, where, link.nick, dials)
+            return
+        down, self._down_since = time.monotonic() - self._down_since, None
+        log.info("%s: reconnected to %s as %s after %.1f s down (attempt %d)",
+                 self.name, where, link.nick, down, dials)  # fmt: skip
 
     def _registered_for(self) -> float:
         session = self._session
@@ -221,6 +241,7 @@ class IrcTransport:
             sock, link = self._dial()
         except net.NetError as error:
             return Closed(str(error))
+        session = None
         try:
             session = self._new_session(link, deliver)
             hooks = LinkHooks(self._stop.is_set, self._drain_inbox, self._clear_wake,
@@ -237,6 +258,8 @@ class IrcTransport:
             return Closed(f"internal error: {type(error).__name__}")
         finally:
             sock.close()
+            if session is not None:
+                session.caps.on_closed(link, time.time())
 
     def _dial(self):
         s = self.settings
@@ -278,7 +301,7 @@ class IrcTransport:
         caps = Caps(sasl, s.echo_message, sts_path, s.host, link.port)
         who = Identity(s.nick, s.alt_nicks, s.username, s.realname, s.password)
         timing = Timing(s.register_timeout_s, s.motd_wait_s, s.ping_interval_s,
-                        s.ping_timeout_s, s.nick_regain_s)  # fmt: skip
+                        s.ping_timeout_s, s.nick_regain_s, s.first_byte_timeout_s)  # fmt: skip
         self._session = Session(link, self._out, caps, self._channels, self._inbound, who,
                                 timing, deliver, time.monotonic(), s.more_command)  # fmt: skip
         return self._session
@@ -324,7 +347,9 @@ class IrcTransport:
         key = (session.link.nick, self._channels.version, self._status.state)
         if key != self._published or now >= self._next_publish:
             self._next_publish = now + 1.0
-            self._sessions += self._status.state != "connected"
+            if self._status.state != "connected":
+                self._sessions += 1
+                self._came_up(session.link)
             self._publish("connected", self._channels.problems())
             self._published = (session.link.nick, self._channels.version, "connected")
 
