@@ -27,8 +27,8 @@ TRANSPORT_LIBRARIES = {
 CORE_EXCEPTIONS = {"pytest_plugin.py": {"pytest"}}
 PUBLIC_API = {
     "CommandInfo", "ConfigError", "Context", "Deliver", "Message", "MetricsReport",
-    "PluginError", "PollerReport", "StatusReport", "Transport", "TransportError",
-    "TransportStatus", "UnivacError", "UsageError", "UserError", "WebhookRequest",
+    "PluginError", "PollerReport", "SettingsError", "StatusReport", "Target", "Transport",
+    "TransportError", "TransportStatus", "UnivacError", "UsageError", "UserError", "WebhookRequest",
     "WebhookResponse", "WebhookRoute", "__version__", "command", "every", "match", "webhook",
 }
 

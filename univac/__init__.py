@@ -4,8 +4,10 @@ This module is the public API, the one page plugin and transport authors read.
 Everything not listed in ``__all__`` is internal and may change.
 
 Plugins use: ``command``, ``match``, ``every``, ``webhook`` (with ``WebhookRequest``
-and ``WebhookResponse``), ``Context``, ``UserError``, ``UsageError``. Transports use:
-``Message``, ``Deliver``, ``Transport``, ``TransportStatus``, ``TransportError``.
+and ``WebhookResponse``), ``Context``, ``UserError``, ``UsageError``; in settings
+dataclasses, ``Target`` (a ``transport:target`` setting) and ``SettingsError``.
+Transports use: ``Message``, ``Deliver``, ``Transport``, ``TransportStatus``,
+``TransportError`` (and ``SettingsError`` in their settings).
 """
 
 from univac.botview import CommandInfo
@@ -14,6 +16,7 @@ from univac.decorators import command, every, match, webhook
 from univac.errors import (
     ConfigError,
     PluginError,
+    SettingsError,
     TransportError,
     UnivacError,
     UsageError,
@@ -22,6 +25,7 @@ from univac.errors import (
 from univac.message import Deliver, Message
 from univac.ops.metrics import MetricsReport
 from univac.ops.reports import PollerReport, StatusReport
+from univac.targets import Target
 from univac.transport import Transport, TransportStatus
 from univac.version import __version__
 from univac.webhooks import WebhookRequest, WebhookResponse, WebhookRoute
@@ -35,7 +39,9 @@ __all__ = [
     "MetricsReport",
     "PluginError",
     "PollerReport",
+    "SettingsError",
     "StatusReport",
+    "Target",
     "Transport",
     "TransportError",
     "TransportStatus",

@@ -69,7 +69,7 @@ class Bot:
         self.contexts: dict[str, Context] = {}
         self._state_dir = state_dir(config)
         self.access = Access(config.roles, config.access)
-        self.audit = AuditLog(self._state_dir / settings.audit_log, settings.audit_max_bytes,
+        self.audit = AuditLog(self._state_dir / settings.audit_file, settings.audit_max_bytes,
                               settings.audit_keep)
         approvals = Approvals(self.access, self.audit, self.pool.lend)
         self._services = Services(self.router, self, HOST, approvals, self.audit, clock)
