@@ -62,7 +62,7 @@ class Bot:
         self.stats = Stats()
         self.stop_event = threading.Event()
         self.transports = dict(transports) if transports is not None else _create(config)
-        self.router = Router(self.transports, self.stats)
+        self.router = Router(self.transports, self.stats, config.secrets)
         self.pool = ReactivePool(settings.max_reactive, settings.queue_size)
         self.catalog = Catalog()
         self.plugin_errors = {issue.key: issue.reason for issue in config.plugin_issues}
