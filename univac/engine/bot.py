@@ -172,6 +172,7 @@ class Bot:
         for plugin in self.catalog.plugins.values():
             if plugin.teardown is not None:
                 _quietly(plugin.name, plugin.teardown)
+        self.audit.close()
         log.info("univac stopped")
 
     def _summary(self) -> str:
