@@ -27,7 +27,7 @@ from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup
 
-from univac import Context, every
+from univac import Context, Target, every
 from univac.plugins import _poll
 from univac.plugins._http import FetchError, Limits, RateLimited, Response, check, fetch
 from univac.plugins._text import one_line
@@ -40,7 +40,7 @@ class Settings:
     """The ``[plugins.feeds]`` table."""
 
     feeds: tuple[str, ...] = ()
-    targets: tuple[str, ...] = ()
+    targets: tuple[Target, ...] = ()
     interval_s: float = 600.0
     max_announce: int = 5
     timeout_s: float = 10.0

@@ -23,7 +23,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import quote
 
-from univac import Context, UserError, command, every
+from univac import Context, Target, UserError, command, every
 from univac.plugins import _poll
 from univac.plugins._http import (
     FetchError,
@@ -46,7 +46,7 @@ class Settings:
     api_url: str = "https://api.github.com"
     token: str = ""
     repos: tuple[str, ...] = ()
-    targets: tuple[str, ...] = ()
+    targets: tuple[Target, ...] = ()
     interval_s: float = 300.0
     per_page: int = 30
     max_pages: int = 3

@@ -24,7 +24,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import quote
 
-from univac import Context, UserError, command, every
+from univac import Context, Target, UserError, command, every
 from univac.plugins import _poll
 from univac.plugins._http import (
     FetchError,
@@ -48,7 +48,7 @@ class Settings:
     api_url: str = "https://gitlab.com/api/v4"
     token: str = ""
     projects: tuple[str, ...] = ()
-    targets: tuple[str, ...] = ()
+    targets: tuple[Target, ...] = ()
     interval_s: float = 300.0
     per_page: int = 20
     max_pages: int = 3

@@ -29,9 +29,9 @@ STORE_LIBRARIES = {"postgres": {"psycopg"}}
 CORE_EXCEPTIONS = {"pytest_plugin.py": {"pytest"}}
 PUBLIC_API = {
     "CommandInfo", "ConfigError", "Context", "Deliver", "Message", "MetricsReport",
-    "PluginError", "PollerReport", "StaleEpochError", "StatusReport", "Store", "StoreError",
-    "Transport", "TransportError",
-    "TransportStatus", "UnivacError", "UsageError", "UserError", "WebhookRequest",
+    "PluginError", "PollerReport", "SettingsError", "StaleEpochError", "StatusReport", "Store",
+    "StoreError", "Target", "Transport", "TransportError", "TransportStatus", "UnivacError",
+    "UsageError", "UserError", "WebhookRequest",
     "WebhookResponse", "WebhookRoute", "__version__", "command", "every", "match", "webhook",
 }
 

@@ -4,9 +4,11 @@ This module is the public API, the one page plugin and transport authors read.
 Everything not listed in ``__all__`` is internal and may change.
 
 Plugins use: ``command``, ``match``, ``every``, ``webhook`` (with ``WebhookRequest``
-and ``WebhookResponse``), ``Context``, ``UserError``, ``UsageError``. Transports use:
-``Message``, ``Deliver``, ``Transport``, ``TransportStatus``, ``TransportError``. State
-store backends (``univac.stores``) implement ``Store`` and raise ``StoreError`` and
+and ``WebhookResponse``), ``Context``, ``UserError``, ``UsageError``; in settings
+dataclasses, ``Target`` (a ``transport:target`` setting) and ``SettingsError``.
+Transports use: ``Message``, ``Deliver``, ``Transport``, ``TransportStatus``,
+``TransportError`` (and ``SettingsError`` in their settings). State store backends
+(``univac.stores``) implement ``Store`` and raise ``StoreError`` and
 ``StaleEpochError``; a plugin may catch ``StoreError`` from ``ctx.state``.
 """
 
@@ -17,6 +19,7 @@ from univac.engine.store import Store
 from univac.errors import (
     ConfigError,
     PluginError,
+    SettingsError,
     StaleEpochError,
     StoreError,
     TransportError,
@@ -27,6 +30,7 @@ from univac.errors import (
 from univac.message import Deliver, Message
 from univac.ops.metrics import MetricsReport
 from univac.ops.reports import PollerReport, StatusReport
+from univac.targets import Target
 from univac.transport import Transport, TransportStatus
 from univac.version import __version__
 from univac.webhooks import WebhookRequest, WebhookResponse, WebhookRoute
@@ -40,10 +44,12 @@ __all__ = [
     "MetricsReport",
     "PluginError",
     "PollerReport",
+    "SettingsError",
     "StaleEpochError",
     "StatusReport",
     "Store",
     "StoreError",
+    "Target",
     "Transport",
     "TransportError",
     "TransportStatus",

@@ -6,9 +6,7 @@
     univac init [PATH]              write an annotated example configuration
     univac watchdog [OPTIONS] -- COMMAND...   run the bot as a child, restart it
 
-Exit codes: 0 clean stop, 1 invalid configuration, 2 bad command line, 3 the
-supervisor gave up after repeated crashes, 4 the watchdog gave up (see watchdog.py),
-5 the state store cannot be opened (a database that does not answer).
+Exit codes: ``univac/exitcodes.py``.
 """
 
 from __future__ import annotations
@@ -23,7 +21,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from univac import logs
+from univac import exitcodes, logs
 from univac.config import Config, load
 from univac.decorators import CommandSpec
 from univac.engine.access import Access
@@ -33,8 +31,7 @@ from univac.errors import ConfigError, ConfigIssue, StoreError
 from univac.ops.sdnotify import Notifier
 from univac.version import __version__
 
-EXIT_CONFIG = 1
-EXIT_STORE = 5
+log = logging.getLogger("univac.cli")
 COMMANDS = ("run", "check", "init", "watchdog", "store")
 
 
@@ -126,12 +123,14 @@ def _run(args: argparse.Namespace) -> int:
         config = load(args.config)
         formatter.set_secrets(config.secrets)
         logging.getLogger().setLevel(config.bot.log_level)
+        for warning in config.warnings:
+            log.warning("%s", warning)
         bot = Bot(config)
     except ConfigError as error:
         return _report(error.issues)
     except StoreError as error:
         print(f"error: state store ({config.store.backend}): {error}", file=sys.stderr)
-        return EXIT_STORE
+        return exitcodes.STORE
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: threading.Thread(target=bot.request_stop).start())
     faulthandler.enable()  # SIGABRT from a watchdog that saw a hang: every thread's stack
@@ -155,12 +154,14 @@ def _check(args: argparse.Namespace) -> int:
         config = load(args.config)
     except ConfigError as error:
         return _report(error.issues)
+    for warning in config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     issues = list(config.plugin_issues) + _plugin_code_issues(config)
     if issues:
         return _report(issues)
     print(f"{config.file}: OK ({len(config.transports)} transport(s), "
           f"{len(config.plugins)} plugin(s), {config.store.backend} store)")
-    return 0
+    return exitcodes.OK
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -180,13 +181,13 @@ def _migrate(args: argparse.Namespace) -> int:
             store.close()
     except StoreError as error:
         print(f"error: state store ({entry.backend}): {error}", file=sys.stderr)
-        return EXIT_STORE
+        return exitcodes.STORE
     for statement in statements:
         print(f"{statement};")
     done = "would run" if args.dry_run else "ran"
     summary = f"{done} {len(statements)} statement(s)" if statements else "schema up to date"
     print(f"-- {entry.backend} store: {summary}")
-    return 0
+    return exitcodes.OK
 
 
 def _plugin_code_issues(config: Config) -> list[ConfigIssue]:
@@ -206,7 +207,7 @@ def _report(issues: list[ConfigIssue]) -> int:
     for issue in issues:
         print(f"error: {issue}", file=sys.stderr)
     print(f"{len(issues)} configuration error(s)", file=sys.stderr)
-    return EXIT_CONFIG
+    return exitcodes.CONFIG
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -215,11 +216,29 @@ def _init(args: argparse.Namespace) -> int:
     example = files("univac").joinpath("example.toml").read_text(encoding="utf-8")
     if args.path == "-":
         sys.stdout.write(example)
-        return 0
+        return exitcodes.OK
     path = Path(args.path)
-    if path.exists() and not args.force:
-        print(f"error: {path} exists; use --force to overwrite", file=sys.stderr)
-        return EXIT_CONFIG
-    path.write_text(example, encoding="utf-8")
+    problem = _cannot_write(path, args.force)
+    if not problem:
+        try:
+            path.write_text(example, encoding="utf-8")
+        except OSError as error:
+            problem = f"cannot write {path}: {error.strerror or error}"
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return exitcodes.CONFIG
     print(f"wrote {path}; check it with: univac check --config {path}")
-    return 0
+    return exitcodes.OK
+
+
+def _cannot_write(path: Path, force: bool) -> str:
+    """Why ``univac init`` will not write ``path``, or ``""``."""
+    if path.is_dir():
+        return f"{path} is a folder; give a file name, such as {path / 'univac.toml'}"
+    if path.exists() and not force:
+        return f"{path} exists; use --force to overwrite"
+    if path.parent.exists() and not path.parent.is_dir():
+        return f"{path.parent} is not a folder"
+    if not path.parent.is_dir():
+        return f"the folder {path.parent} does not exist; create it first"
+    return ""

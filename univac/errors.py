@@ -2,6 +2,7 @@
 
     UnivacError
     ├── ConfigError      bad configuration: stops start-up with a clear message
+    ├── SettingsError    a settings dataclass's problems, by key (also a ValueError)
     ├── PluginError      one plugin cannot load or set up: that plugin is disabled
     ├── TransportError   a transport failed: the transport reconnects or is restarted
     └── UserError        refuse a chat request: its text is the reply
@@ -15,6 +16,7 @@ the poller tick and the transport loop.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -69,3 +71,17 @@ class StoreError(UserError):
 
 class StaleEpochError(StoreError):
     """A write carried an epoch older than the leader lease's: refused (fencing)."""
+
+
+class SettingsError(UnivacError, ValueError):
+    """Raised by a settings dataclass's ``__post_init__`` to report every problem at once.
+
+    ``problems`` maps a setting's name to the reason, for example
+    ``SettingsError({"port": "must be 0..65535", "user_rate": "must be at least 0"})``;
+    the configuration reader reports each under its own key (``transports[2].port``).
+    A plain ``ValueError`` still works and is reported under the table's key.
+    """
+
+    def __init__(self, problems: Mapping[str, str]) -> None:
+        self.problems = dict(problems)
+        super().__init__("; ".join(f"{key}: {reason}" for key, reason in self.problems.items()))

@@ -15,7 +15,8 @@ from univac.ops.watchdog import CrashBudget, backoff, describe
 def test_reasons_name_the_exit_code_or_the_signal() -> None:
     assert describe(0) == "exited with code 0"
     assert describe(3) == (
-        "exited with code 3 (its supervisor gave up after repeated thread crashes)")
+        "exited with code 3 (the supervisor gave up after repeated thread crashes)")
+    assert describe(1) == "exited with code 1 (invalid configuration)"
     assert describe(-signal.SIGKILL) == "killed by SIGKILL"
     assert describe(-200) == "killed by signal 200"
 

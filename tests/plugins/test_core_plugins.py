@@ -32,6 +32,7 @@ def test_status_shows_transports_pollers_and_disabled_plugins(univac_bot, tmp_pa
     broken = tmp_path / "broken.py"
     broken.write_text("raise ImportError('missing library')\n")
     bot = univac_bot("status", str(broken))
+    assert "missing library" in bot.errors["plugins.broken"]
     lines = bot.ask("!status")
     assert lines[0].startswith("Univac ") and "up 0h 0m" in lines[0]
     assert "transport test: connected as univac in #test (fake transport)" in lines

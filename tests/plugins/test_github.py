@@ -63,7 +63,7 @@ def test_unchanged_list_is_a_conditional_request_answered_304(univac_bot, server
 
 def test_interval_is_respected_between_ticks(univac_bot, server):
     server.record("github", LIST, "issues_initial.http")
-    bot = univac_bot("github", settings=settings(server, interval_s=300))
+    bot = univac_bot("github", settings=settings(server, interval_s=300), transports=BOTH)
     bot.tick("github", now=T0)
     bot.tick("github", now=T0 + STEP)
     assert len(server.requests(LIST)) == 1
@@ -127,7 +127,7 @@ def test_retry_after_on_429_is_respected(univac_bot, server):
 
 def test_low_remaining_quota_slows_down_before_the_limit(univac_bot, server):
     server.record("github", LIST, "issues_low_quota.http")
-    bot = univac_bot("github", settings=settings(server, reserve=10))
+    bot = univac_bot("github", settings=settings(server, reserve=10), transports=BOTH)
     bot.tick("github", now=T0)
     bot.tick("github", now=T0 + STEP)
     assert len(server.requests(LIST)) == 1

@@ -281,8 +281,12 @@ def test_idle_and_half_sent_requests_are_cut_off_after_the_timeout(serve) -> Non
 
 
 def test_a_failed_handler_answers_500_and_a_redelivery_is_handled_again(serve) -> None:
-    settings = {"hooks": {"targets": ["nowhere:#dev"]}}
-    served = serve("hooks", settings=settings)
+    served = serve("hooks", settings=hooks_settings())
+
+    def broken(target: str, text: str) -> None:
+        raise RuntimeError("the link to nowhere is down")
+
+    served.bot.fakes["test"].send = broken
     body = (FIXTURES / "push.json").read_bytes()
     headers = github("push", body, delivery="retry-me")
     failed = served.post("/hooks/github", body, headers)

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
-from univac import Deliver, TransportError, TransportStatus
+from univac import Deliver, SettingsError, TransportError, TransportStatus
 
 from . import net
 from .caps import Caps, SaslConfig
@@ -99,19 +99,26 @@ class Settings:
 
 
 def _problem(s: Settings) -> str:
-    """The first thing wrong with ``s``, or ``""``."""
+    """Raise SettingsError with everything wrong with ``s``, each under its key; else ``""``."""
     needs = {"PLAIN": s.sasl_password, "SCRAM-SHA-256": s.sasl_password,
              "EXTERNAL": s.tls_cert_file, "ECDSA-NIST256P-CHALLENGE": s.sasl_key_file}  # fmt: skip
     what = {"PLAIN": "sasl_password", "SCRAM-SHA-256": "sasl_password",
             "EXTERNAL": "tls_cert_file", "ECDSA-NIST256P-CHALLENGE": "sasl_key_file"}  # fmt: skip
+    problems = {}
     if not 0 <= s.port <= 65535:
-        return "port must be 0..65535"
-    if s.flood_burst < 1 or s.flood_rate < 0:
-        return "flood_burst must be >= 1 and flood_rate >= 0"
-    if s.max_line_bytes < 512 or s.max_buffer_bytes < s.max_line_bytes:
-        return "max_line_bytes must be >= 512 and max_buffer_bytes >= max_line_bytes"
+        problems["port"] = "must be 0..65535"
+    if s.flood_burst < 1:
+        problems["flood_burst"] = "must be at least 1"
+    if s.flood_rate < 0:
+        problems["flood_rate"] = "must be at least 0"
+    if s.max_line_bytes < 512:
+        problems["max_line_bytes"] = "must be at least 512"
+    elif s.max_buffer_bytes < s.max_line_bytes:
+        problems["max_buffer_bytes"] = "must be at least max_line_bytes"
     if s.sasl_mechanism and not needs[s.sasl_mechanism]:
-        return f"sasl_mechanism {s.sasl_mechanism} needs {what[s.sasl_mechanism]}"
+        problems["sasl_mechanism"] = f"{s.sasl_mechanism} needs {what[s.sasl_mechanism]}"
+    if problems:
+        raise SettingsError(problems)
     return ""
 
 

@@ -64,7 +64,7 @@ class Bot:
         self.stats = Stats()
         self.stop_event = threading.Event()
         self.transports = dict(transports) if transports is not None else _create(config)
-        self.router = Router(self.transports, self.stats)
+        self.router = Router(self.transports, self.stats, config.secrets)
         self.pool = ReactivePool(settings.max_reactive, settings.queue_size)
         self.catalog = Catalog()
         self.plugin_errors = {issue.key: issue.reason for issue in config.plugin_issues}
@@ -74,7 +74,7 @@ class Bot:
         self.store = open_store(config.store, self._state_dir)
         clean_temporaries(self._state_dir)
         self.access = Access(config.roles, config.access)
-        self.audit = AuditLog(self._state_dir / settings.audit_log, settings.audit_max_bytes,
+        self.audit = AuditLog(self._state_dir / settings.audit_file, settings.audit_max_bytes,
                               settings.audit_keep, _audit_sink(self.store, self.fence)
                               if config.store.audit else None)
         approvals = Approvals(self.access, self.audit, self.pool.lend)

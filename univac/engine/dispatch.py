@@ -6,7 +6,9 @@ with the prefix (``!help``), is addressed to the bot (``univac: help``, ``univac
 help``) or is private (``help``). Other messages are offered to pending yes/no
 confirmations, then to the ``@match`` handlers. The bot never reacts to its own
 messages; senders and channels pass rate limits (quietly); commands pass access rules
-(refusals are answered and audited); privileged commands are audited.
+(refusals are answered and audited, after the rate limits); privileged commands are
+audited. Spoken to directly, a text that is no command name (``!``, ``!!x``) gets a
+hint; in a channel a bare ``!`` may be meant for someone else and is left alone.
 """
 
 from __future__ import annotations
@@ -98,11 +100,15 @@ class Dispatcher:
         """The command part of the text and whether the bot was spoken to directly."""
         if text.startswith(self.prefix):
             rest = text[len(self.prefix):]
-            return (rest, message.private) if rest[:1].isalnum() else None
+            if rest[:1].isalnum():
+                return rest, message.private
+            return (text, True) if message.private else None  # "!", "!!x": a hint
         nick = message.bot_nick
         if nick and text[: len(nick)].casefold() == nick.casefold() and \
                 text[len(nick): len(nick) + 1] in (":", ","):
-            return text[len(nick) + 1:].strip(), True
+            rest = text[len(nick) + 1:].strip()
+            unprefixed = rest[len(self.prefix):] if rest.startswith(self.prefix) else ""
+            return (unprefixed if unprefixed[:1].isalnum() else rest), True
         return (text, True) if message.private and text else None
 
     def _command(self, message: Message, text: str, direct: bool) -> list[Job]:
@@ -114,17 +120,26 @@ class Dispatcher:
         rule = self._p.access.rule(handler)
         refusal = self._p.access.refusal(handler, message, rule)
         if refusal:
-            self._p.audit.record("command", "refused", message, command=handler.label,
-                                 reason=refusal)
-            self._p.stats.command(handler.plugin, handler.spec.name, "denied", None)
-            return [(handler.label, self._say(message, refusal))]
+            return [(handler.label, self._refuse(message, handler, refusal))]
         ctx = self._p.contexts[handler.plugin].derive(message)
         privileged = bool(rule.requires)
         return [(handler.label, lambda: self._run_command(handler, ctx, args, privileged))]
 
+    def _refuse(self, message: Message, handler: Handler, refusal: str) -> Callable[[], None]:
+        """Answer and audit a refusal: a job, so rate limits come before the audit."""
+        def job() -> None:
+            self._p.audit.refused(message, handler.label, refusal)
+            self._p.stats.command(handler.plugin, handler.spec.name, "denied", None)
+            self._p.router.send(message.transport, message.target, refusal)
+
+        return job
+
     def _unknown(self, message: Message, name: str) -> Callable[[], None]:
+        example = f", such as {self.prefix}help" if self._p.catalog.command("help") else ""
+        if not name[:1].isalnum():
+            return self._say(message, f"A command is a name after {self.prefix}{example}.")
         shown = name if len(name) <= 30 else name[:27] + "..."
-        hint = f" Try {self.prefix}help." if self._p.catalog.command("help") else ""
+        hint = f" Try {self.prefix}help." if example else ""
         return self._say(message, f"Unknown command '{shown}'.{hint}")
 
     def _say(self, message: Message, text: str) -> Callable[[], None]:

@@ -19,9 +19,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from univac import exitcodes
+
 log = logging.getLogger("univac.supervisor")
-EXIT_OK = 0
-EXIT_CRASH_LOOP = 3
 
 
 @dataclass
@@ -84,7 +84,7 @@ class Supervisor:
                 callback()
             self.wake.wait(tick_s)
             self.wake.clear()
-        return EXIT_OK
+        return exitcodes.OK
 
     def alive(self) -> dict[str, bool]:
         """Whether each child thread is running now."""
@@ -126,11 +126,11 @@ class Supervisor:
                 if child.failures and now - child.started > self._healthy_after:
                     child.failures = 0
             elif not child.finished and self._restart(child, now):
-                return EXIT_CRASH_LOOP
+                return exitcodes.CRASH_LOOP
         essentials = [c for c in self._children if c.essential]
         if essentials and all(c.finished for c in essentials):
             log.info("every transport has finished; shutting down")
-            return EXIT_OK
+            return exitcodes.OK
         return None
 
     def _restart(self, child: Child, now: float) -> bool:
