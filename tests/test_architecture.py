@@ -1,6 +1,7 @@
 """Import rules of the architecture, checked by parsing every module with ``ast``.
 
-    plugins/*     -> univac (public names) + univac.plugins._* + stdlib + own libraries
+    plugins/*     -> univac (public names) + univac.plugins.kit (public names) + stdlib
+                     + own libraries; no plugin imports another plugin
     transports/*  -> univac (public names) + stdlib + its one protocol library; a
                      transport package (transports/irc/) imports its siblings relatively
     univac/**     -> univac/** + stdlib (never a transport, a plugin, irc or slixmpp),
@@ -18,7 +19,8 @@ import univac
 
 ROOT = Path(__file__).resolve().parent.parent
 STDLIB = set(sys.stdlib_module_names) | {"__future__"}
-PLUGIN_LIBRARIES = {"requests", "bs4", "dns", "waitress", "prometheus_client"}
+PLUGIN_LIBRARIES = {"requests", "bs4", "dns", "feedparser", "waitress", "prometheus_client"}
+KIT = "univac.plugins.kit"
 TRANSPORT_LIBRARIES = {
     "console": set(),
     "irc": {"irc", "jaraco", "cryptography"},
@@ -91,16 +93,33 @@ def test_transports_import_one_protocol_library() -> None:
     assert violations("transports", allowed) == []
 
 
+def kit_only(module: str, names: list[str]) -> str:
+    """Plugins share code only through the kit's public modules and names."""
+    if module != KIT and not module.startswith(KIT + "."):
+        return f"plugins share code only through {KIT}"
+    parts = module.split(".")[3:] + names
+    private = [part for part in parts if part.startswith("_")]
+    return f"not public: {private}" if private else ""
+
+
 def test_plugins_import_public_api_and_own_libraries() -> None:
     def allowed(path: Path, module: str, names: list[str]) -> str:
-        shared = module == "univac.plugins" and all(n.startswith("_") for n in names)
-        if module.startswith("univac.plugins._") or shared:
-            return ""
+        if module.startswith("univac.plugins"):
+            return kit_only(module, names)
         if top(module) == "univac":
             return public_only(module, names)
         return "" if top(module) in STDLIB | PLUGIN_LIBRARIES else "not an allowed library"
 
     assert violations("plugins", allowed) == []
+
+
+def test_kit_rule_refuses_private_names_and_other_plugins() -> None:
+    assert kit_only("univac.plugins.kit.fetch", ["Guard", "fetch"]) == ""
+    assert kit_only("univac.plugins.kit", ["rest"]) == ""
+    assert "not public" in kit_only("univac.plugins.kit.fetch", ["_origin"])
+    assert "not public" in kit_only("univac.plugins.kit._private", ["helper"])
+    assert "only through" in kit_only("univac.plugins.links", ["titles"])
+    assert "only through" in kit_only("univac.plugins", ["links"])
 
 
 def test_public_api_is_pinned() -> None:
@@ -118,7 +137,8 @@ def test_no_generic_top_level_packages_are_installed() -> None:
     setup.read(ROOT / "setup.cfg", encoding="utf-8")
     packages = setup["options"]["packages"].split()
     assert packages == ["univac", "univac.engine", "univac.ops", "univac.plugins",
-                        "univac.transports", "univac.transports.irc", "univac.transports.xmpp"]
+                        "univac.plugins.kit", "univac.transports", "univac.transports.irc",
+                        "univac.transports.xmpp"]
     assert all(name.startswith("univac") for name in packages)
 
 
