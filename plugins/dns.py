@@ -26,7 +26,7 @@ import dns.resolver
 import dns.reversename
 
 from univac import Context, UserError, command
-from univac.plugins.kit.text import one_line
+from univac.kit.text import one_line
 
 RecordType = Literal["A", "AAAA", "MX", "TXT", "CNAME", "NS", "SOA", "SRV", "CAA", "PTR"]
 

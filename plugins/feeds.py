@@ -37,9 +37,9 @@ from bs4 import BeautifulSoup
 from feedparser.encodings import convert_to_utf8
 
 from univac import Context, every
-from univac.plugins.kit.fetch import FetchError, Limits, RateLimited, Response, check, fetch
-from univac.plugins.kit.text import one_line
-from univac.plugins.kit.watch import Item, announce, check_watch, due, fresh
+from univac.kit.fetch import FetchError, Limits, RateLimited, Response, check, fetch
+from univac.kit.text import one_line
+from univac.kit.watch import Item, announce, check_watch, due, fresh
 
 URL = re.compile(r"https?://\S+")
 FIRST_ELEMENT = re.compile(rb"<\w")

@@ -2,7 +2,7 @@
 
 The poller reads ``GET /repos/{owner}/{repo}/issues?state=all&sort=created`` (the REST
 API lists pull requests there too), newest first, through the kit's REST watcher
-(``univac.plugins.kit.rest``): conditional requests, ``Link`` pages until a seen item,
+(``univac.kit.rest``): conditional requests, ``Link`` pages until a seen item,
 so items opened while the bot was down are announced after a restart, and the
 rate-limit headers (``X-RateLimit-*``, ``Retry-After``).
 
@@ -23,9 +23,9 @@ from typing import Any
 from urllib.parse import quote
 
 from univac import Context, command, every
-from univac.plugins.kit import rest
-from univac.plugins.kit.text import one_line
-from univac.plugins.kit.watch import Item, check_watch
+from univac.kit import rest
+from univac.kit.text import one_line
+from univac.kit.watch import Item, check_watch
 
 REPO = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+")
 GITHUB = rest.Service(

@@ -3,7 +3,7 @@
 For each watched project the poller reads the REST API v4 lists
 ``GET /projects/:id/issues`` and ``GET /projects/:id/merge_requests``
 (``order_by=created_at&sort=desc``) through the kit's REST watcher
-(``univac.plugins.kit.rest``): conditional requests, ``Link`` pages until a seen item,
+(``univac.kit.rest``): conditional requests, ``Link`` pages until a seen item,
 and GitLab's rate-limit headers (``RateLimit-Remaining``, ``RateLimit-Reset``,
 ``Retry-After``).
 
@@ -25,9 +25,9 @@ from typing import Any
 from urllib.parse import quote
 
 from univac import Context, command, every
-from univac.plugins.kit import rest
-from univac.plugins.kit.text import one_line
-from univac.plugins.kit.watch import Item, check_watch
+from univac.kit import rest
+from univac.kit.text import one_line
+from univac.kit.watch import Item, check_watch
 
 PROJECT = re.compile(r"[\w.-]+(?:/[\w.-]+)+")
 KINDS = {"issues": ("issue", "#"), "merge_requests": ("merge request", "!")}

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from univac import Context, UserError, WebhookRequest, WebhookResponse, webhook
-from univac.plugins.kit.text import one_line
+from univac.kit.text import one_line
 
 FIELDS = {
     "push": ("repo", "branch", "pusher", "sender", "count", "compare", "message", "head"),

@@ -60,7 +60,7 @@ from univac import (
     WebhookResponse,
     WebhookRoute,
 )
-from univac.plugins.kit import webhook as hooks
+from univac.kit import webhook as hooks
 
 log = logging.getLogger("univac.plugin.http")
 ENDPOINTS = ("healthz", "metrics", "webhooks")
@@ -131,6 +131,9 @@ class DeadlineServer(TcpWSGIServer):
 
     channel_class = Channel
     request_timeout_s: float = 10.0
+    cut = 0
+    """Connections cut since the last log line (one line a minute at most)."""
+    logged = 0.0
 
     def maintenance(self, now: float) -> None:
         super().maintenance(now)
@@ -138,9 +141,12 @@ class DeadlineServer(TcpWSGIServer):
         for channel in list(self.active_channels.values()):
             since = getattr(channel, "reading_since", None)
             if not channel.requests and since is not None and since < cutoff:
-                log.info("http: closing a connection from %s: its request took over %g s",
-                         channel.addr[0] if channel.addr else "?", self.request_timeout_s)
                 channel.will_close = True
+                self.cut += 1
+        if self.cut and now - self.logged >= 60:
+            log.info("http: cut %d connection(s) whose request took over %g s",
+                     self.cut, self.request_timeout_s)
+            self.cut, self.logged = 0, now
 
 
 class Server:

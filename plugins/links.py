@@ -6,7 +6,7 @@ For each http(s) link in a message (at most ``max_links``) in a channel listed i
 most ``max_redirects`` redirects, and stays silent on any failure. A link that is not
 a valid URL (``http://[::1/``, a port over 65535) is skipped quietly.
 
-Server-side request forgery guard (``univac.plugins.kit.fetch.Guard``): the bot never
+Server-side request forgery guard (``univac.kit.fetch.Guard``): the bot never
 connects to loopback, private, link-local, shared, multicast or reserved addresses.
 The host name is resolved first, every address is checked, and only then is a
 connection opened, to a checked address; the same for every redirect.
@@ -30,8 +30,8 @@ from urllib.parse import urlsplit
 from bs4 import BeautifulSoup
 
 from univac import Context, match
-from univac.plugins.kit.fetch import FetchError, Guard, Limits, Response, fetch
-from univac.plugins.kit.text import one_line
+from univac.kit.fetch import FetchError, Guard, Limits, Response, fetch
+from univac.kit.text import one_line
 
 URL = r"\bhttps?://[^\s<>\"'`]+"
 TRAILING = ".,;:!?)]}>'\""

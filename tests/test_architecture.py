@@ -1,7 +1,9 @@
 """Import rules of the architecture, checked by parsing every module with ``ast``.
 
-    plugins/*     -> univac (public names) + univac.plugins.kit (public names) + stdlib
+    plugins/*     -> univac (public names) + univac.kit (public names) + stdlib
                      + own libraries; no plugin imports another plugin
+    kit/*         -> univac (public names) + univac.kit + stdlib + the plugin libraries;
+                     never a plugin
     transports/*  -> univac (public names) + stdlib + its one protocol library; a
                      transport package (transports/irc/) imports its siblings relatively
     univac/**     -> univac/** + stdlib (never a transport, a plugin, irc or slixmpp),
@@ -20,7 +22,7 @@ import univac
 ROOT = Path(__file__).resolve().parent.parent
 STDLIB = set(sys.stdlib_module_names) | {"__future__"}
 PLUGIN_LIBRARIES = {"requests", "bs4", "dns", "feedparser", "waitress", "prometheus_client"}
-KIT = "univac.plugins.kit"
+KIT = "univac.kit"
 TRANSPORT_LIBRARIES = {
     "console": set(),
     "irc": {"irc", "jaraco", "cryptography"},
@@ -72,7 +74,8 @@ def public_only(module: str, names: list[str]) -> str:
 def test_core_imports_only_core_and_stdlib() -> None:
     def allowed(path: Path, module: str, names: list[str]) -> str:
         if top(module) == "univac":
-            return "" if not module.startswith(("univac.plugins", "univac.transports")) else "no"
+            outside = ("univac.plugins", "univac.transports", KIT)
+            return "" if not module.startswith(outside) else "no"
         extra = CORE_EXCEPTIONS.get(path.name, set())
         return "" if top(module) in STDLIB | extra else "core uses the standard library only"
 
@@ -97,14 +100,14 @@ def kit_only(module: str, names: list[str]) -> str:
     """Plugins share code only through the kit's public modules and names."""
     if module != KIT and not module.startswith(KIT + "."):
         return f"plugins share code only through {KIT}"
-    parts = module.split(".")[3:] + names
+    parts = module.split(".")[2:] + names
     private = [part for part in parts if part.startswith("_")]
     return f"not public: {private}" if private else ""
 
 
 def test_plugins_import_public_api_and_own_libraries() -> None:
     def allowed(path: Path, module: str, names: list[str]) -> str:
-        if module.startswith("univac.plugins"):
+        if module.startswith(("univac.plugins", KIT)):
             return kit_only(module, names)
         if top(module) == "univac":
             return public_only(module, names)
@@ -113,11 +116,22 @@ def test_plugins_import_public_api_and_own_libraries() -> None:
     assert violations("plugins", allowed) == []
 
 
+def test_the_kit_imports_public_api_and_plugin_libraries_never_a_plugin() -> None:
+    def allowed(path: Path, module: str, names: list[str]) -> str:
+        if module == KIT or module.startswith(KIT + "."):
+            return ""
+        if top(module) == "univac":
+            return public_only(module, names)
+        return "" if top(module) in STDLIB | PLUGIN_LIBRARIES else "not an allowed library"
+
+    assert violations("kit", allowed) == []
+
+
 def test_kit_rule_refuses_private_names_and_other_plugins() -> None:
-    assert kit_only("univac.plugins.kit.fetch", ["Guard", "fetch"]) == ""
-    assert kit_only("univac.plugins.kit", ["rest"]) == ""
-    assert "not public" in kit_only("univac.plugins.kit.fetch", ["_origin"])
-    assert "not public" in kit_only("univac.plugins.kit._private", ["helper"])
+    assert kit_only("univac.kit.fetch", ["Guard", "fetch"]) == ""
+    assert kit_only("univac.kit", ["rest"]) == ""
+    assert "not public" in kit_only("univac.kit.fetch", ["_origin"])
+    assert "not public" in kit_only("univac.kit._private", ["helper"])
     assert "only through" in kit_only("univac.plugins.links", ["titles"])
     assert "only through" in kit_only("univac.plugins", ["links"])
 
@@ -128,16 +142,18 @@ def test_public_api_is_pinned() -> None:
 
 
 def test_no_generic_top_level_packages_are_installed() -> None:
+    import univac.kit
     import univac.plugins
     import univac.transports
 
+    assert Path(univac.kit.__file__).parent == ROOT / "kit"
     assert Path(univac.plugins.__file__).parent == ROOT / "plugins"
     assert Path(univac.transports.__file__).parent == ROOT / "transports"
     setup = configparser.ConfigParser()
     setup.read(ROOT / "setup.cfg", encoding="utf-8")
     packages = setup["options"]["packages"].split()
-    assert packages == ["univac", "univac.engine", "univac.ops", "univac.plugins",
-                        "univac.plugins.kit", "univac.transports", "univac.transports.irc",
+    assert packages == ["univac", "univac.engine", "univac.kit", "univac.ops",
+                        "univac.plugins", "univac.transports", "univac.transports.irc",
                         "univac.transports.xmpp"]
     assert all(name.startswith("univac") for name in packages)
 

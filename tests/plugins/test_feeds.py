@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.plugins.servers import HttpServer, Reply, recorded
+from univac.kit.fetch import FetchError
 from univac.plugins.feeds import Feed, parse
-from univac.plugins.kit.fetch import FetchError
 
 T0 = datetime(2026, 11, 22, 20, 0, tzinfo=UTC)
 BASE = "https://feeds.example/news/feed.xml"

@@ -13,7 +13,7 @@ import requests
 
 from tests.integration.irc_servers import make_cert
 from tests.plugins.servers import HttpServer, Reply
-from univac.plugins.kit.fetch import Blocked, FetchError, Guard, Limits, fetch
+from univac.kit.fetch import Blocked, FetchError, Guard, Limits, fetch
 
 LOCAL = ["127.0.0.1/32"]
 

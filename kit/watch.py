@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from univac import Context
-from univac.plugins.kit.fetch import RateLimited
+from univac.kit.fetch import RateLimited
 
 __all__ = [
     "KEEP_MIN", "Item", "announce", "check_targets", "check_watch", "due", "fresh", "pause",

@@ -6,8 +6,9 @@ Part of the plugin kit; runs on the poller's thread (``poll``) or a reactive thr
 
 For each ``Source`` (one list, e.g. a repository's issues) a poll:
 
-- asks for the first page with ``If-None-Match`` (an unchanged list costs a 304 and,
-  on GitHub, no quota) and follows ``Link: rel="next"`` pages until a page holds an
+- asks for the first page with ``If-None-Match`` and ``If-Modified-Since`` from the
+  last answer's ``ETag`` and ``Last-Modified`` (an unchanged list costs a 304 and, on
+  GitHub, no quota) and follows ``Link: rel="next"`` pages until a page holds an
   item already seen, at most ``max_pages`` (on a first run only the first page);
 - records the keys (``kit.watch.fresh``) and announces the new items, oldest first, at
   most ``max_announce`` per list, then one summary line;
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from univac import Context, UserError
-from univac.plugins.kit.fetch import (
+from univac.kit.fetch import (
     FetchError,
     HttpStatus,
     Limits,
@@ -38,9 +39,9 @@ from univac.plugins.kit.fetch import (
     check,
     fetch,
 )
-from univac.plugins.kit.fetch import slow_down as quota_low
-from univac.plugins.kit.watch import Item, announce, due, fresh, pause, paused, seen_keys
-from univac.plugins.kit.watch import slow_down as book_after
+from univac.kit.fetch import slow_down as quota_low
+from univac.kit.watch import Item, announce, due, fresh, pause, paused, seen_keys
+from univac.kit.watch import slow_down as book_after
 
 __all__ = ["RestSettings", "Service", "Source", "check_paging", "get", "lookup", "poll"]
 
@@ -145,46 +146,57 @@ def _watch(ctx: Context, service: Service, source: Source) -> bool:
     """Fetch one list, then record and announce what is new; False when it failed."""
     settings: RestSettings = ctx.config
     try:
-        items, etag = _collect(ctx, service, source)
+        items, validators = _collect(ctx, service, source)
     except RateLimited as error:
         pause(ctx, error.until)
         return False
     except FetchError as error:
         ctx.log.warning("%s %s: %s", service.name, source.key, error)
         return False
-    new = fresh(ctx, source.key, items) if items is not None else []
-    ctx.state[f"etag:{source.key}"] = etag
+    with ctx.state:
+        new = fresh(ctx, source.key, items) if items is not None else []
+        for name, value in validators.items():
+            ctx.state[f"{name}:{source.key}"] = value
     announce(ctx, settings.targets, new, settings.max_announce, source.summary)
     return True
 
 
-def _collect(ctx: Context, service: Service, source: Source) -> tuple[list[Item] | None, str]:
-    """The items of the list's pages (None: 304 Not Modified) and the first page's ETag.
+VALIDATORS = {"etag": ("ETag", "If-None-Match"), "modified": ("Last-Modified", "If-Modified-Since")}
+"""State key prefix -> (the response header, the request header that sends it back)."""
+
+
+def _collect(
+    ctx: Context, service: Service, source: Source
+) -> tuple[list[Item] | None, dict[str, str]]:
+    """The items of the list's pages (None: 304 Not Modified) and the first page's
+    validators (``etag``, ``modified``) to store.
 
     Paging stops at the first page holding a seen item, at ``max_pages``, or at once on
     a first run.
     """
     seen = seen_keys(ctx, source.key)
-    etag = ctx.state.get(f"etag:{source.key}", "")
+    known = {name: ctx.state.get(f"{name}:{source.key}", "") for name in VALIDATORS}
+    conditional = {VALIDATORS[name][1]: value for name, value in known.items() if value}
     items: list[Item] = []
-    new_etag = ""
+    validators: dict[str, str] = {}
     url = source.url
     for page in range(ctx.config.max_pages):
-        response = _page(ctx, service, url, etag if page == 0 else "")
+        response = _page(ctx, service, url, conditional if page == 0 else {})
         if response.status == 304:
-            return None, etag
-        new_etag = new_etag or response.headers.get("ETag", "")
+            return None, known
+        if page == 0:
+            validators = {name: response.headers.get(header, "")
+                          for name, (header, _) in VALIDATORS.items()}
         listed = [_item(source.to_item, entry) for entry in _list(response)]
         items.extend(listed)
         url = response.links.get("next", "")
         if seen is None or not url or any(item.key in seen for item in listed):
             break
-    return items, new_etag
+    return items, validators
 
 
-def _page(ctx: Context, service: Service, url: str, etag: str) -> Response:
+def _page(ctx: Context, service: Service, url: str, conditional: Mapping[str, str]) -> Response:
     """One checked page; a nearly spent quota books the next poll after its reset."""
-    conditional = {"If-None-Match": etag} if etag else {}
     response = check(get(ctx, service, url, conditional), ctx.now())
     until = quota_low(response, ctx.config.reserve)
     if until is not None:
