@@ -140,7 +140,9 @@ class DeadlineServer(TcpWSGIServer):
         cutoff = now - self.request_timeout_s
         for channel in list(self.active_channels.values()):
             since = getattr(channel, "reading_since", None)
-            if not channel.requests and since is not None and since < cutoff:
+            if since is None or channel.requests or channel.will_close:
+                continue  # not reading a request (idle, or being answered), or closing
+            if since < cutoff:
                 channel.will_close = True
                 self.cut += 1
         if self.cut and now - self.logged >= 60:

@@ -136,6 +136,32 @@ def test_kit_rule_refuses_private_names_and_other_plugins() -> None:
     assert "only through" in kit_only("univac.plugins", ["links"])
 
 
+KIT_API = {
+    "fetch": {"REDIRECTS", "USER_AGENT", "Blocked", "FetchError", "Guard", "HttpStatus",
+              "Limits", "RateLimited", "Resolver", "Response", "check", "fetch", "remaining",
+              "reset_time", "retry_after", "slow_down", "system_resolver"},
+    "watch": {"KEEP_MIN", "Item", "announce", "check_targets", "check_watch", "due", "fresh",
+              "pause", "paused", "seen_keys", "slow_down"},
+    "rest": {"RestSettings", "Service", "Source", "check_paging", "get", "lookup", "poll"},
+    "webhook": {"PREFIX", "SIGNATURE_HEADER", "Deliveries", "Store", "bearer_ok", "headers_of",
+                "marks", "read_body", "refusal", "sign", "verify"},
+    "text": {"CONTROL", "one_line"},
+}
+
+
+def test_the_kit_api_is_pinned_and_documented() -> None:
+    import importlib
+
+    found = {path.stem for path in (ROOT / "kit").glob("*.py") if path.stem != "__init__"}
+    assert found == set(KIT_API)
+    page = (ROOT / "docs" / "kit.md").read_text(encoding="utf-8")
+    for name, public in KIT_API.items():
+        module = importlib.import_module(f"{KIT}.{name}")
+        assert set(module.__all__) == public, name
+        assert all(hasattr(module, attribute) for attribute in public)
+        assert module.__doc__ and f"`kit.{name}`" in page, name
+
+
 def test_public_api_is_pinned() -> None:
     assert set(univac.__all__) == PUBLIC_API
     assert all(hasattr(univac, name) for name in univac.__all__)
