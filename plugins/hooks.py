@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from univac import Context, Target, UserError, WebhookRequest, WebhookResponse, webhook
-from univac.plugins._text import one_line
+from univac.kit.text import one_line
 
 FIELDS = {
     "push": ("repo", "branch", "pusher", "sender", "count", "compare", "message", "head"),

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.plugins.servers import HttpServer, Reply
+from tests.plugins.servers import HttpServer, Reply, recorded
 
 LIST = "/repos/acme/rocket/issues?state=all&sort=created&direction=desc&per_page=3"
 PAGE = "/repositories/1296269/issues?state=all&sort=created&direction=desc&per_page=3&page="
@@ -59,6 +59,19 @@ def test_unchanged_list_is_a_conditional_request_answered_304(univac_bot, server
     assert second.headers["if-none-match"] == 'W/"a1"'
     assert first.headers["user-agent"].startswith("Univac/")
     assert first.headers["authorization"] == "Bearer ghp_SECRET"
+
+
+def test_a_list_with_last_modified_only_is_asked_if_modified_since(univac_bot, server):
+    initial = recorded("github", "issues_initial.http", server.base)
+    headers = {k: v for k, v in initial.headers.items() if k != "ETag"}
+    headers["Last-Modified"] = "Sun, 22 Nov 2026 19:55:00 GMT"
+    server.route(LIST, Reply(200, headers, initial.body))
+    bot = univac_bot("github", settings=settings(server), transports=BOTH)
+    bot.tick("github", now=T0)
+    assert bot.tick("github", now=T0 + STEP) == []
+    first, second = server.requests(LIST)
+    assert "if-modified-since" not in first.headers and "if-none-match" not in second.headers
+    assert second.headers["if-modified-since"] == "Sun, 22 Nov 2026 19:55:00 GMT"
 
 
 def test_interval_is_respected_between_ticks(univac_bot, server):
