@@ -36,7 +36,8 @@ PUBLIC_API = {
     "PluginError", "PollerReport", "SettingsError", "StaleEpochError", "StatusReport", "Store",
     "StoreError", "Target", "Transport", "TransportError", "TransportStatus", "UnivacError",
     "UsageError", "UserError", "WebhookRequest",
-    "WebhookResponse", "WebhookRoute", "__version__", "command", "every", "match", "webhook",
+    "WebhookResponse", "WebhookRoute", "__version__", "command", "every", "match",
+    "plugin_settings", "webhook",
 }
 
 

@@ -9,7 +9,8 @@ dataclasses, ``Target`` (a ``transport:target`` setting) and ``SettingsError``.
 Transports use: ``Message``, ``Deliver``, ``Transport``, ``TransportStatus``,
 ``TransportError`` (and ``SettingsError`` in their settings). State store backends
 (``univac.stores``) implement ``Store`` and raise ``StoreError`` and
-``StaleEpochError``; a plugin may catch ``StoreError`` from ``ctx.state``.
+``StaleEpochError``; a plugin may catch ``StoreError`` from ``ctx.state``. A plugin's
+command-line tool (``univac NAME ...``) reads its settings with ``plugin_settings``.
 """
 
 from univac.botview import CommandInfo
@@ -30,6 +31,7 @@ from univac.errors import (
 from univac.message import Deliver, Message
 from univac.ops.metrics import MetricsReport
 from univac.ops.reports import PollerReport, StatusReport
+from univac.plugincli import plugin_settings
 from univac.targets import Target
 from univac.transport import Transport, TransportStatus
 from univac.version import __version__
@@ -63,5 +65,6 @@ __all__ = [
     "command",
     "every",
     "match",
+    "plugin_settings",
     "webhook",
 ]

@@ -5,6 +5,8 @@
     univac store migrate [--dry-run] --config FILE   create or upgrade the store's schema
     univac init [PATH]              write an annotated example configuration
     univac watchdog [OPTIONS] -- COMMAND...   run the bot as a child, restart it
+    univac NAME ARGS...             a plugin's command-line tool (``univac.commands``
+                                    entry points, see ``univac/plugincli.py``)
 
 Exit codes: ``univac/exitcodes.py``.
 """
@@ -21,7 +23,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from univac import exitcodes, logs
+from univac import exitcodes, logs, plugincli
 from univac.config import Config, load
 from univac.decorators import CommandSpec
 from univac.engine.access import Access
@@ -37,9 +39,21 @@ COMMANDS = ("run", "check", "init", "watchdog", "store")
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``univac`` console script."""
-    argv = _with_command(sys.argv[1:] if argv is None else argv)
-    args = _parser(watchdog_options=argv[:1] != ["run"]).parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    tool = _plugin_tool(argv)
+    if tool is not None:
+        logs.setup()
+        return int(tool(argv[1:]))
+    argv = _with_command(argv)
+    args = _parser(full=argv[:1] != ["run"]).parse_args(argv)
     return int(args.handler(args))
+
+
+def _plugin_tool(argv: list[str]) -> plugincli.Main | None:
+    """A plugin's command-line tool named by the first argument, if it is one."""
+    if not argv or argv[0] in COMMANDS or argv[0].startswith("-"):
+        return None
+    return plugincli.find(argv[0])
 
 
 def _with_command(argv: list[str]) -> list[str]:
@@ -47,10 +61,14 @@ def _with_command(argv: list[str]) -> list[str]:
     return argv if wants_help or (argv and argv[0] in COMMANDS) else ["run", *argv]
 
 
-def _parser(watchdog_options: bool = True) -> argparse.ArgumentParser:
-    """The command line; ``univac run`` leaves out the watchdog's options, whose defaults
-    would import ``univac.ops.watchdog`` (and ``subprocess``) for nothing at every start."""
-    parser = argparse.ArgumentParser(prog="univac", description="Univac chat-ops bot.")
+def _parser(full: bool = True) -> argparse.ArgumentParser:
+    """The command line; ``univac run`` (``full=False``) leaves out the watchdog's options,
+    whose defaults would import ``univac.ops.watchdog`` (and ``subprocess``) for nothing
+    at every start, and the plugin tools' names (an entry-point scan) that --help shows."""
+    tools = plugincli.names() if full else []
+    parser = argparse.ArgumentParser(
+        prog="univac", description="Univac chat-ops bot.",
+        epilog=f"Plugin tools: univac {{{','.join(tools)}}} --help" if tools else None)
     parser.add_argument("--version", action="version", version=f"univac {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     for name, handler, summary in (
@@ -69,7 +87,7 @@ def _parser(watchdog_options: bool = True) -> argparse.ArgumentParser:
         "watchdog", help="run the bot as a child process; restart it when it crashes or hangs",
         description="Run COMMAND (default: this univac's 'run') and restart it on a crash "
                     "or a hang. Example: univac watchdog -- univac --config univac.toml")
-    if watchdog_options:
+    if full:
         _add_watchdog(watchdog)
     return parser
 

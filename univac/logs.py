@@ -63,3 +63,10 @@ def setup(level: str = "INFO") -> RedactingFormatter:
     root.handlers[:] = [handler]
     root.setLevel(level)
     return formatter
+
+
+def mask_everywhere(secrets: Iterable[str]) -> None:
+    """Add ``secrets`` to every masking formatter on the root logger's handlers."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler.formatter, RedactingFormatter):
+            handler.formatter.set_secrets((*handler.formatter.secrets, *secrets))
