@@ -26,6 +26,7 @@ TRANSPORT_LIBRARIES = {
 }
 CORE_EXCEPTIONS = {"pytest_plugin.py": {"pytest"}}
 PUBLIC_API = {
+    "Backoff", "Calendar", "RetryAfter", "Schedule", "Skip",
     "CommandInfo", "ConfigError", "Context", "Deliver", "Message", "MetricsReport",
     "PluginError", "PollerReport", "StatusReport", "Transport", "TransportError",
     "TransportStatus", "UnivacError", "UsageError", "UserError", "WebhookRequest",

@@ -3,11 +3,14 @@
 This module is the public API, the one page plugin and transport authors read.
 Everything not listed in ``__all__`` is internal and may change.
 
-Plugins use: ``command``, ``match``, ``every``, ``webhook`` (with ``WebhookRequest``
-and ``WebhookResponse``), ``Context``, ``UserError``, ``UsageError``. Transports use:
-``Message``, ``Deliver``, ``Transport``, ``TransportStatus``, ``TransportError``.
+Plugins use: ``command``, ``match``, ``every`` (returning ``Skip`` or ``RetryAfter``
+when they did not poll; on a ``Schedule`` such as a ``Calendar``), ``webhook`` (with
+``WebhookRequest`` and ``WebhookResponse``), ``Context``, ``UserError``, ``UsageError``.
+Transports use: ``Message``, ``Deliver``, ``Transport``, ``TransportStatus``,
+``TransportError``. Anything that retries uses ``Backoff``.
 """
 
+from univac.backoff import Backoff
 from univac.botview import CommandInfo
 from univac.context import Context
 from univac.decorators import command, every, match, webhook
@@ -22,11 +25,15 @@ from univac.errors import (
 from univac.message import Deliver, Message
 from univac.ops.metrics import MetricsReport
 from univac.ops.reports import PollerReport, StatusReport
+from univac.polls import RetryAfter, Skip
+from univac.schedules import Calendar, Schedule
 from univac.transport import Transport, TransportStatus
 from univac.version import __version__
 from univac.webhooks import WebhookRequest, WebhookResponse, WebhookRoute
 
 __all__ = [
+    "Backoff",
+    "Calendar",
     "CommandInfo",
     "ConfigError",
     "Context",
@@ -35,6 +42,9 @@ __all__ = [
     "MetricsReport",
     "PluginError",
     "PollerReport",
+    "RetryAfter",
+    "Schedule",
+    "Skip",
     "StatusReport",
     "Transport",
     "TransportError",

@@ -22,16 +22,16 @@ from univac.config import Config, PluginEntry
 from univac.context import Context, Services, utc_now
 from univac.engine.access import Access
 from univac.engine.approvals import Approvals
-from univac.engine.catalog import Catalog, inspect_plugin
+from univac.engine.catalog import Catalog, Plugin, inspect_plugin
 from univac.engine.dispatch import Dispatcher, Parts
-from univac.engine.handlers import serve
+from univac.engine.handlers import Boundary
 from univac.engine.poller import Poller
 from univac.engine.ratelimit import RateLimiter
 from univac.engine.reactive import ReactivePool
 from univac.engine.router import Router
 from univac.engine.state import State
 from univac.engine.supervisor import Supervisor
-from univac.errors import ConfigError, ConfigIssue, UnivacError
+from univac.errors import ConfigError, ConfigIssue, PluginError, UnivacError
 from univac.host import HostInfo
 from univac.message import Message
 from univac.ops.audit import AuditLog
@@ -67,11 +67,13 @@ class Bot:
         self.catalog = Catalog()
         self.plugin_errors = {issue.key: issue.reason for issue in config.plugin_issues}
         self.contexts: dict[str, Context] = {}
+        self._teardowns: list[tuple[str, Callable[[], object]]] = []
         self._state_dir = state_dir(config)
         self.access = Access(config.roles, config.access)
         self.audit = AuditLog(self._state_dir / settings.audit_log, settings.audit_max_bytes,
                               settings.audit_keep)
         approvals = Approvals(self.access, self.audit, self.pool.lend)
+        self.boundary = Boundary(self.stats, self.audit, self.prefix)
         self._services = Services(self.router, self, HOST, approvals, self.audit, clock)
         for entry in config.plugins:
             self._enable(entry)
@@ -82,10 +84,10 @@ class Bot:
             approvals, self.audit,
             RateLimiter(settings.user_rate, settings.user_burst, settings.rate_exempt),
             RateLimiter(settings.channel_rate, settings.channel_burst), self.prefix,
+            self.boundary,
         ))
-        self.pollers = [
-            Poller(h, self.contexts[h.plugin], self.stop_event) for h in self.catalog.pollers
-        ]
+        self.pollers = [Poller(h, self.contexts[h.plugin], self.boundary, self.stop_event)
+                        for h in self.catalog.pollers]
         self.supervisor = Supervisor(self.stop_event, settings.max_crashes, settings.crash_window_s)
 
     def _enable(self, entry: PluginEntry) -> None:
@@ -93,11 +95,15 @@ class Bot:
             plugin = inspect_plugin(entry.name, entry.module, entry.settings)
             state = State(self._state_dir / f"{entry.name}.json")
             ctx = Context(entry.name, config=entry.settings, state=state, services=self._services)
-            if plugin.setup is not None:
-                plugin.setup(ctx)
-            self.catalog.add(plugin)
+            teardowns = _teardowns(plugin, plugin.setup(ctx) if plugin.setup else None)
+            try:
+                self.catalog.add(plugin)
+            except PluginError:
+                _run_teardowns(entry.name, teardowns)
+                raise
             self.contexts[entry.name] = ctx
-        except Exception as error:
+            self._teardowns += [(entry.name, teardown) for teardown in teardowns]
+        except Exception as error:  # plugin code (import, settings, setup): disable the plugin
             self.plugin_errors[f"plugins.{entry.name}"] = f"{type(error).__name__}: {error}"
             log.error("plugin %s disabled: %s", entry.name, error, exc_info=not _expected(error))
 
@@ -125,8 +131,8 @@ class Bot:
     def webhooks(self) -> list[WebhookRoute]:
         """Every enabled webhook, bound to its plugin's context."""
         return [
-            WebhookRoute(path, h.spec.methods, h.plugin, h.label,  # type: ignore[union-attr]
-                         partial(serve, h.func, h.label, self.contexts[h.plugin], self.stats))
+            WebhookRoute(path, h.spec.methods, h.plugin, h.label,
+                         partial(self.boundary.webhook, h, self.contexts[h.plugin]))
             for path, h in self.catalog.webhooks.items()
         ]
 
@@ -169,9 +175,9 @@ class Bot:
         stuck = self.supervisor.join(timeout)
         if stuck:
             log.warning("threads still running at exit: %s", ", ".join(stuck))
-        for plugin in self.catalog.plugins.values():
-            if plugin.teardown is not None:
-                _quietly(plugin.name, plugin.teardown)
+        for name, teardown in self._teardowns:
+            _run_teardowns(name, [teardown])
+        self._teardowns.clear()
         log.info("univac stopped")
 
     def _summary(self) -> str:
@@ -223,8 +229,18 @@ def _expected(error: Exception) -> bool:
     return isinstance(error, UnivacError)
 
 
-def _quietly(name: str, teardown: Callable[[], object]) -> None:
-    try:
-        teardown()
-    except Exception:
-        log.exception("plugin %s teardown failed", name)
+def _teardowns(plugin: Plugin, returned: object) -> list[Callable[[], object]]:
+    """The plugin's teardowns: what its ``setup`` returned, then a module ``teardown()``."""
+    if returned is not None and not callable(returned):
+        raise PluginError(f"setup() of '{plugin.name}' returned {type(returned).__name__}: "
+                          "return None, or the function that tears the plugin down")
+    found = [returned] if callable(returned) else []
+    return found + ([plugin.teardown] if plugin.teardown is not None else [])
+
+
+def _run_teardowns(name: str, teardowns: list[Callable[[], object]]) -> None:
+    for teardown in teardowns:
+        try:
+            teardown()
+        except Exception:  # plugin code at shutdown: log it, tear the others down
+            log.exception("plugin %s teardown failed", name)
