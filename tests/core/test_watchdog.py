@@ -25,7 +25,6 @@ def test_reasons_name_the_exit_code_or_the_signal() -> None:
 def test_restart_delays_double_and_reset_once_the_bot_ran_ready_long_enough() -> None:
     dog = Watchdog(["true"], Policy(backoff_s=(1.0, 10.0), healthy_after_s=60.0))
     try:
-        dog.backoff.jitter = 0.0
         child = Child(process=cast(Any, SimpleNamespace(pid=4242)), started=1000.0)
         assert [dog.backoff.failed(1000.0 + n) for n in range(5)] == [1, 2, 4, 8, 10]
         dog._heard(child, {"READY": "1"})  # ready: healthy counts from its start

@@ -33,6 +33,9 @@ class Verdict(Enum):
     """Queue it, and start a thread (counted as idle until it takes a job)."""
 
 
+_CLOSED, _SHED, _QUEUE, _START = Verdict.CLOSED, Verdict.SHED, Verdict.QUEUE, Verdict.START
+
+
 class Admission:
     """The counters of a bounded pool with a bounded queue."""
 
@@ -54,17 +57,17 @@ class Admission:
         """Decide for one new job (and count it)."""
         with self.lock:
             if self.closed:
-                return Verdict.CLOSED
+                return _CLOSED
             if self.threads >= self.max_threads and \
                     self.outstanding - self.max_threads >= self.queue_size:
                 self.shed += 1
-                return Verdict.SHED
+                return _SHED
             self.outstanding += 1
             if self.outstanding > self.threads and self.idle == 0 \
                     and self.threads < self.max_threads:
                 self._add_thread()
-                return Verdict.START
-            return Verdict.QUEUE
+                return _START
+            return _QUEUE
 
     def may_take_next(self) -> bool:
         """Whether a thread that finished a job takes another at once (a lent one does not)."""

@@ -145,7 +145,8 @@ class Watchdog:
         self.command = command
         self.policy = policy
         self.budget = CrashBudget(policy.max_crashes, policy.window_s)
-        self.backoff = Backoff(*policy.backoff_s, healthy_after_s=policy.healthy_after_s)
+        self.backoff = Backoff(*policy.backoff_s, healthy_after_s=policy.healthy_after_s,
+                               jitter=0.0)  # one child: no crowd to spread, exact delays
         self.server = NotifyServer()
         self.signals = SignalPipe()
 
