@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from univac.botview import BotView
 from univac.engine.approvals import Approvals
@@ -20,6 +20,9 @@ from univac.engine.state import State
 from univac.host import HostInfo
 from univac.message import Message
 from univac.ops.audit import AuditLog
+
+S = TypeVar("S")
+"""The plugin's settings dataclass: ``ctx: Context[Settings]`` types ``ctx.config``."""
 
 
 def utc_now() -> datetime:
@@ -38,11 +41,12 @@ class Services:
     clock: Callable[[], datetime] = utc_now
 
 
-class Context:
+class Context(Generic[S]):
     """What a handler gets as its first argument.
 
     ``message`` (None in pollers, webhooks and ``setup``), ``config`` (the plugin's
-    settings dataclass, or None), ``state``, ``log``, ``bot`` (``commands()``,
+    settings dataclass, or None; annotate ``ctx: Context[Settings]`` and type checkers
+    know it), ``state``, ``log``, ``bot`` (``commands()``,
     ``status()``, ``metrics()``, ``webhooks()``), ``host`` (``name``, ``addresses``),
     ``transport``, ``reply()``, ``say()``, ``now()``, ``approve()``, ``confirm()``,
     ``audit()``.
@@ -51,7 +55,7 @@ class Context:
     __slots__ = ("_services", "config", "log", "message", "plugin", "state")
 
     def __init__(
-        self, plugin: str, *, config: Any, state: State, services: Services,
+        self, plugin: str, *, config: S, state: State, services: Services,
         message: Message | None = None, log: logging.Logger | None = None,
     ) -> None:
         self.plugin = plugin
@@ -63,7 +67,7 @@ class Context:
 
     def derive(
         self, message: Message | None = None, clock: Callable[[], datetime] | None = None
-    ) -> Context:
+    ) -> Context[S]:
         """A copy of this context for one message (and, in tests, another clock)."""
         services = dataclasses.replace(self._services, clock=clock) if clock else self._services
         return Context(self.plugin, config=self.config, state=self.state,
@@ -128,7 +132,7 @@ class Context:
         return self.message
 
 
-def send_result(ctx: Context, result: object) -> None:
+def send_result(ctx: Context[Any], result: object) -> None:
     """Reply with a handler's result: a string, or each string an iterable yields."""
     if result is None:
         return

@@ -10,8 +10,28 @@
         └── StoreError   the state store cannot read or write: nothing was changed
             └── StaleEpochError   a write from a deposed leader, refused (fencing)
 
-Broad ``except Exception`` appears only at three boundaries: the reactive thread,
-the poller tick and the transport loop.
+Broad ``except Exception`` appears only at boundaries, where code we do not control
+(a plugin's, a transport's, a library's) is called and one failure must not take more
+down with it. Each logs the traceback and says what happens next. The list is whole:
+
+- Handler boundaries, ``univac/engine/handlers.py``: a command (``UserError`` is the
+  reply, anything else the fixed apology), a matcher (logged only), a poller run (a
+  failure: backoff), a webhook (400 for ``UserError``, else 500).
+- The dispatcher, ``Dispatcher.deliver`` in ``univac/engine/dispatch.py``: a message
+  that cannot be dispatched is dropped; the transport's I/O thread goes on.
+- The worker loop, ``univac/engine/reactive.py``: a last resort under the handler
+  boundaries; the reactive thread goes on.
+- The supervisor, ``univac/engine/supervisor.py``: a transport or poller thread that
+  raised is restarted with backoff.
+- Plugin and transport code at start and stop, ``univac/engine/bot.py``: import,
+  settings or ``setup`` (that plugin is disabled), a transport's constructor (a
+  ``ConfigError``), ``status()`` asked by the main loop ("unknown"), a teardown
+  (logged; the others still run). Likewise ``univac/engine/loader.py`` (importing a
+  plugin or transport: ``PluginError``), ``univac/arguments.py`` (reading a command's
+  annotations: ``PluginError``) and ``univac check`` in ``univac/cli.py``.
+- Transports: the IRC connection loop (``transports/irc/transport.py``: redial) and
+  one incoming IRC line (``transports/irc/link.py``: dropped). The http plugin's
+  request handler answers 500.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ outside pytest, use ``Harness`` directly and ``close()`` it. ``ask`` delivers on
 waits (with a deadline) until every handler it started has finished, and returns what
 was sent to where the message came from since the last look (replies of handlers still
 running from earlier messages included); ``tick`` runs a poller once, now, with
-``ctx.now()`` set to the time you give.
+``ctx.now()`` set to the time you give (a skip or a retry-after is not a failure).
 
 A plugin that fails to load (a syntax error, a bad setting, a missing file, a failing
 ``setup``) is disabled, as in a running bot. The harness then refuses to ``ask``,
@@ -88,7 +88,7 @@ class Harness:
         access: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self._tmp = None if state_dir else tempfile.TemporaryDirectory(prefix="univac-test-")
-        folder = state_dir or Path(self._tmp.name)  # type: ignore[union-attr]
+        folder = state_dir or Path(self._tmp.name if self._tmp else ".")
         names = [_plugin_name(p) for p in plugins] or ["echo"]
         table = {"plugins": names, "state_dir": str(folder), "user_rate": 0.0, "channel_rate": 0.0}
         data = {"bot": table | dict(bot or {}), "plugins": dict(settings or {})}
@@ -151,8 +151,7 @@ class Harness:
         found = [p for p in self.bot.pollers if poller in (p.name, p.handler.plugin)]
         if len(found) != 1:
             raise LookupError(f"no single poller named {poller!r}")
-        ok = found[0].run_once(now)
-        if not ok:
+        if found[0].run_once(now).kind == "failed":
             raise AssertionError(f"poller {poller} failed: {found[0].last_error}")
         return self.said()
 

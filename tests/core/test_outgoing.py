@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from univac.engine.dispatch import APOLOGY
+from univac.engine.handlers import APOLOGY
 from univac.engine.router import Router, made_safe
 from univac.ops.stats import Stats
 
@@ -41,7 +41,7 @@ def tell(ctx: Context, target: str, *, text: str) -> None:
     ctx.say(target, text)
 
 
-@every(seconds=3600)
+@every(3600)
 def report(ctx: Context) -> None:
     ctx.say("nosuch:#ops", "hourly report")
 '''

@@ -22,9 +22,9 @@ from univac.config import Config, PluginEntry
 from univac.context import Context, Services, utc_now
 from univac.engine.access import Access
 from univac.engine.approvals import Approvals
-from univac.engine.catalog import Catalog, inspect_plugin
+from univac.engine.catalog import Catalog, Plugin, inspect_plugin
 from univac.engine.dispatch import Dispatcher, Parts
-from univac.engine.handlers import serve
+from univac.engine.handlers import Boundary
 from univac.engine.jsonstate import clean_temporaries, import_file
 from univac.engine.poller import Poller
 from univac.engine.ratelimit import RateLimiter
@@ -33,7 +33,7 @@ from univac.engine.router import Router
 from univac.engine.state import State
 from univac.engine.store import Fence, Store, open_store
 from univac.engine.supervisor import Supervisor
-from univac.errors import ConfigError, ConfigIssue, UnivacError
+from univac.errors import ConfigError, ConfigIssue, PluginError, UnivacError
 from univac.host import HostInfo
 from univac.message import Message
 from univac.ops.audit import AuditLog
@@ -69,6 +69,7 @@ class Bot:
         self.catalog = Catalog()
         self.plugin_errors = {issue.key: issue.reason for issue in config.plugin_issues}
         self.contexts: dict[str, Context] = {}
+        self._teardowns: list[tuple[str, Callable[[], object]]] = []
         self._state_dir = state_dir(config)
         self.fence = Fence()
         self.store = open_store(config.store, self._state_dir)
@@ -78,6 +79,7 @@ class Bot:
                               settings.audit_keep, _audit_sink(self.store, self.fence)
                               if config.store.audit else None)
         approvals = Approvals(self.access, self.audit, self.pool.lend)
+        self.boundary = Boundary(self.stats, self.audit, self.prefix)
         self._services = Services(self.router, self, HOST, approvals, self.audit, clock)
         for entry in config.plugins:
             self._enable(entry)
@@ -88,10 +90,10 @@ class Bot:
             approvals, self.audit,
             RateLimiter(settings.user_rate, settings.user_burst, settings.rate_exempt),
             RateLimiter(settings.channel_rate, settings.channel_burst), self.prefix,
+            self.boundary,
         ))
-        self.pollers = [
-            Poller(h, self.contexts[h.plugin], self.stop_event) for h in self.catalog.pollers
-        ]
+        self.pollers = [Poller(h, self.contexts[h.plugin], self.boundary, self.stop_event)
+                        for h in self.catalog.pollers]
         self.supervisor = Supervisor(self.stop_event, settings.max_crashes, settings.crash_window_s)
 
     def _enable(self, entry: PluginEntry) -> None:
@@ -100,11 +102,15 @@ class Bot:
             import_file(self.store, entry.name, self._state_dir, self.fence.epoch)
             state = State(self.store, entry.name, self.fence)
             ctx = Context(entry.name, config=entry.settings, state=state, services=self._services)
-            if plugin.setup is not None:
-                plugin.setup(ctx)
-            self.catalog.add(plugin)
+            teardowns = _teardowns(plugin, plugin.setup(ctx) if plugin.setup else None)
+            try:
+                self.catalog.add(plugin)
+            except PluginError:
+                _run_teardowns(entry.name, teardowns)
+                raise
             self.contexts[entry.name] = ctx
-        except Exception as error:
+            self._teardowns += [(entry.name, teardown) for teardown in teardowns]
+        except Exception as error:  # plugin code (import, settings, setup): disable the plugin
             self.plugin_errors[f"plugins.{entry.name}"] = f"{type(error).__name__}: {error}"
             log.error("plugin %s disabled: %s", entry.name, error, exc_info=not _expected(error))
 
@@ -132,8 +138,8 @@ class Bot:
     def webhooks(self) -> list[WebhookRoute]:
         """Every enabled webhook, bound to its plugin's context."""
         return [
-            WebhookRoute(path, h.spec.methods, h.plugin, h.label,  # type: ignore[union-attr]
-                         partial(serve, h.func, h.label, self.contexts[h.plugin], self.stats))
+            WebhookRoute(path, h.spec.methods, h.plugin, h.label,
+                         partial(self.boundary.webhook, h, self.contexts[h.plugin]))
             for path, h in self.catalog.webhooks.items()
         ]
 
@@ -176,9 +182,9 @@ class Bot:
         stuck = self.supervisor.join(timeout)
         if stuck:
             log.warning("threads still running at exit: %s", ", ".join(stuck))
-        for plugin in self.catalog.plugins.values():
-            if plugin.teardown is not None:
-                _quietly(plugin.name, plugin.teardown)
+        for name, teardown in self._teardowns:
+            _run_teardowns(name, [teardown])
+        self._teardowns.clear()
         self.audit.close()
         self.store.close()
         log.info("univac stopped")
@@ -236,8 +242,18 @@ def _expected(error: Exception) -> bool:
     return isinstance(error, UnivacError)
 
 
-def _quietly(name: str, teardown: Callable[[], object]) -> None:
-    try:
-        teardown()
-    except Exception:
-        log.exception("plugin %s teardown failed", name)
+def _teardowns(plugin: Plugin, returned: object) -> list[Callable[[], object]]:
+    """The plugin's teardowns: what its ``setup`` returned, then a module ``teardown()``."""
+    if returned is not None and not callable(returned):
+        raise PluginError(f"setup() of '{plugin.name}' returned {type(returned).__name__}: "
+                          "return None, or the function that tears the plugin down")
+    found = [returned] if callable(returned) else []
+    return found + ([plugin.teardown] if plugin.teardown is not None else [])
+
+
+def _run_teardowns(name: str, teardowns: list[Callable[[], object]]) -> None:
+    for teardown in teardowns:
+        try:
+            teardown()
+        except Exception:  # plugin code at shutdown: log it, tear the others down
+            log.exception("plugin %s teardown failed", name)

@@ -14,26 +14,23 @@ hint; in a channel a bare ``!`` may be meant for someone else and is left alone.
 from __future__ import annotations
 
 import logging
-import re
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 
-from univac.arguments import parse, usage
-from univac.context import Context, send_result
+from univac.context import Context
 from univac.engine.access import Access
 from univac.engine.approvals import Approvals
-from univac.engine.catalog import Catalog, Handler
+from univac.engine.catalog import Catalog, CommandHandler
+from univac.engine.handlers import Boundary
 from univac.engine.ratelimit import RateLimiter
 from univac.engine.reactive import ReactivePool
 from univac.engine.router import Router
-from univac.errors import UsageError, UserError
 from univac.message import Message
 from univac.ops.audit import AuditLog
 from univac.ops.stats import Stats
 
 log = logging.getLogger("univac.dispatch")
-APOLOGY = "Sorry, something went wrong on my side; the operator can find the details in the log."
 Job = tuple[str, Callable[[], None]]
 
 
@@ -52,6 +49,7 @@ class Parts:
     user_limit: RateLimiter
     channel_limit: RateLimiter
     prefix: str
+    boundary: Boundary
 
 
 class Dispatcher:
@@ -122,10 +120,10 @@ class Dispatcher:
         if refusal:
             return [(handler.label, self._refuse(message, handler, refusal))]
         ctx = self._p.contexts[handler.plugin].derive(message)
-        privileged = bool(rule.requires)
-        return [(handler.label, lambda: self._run_command(handler, ctx, args, privileged))]
+        return [(handler.label, partial(self._p.boundary.command, handler, ctx, args,
+                                        bool(rule.requires)))]
 
-    def _refuse(self, message: Message, handler: Handler, refusal: str) -> Callable[[], None]:
+    def _refuse(self, message: Message, handler: CommandHandler, refusal: str) -> Callable[[], None]:
         """Answer and audit a refusal: a job, so rate limits come before the audit."""
         def job() -> None:
             self._p.audit.refused(message, handler.label, refusal)
@@ -145,70 +143,15 @@ class Dispatcher:
     def _say(self, message: Message, text: str) -> Callable[[], None]:
         return lambda: self._p.router.send(message.transport, message.target, text)
 
-    def _run_command(self, handler: Handler, ctx: Context, args: str, privileged: bool) -> None:
-        started = time.perf_counter()
-        outcome = self._command_outcome(handler, ctx, args, privileged)
-        self._p.stats.command(handler.plugin, handler.spec.name,  # type: ignore[union-attr]
-                              outcome, time.perf_counter() - started)
-
-    def _command_outcome(self, handler: Handler, ctx: Context, args: str, privileged: bool) -> str:
-        """Run the command and answer; return its outcome (``done``, ``usage``...)."""
-        assert handler.signature is not None
-        outcome = "done"
-        try:
-            positional, keywords = parse(handler.signature, args)
-            result = handler.func(ctx, *positional, **keywords)
-            if privileged and not isinstance(result, str | None):
-                result = [str(line) for line in result]
-            if privileged:
-                self._audit_command(ctx, handler, args, outcome)
-            send_result(ctx, result)
-            return outcome
-        except UsageError as error:
-            outcome = "usage"
-            shown = usage(handler.spec.name, handler.signature)  # type: ignore[union-attr]
-            ctx.reply(f"{error}. Usage: {self.prefix}{shown}")
-        except UserError as error:
-            outcome = "refused"
-            ctx.reply(str(error))
-        except Exception:
-            outcome = "error"
-            self._p.stats.incr("handler_errors")
-            log.exception("command %s failed", handler.label)
-            ctx.reply(APOLOGY)
-        if privileged:
-            self._audit_command(ctx, handler, args, outcome)
-        return outcome
-
-    def _audit_command(self, ctx: Context, handler: Handler, args: str, outcome: str) -> None:
-        self._p.audit.record("command", outcome, ctx.message, command=handler.label,
-                             arguments=args.strip())
-
     def _matches(self, message: Message, text: str) -> list[Job]:
-        jobs = []
+        jobs: list[Job] = []
         for handler in self._p.catalog.matchers:
-            found = handler.spec.pattern.search(text)  # type: ignore[union-attr]
-            if found is not None:
+            pattern = handler.spec.pattern
+            if pattern.search(text) is not None:
                 ctx = self._p.contexts[handler.plugin].derive(message)
-                jobs.append((handler.label, _matcher_job(handler, ctx, found, self._p.stats)))
+                run = partial(self._p.boundary.matcher, handler, ctx, list(pattern.finditer(text)))
+                jobs.append((handler.label, run))
         return jobs
-
-
-def _matcher_job(
-    handler: Handler, ctx: Context, found: re.Match[str], stats: Stats
-) -> Callable[[], None]:
-    def job() -> None:
-        started = time.perf_counter()
-        try:
-            send_result(ctx, handler.func(ctx, found))
-        except UserError as error:
-            ctx.reply(str(error))
-        except Exception:
-            stats.incr("handler_errors")
-            log.exception("matcher %s failed", handler.label)
-        stats.observe(handler.plugin, "match", time.perf_counter() - started)
-
-    return job
 
 
 def _from_self(message: Message) -> bool:

@@ -42,6 +42,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from univac import exitcodes
+from univac.backoff import Backoff
 from univac.ops.parentdeath import die_with_parent
 from univac.ops.sdnotify import NotifyServer
 
@@ -72,12 +73,6 @@ def describe(returncode: int) -> str:
             return f"killed by signal {-returncode}"
     meaning = exitcodes.MEANINGS.get(returncode) if returncode != exitcodes.OK else None
     return f"exited with code {returncode}" + (f" ({meaning})" if meaning else "")
-
-
-def backoff(failures: int, backoff_s: tuple[float, float]) -> float:
-    """The delay before restart number ``failures`` (1, 2, ...): doubling, capped."""
-    base, cap = backoff_s
-    return min(cap, base * 2 ** max(0, failures - 1))
 
 
 class CrashBudget:
@@ -152,7 +147,8 @@ class Watchdog:
         self.command = command
         self.policy = policy
         self.budget = CrashBudget(policy.max_crashes, policy.window_s)
-        self.failures = 0
+        self.backoff = Backoff(*policy.backoff_s, healthy_after_s=policy.healthy_after_s,
+                               jitter=0.0)  # one child: no crowd to spread, exact delays
         self.server = NotifyServer()
         self.signals = SignalPipe()
 
@@ -216,6 +212,7 @@ class Watchdog:
         now = time.monotonic()
         if "READY" in fields and child.last_beat is None:
             log.info("the bot (pid %d) is ready", child.process.pid)
+            self.backoff.started(child.started)  # healthy: up since it was started
         if "READY" in fields or "WATCHDOG" in fields:
             child.last_beat = now
         if "STOPPING" in fields and child.stopping is None:
@@ -272,9 +269,7 @@ class Watchdog:
             log.critical("giving up: %d crashes within %g s (the last one: %s)",
                          self.budget.count, policy.window_s, how)
             return exitcodes.WATCHDOG_GAVE_UP
-        healthy = child.last_beat is not None and now - child.started > policy.healthy_after_s
-        self.failures = 1 if healthy else self.failures + 1
-        delay = backoff(self.failures, policy.backoff_s)
+        delay = self.backoff.failed(now)
         log.warning("the bot %s; restarting in %.3g s (crash %d of at most %d within %g s)",
                     how, delay, self.budget.count, policy.max_crashes, policy.window_s)
         return self._pause(delay)
