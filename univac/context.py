@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from univac.botview import BotView
+from univac.engine.access import Access
 from univac.engine.approvals import Approvals
 from univac.engine.router import Router
 from univac.engine.state import State
@@ -38,6 +39,7 @@ class Services:
     host: HostInfo
     approvals: Approvals
     audit: AuditLog
+    access: Access
     clock: Callable[[], datetime] = utc_now
 
 
@@ -101,6 +103,14 @@ class Context(Generic[S]):
         transport, where = self._services.router.resolve(target, self.transport)
         if text:
             self._services.router.send(transport, where, str(text))
+
+    def has_role(self, role: str) -> bool:
+        """Whether the sender of the message holds ``role`` (``[roles]``; False in pollers).
+
+        For a plugin that decides per subcommand or per object who may do what; a
+        command that needs one role for everything says ``@command(requires=...)``.
+        """
+        return self.message is not None and self._services.access.has_role(role, self.message)
 
     def approve(self, action: str, *, approvals: int = 1, ttl_s: float = 300.0,
                 role: str = "approvers", self_approve: bool = False) -> str:

@@ -80,7 +80,8 @@ class Bot:
                               if config.store.audit else None)
         approvals = Approvals(self.access, self.audit, self.pool.lend)
         self.boundary = Boundary(self.stats, self.audit, self.prefix)
-        self._services = Services(self.router, self, HOST, approvals, self.audit, clock)
+        self._services = Services(self.router, self, HOST, approvals, self.audit, self.access,
+                                  clock)
         for entry in config.plugins:
             self._enable(entry)
         for problem in self.access.problems(self.catalog.unique_commands(), self.catalog.plugins):

@@ -123,7 +123,9 @@ class Dispatcher:
         return [(handler.label, partial(self._p.boundary.command, handler, ctx, args,
                                         bool(rule.requires)))]
 
-    def _refuse(self, message: Message, handler: CommandHandler, refusal: str) -> Callable[[], None]:
+    def _refuse(
+        self, message: Message, handler: CommandHandler, refusal: str
+    ) -> Callable[[], None]:
         """Answer and audit a refusal: a job, so rate limits come before the audit."""
         def job() -> None:
             self._p.audit.refused(message, handler.label, refusal)
