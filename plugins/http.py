@@ -356,6 +356,7 @@ class BotCollector(Collector):
         yield from _command_metrics(report)
         yield from _load_metrics(status, report.counters)
         yield from _poller_metrics(status)
+        yield from _plugin_metrics(report)
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
@@ -407,6 +408,29 @@ def _command_metrics(report: MetricsReport) -> Iterator[Metric]:
         buckets = [(_le(b), c) for b, c in zip(snap.bounds, snap.cumulative, strict=True)]
         latency.add_metric([plugin, kind], [*buckets, ("+Inf", snap.count)], snap.total)
     yield latency
+
+
+def _plugin_metrics(report: MetricsReport) -> Iterator[Metric]:
+    """The plugins' own counters, gauges and histograms, under the names they gave."""
+    own = report.plugins
+    if own is None:
+        return
+    kinds = {"counter": CounterMetricFamily, "gauge": GaugeMetricFamily,
+             "histogram": HistogramMetricFamily}
+    for name, family in sorted(own.families.items()):
+        doc = f"Counted by the {family.plugin} plugin."
+        metric = kinds[family.kind](name, doc, labels=list(family.labels))
+        if family.kind == "histogram":
+            for (owner, values), snap in sorted(own.histograms.items()):
+                if owner == name:
+                    buckets = [(_le(b), c) for b, c in zip(snap.bounds, snap.cumulative,
+                                                             strict=True)]
+                    metric.add_metric(list(values), [*buckets, ("+Inf", snap.count)], snap.total)
+        else:
+            for (owner, values), value in sorted(own.values.items()):
+                if owner == name:
+                    metric.add_metric(list(values), value)
+        yield metric
 
 
 def _le(bound: float) -> str:

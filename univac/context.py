@@ -21,6 +21,7 @@ from univac.engine.state import State
 from univac.host import HostInfo
 from univac.message import Message
 from univac.ops.audit import AuditLog
+from univac.ops.plugin_metrics import PluginMetrics
 
 S = TypeVar("S")
 """The plugin's settings dataclass: ``ctx: Context[Settings]`` types ``ctx.config``."""
@@ -40,6 +41,7 @@ class Services:
     approvals: Approvals
     audit: AuditLog
     access: Access
+    metrics: PluginMetrics
     clock: Callable[[], datetime] = utc_now
 
 
@@ -103,6 +105,18 @@ class Context(Generic[S]):
         transport, where = self._services.router.resolve(target, self.transport)
         if text:
             self._services.router.send(transport, where, str(text))
+
+    def count(self, name: str, amount: float = 1, **labels: str) -> None:
+        """Add to the plugin's counter ``name`` (exported as ``name_total`` on /metrics)."""
+        self._services.metrics.count(self.plugin, name, amount, labels)
+
+    def gauge(self, name: str, value: float, **labels: str) -> None:
+        """Set the plugin's gauge ``name`` (a level: queue length, quota left)."""
+        self._services.metrics.gauge(self.plugin, name, value, labels)
+
+    def observe(self, name: str, seconds: float, **labels: str) -> None:
+        """Record a duration in the plugin's histogram ``name`` (seconds)."""
+        self._services.metrics.observe(self.plugin, name, seconds, labels)
 
     def has_role(self, role: str) -> bool:
         """Whether the sender of the message holds ``role`` (``[roles]``; False in pollers).

@@ -449,3 +449,15 @@ def test_teardown_stops_the_server(serve) -> None:
     assert http_plugin.bound_port() is None
     with pytest.raises(requests.ConnectionError):
         served.get("/healthz")
+
+
+def test_plugin_metrics_are_served_under_their_own_names(serve) -> None:
+    from tests.core.sample_plugins import counting
+
+    served = serve(str(Path(counting.__file__)))
+    assert served.bot.ask("!step restart ok") == ["counted"]
+    metrics = served.metrics()
+    labels = (("action", "restart"), ("result", "ok"), ("service", "web"))
+    assert metrics[("runbook_steps_executed_total", labels)] == 1
+    assert metrics[("quota_left", ())] == 42
+    assert metrics[("runbook_step_duration_seconds_count", (("action", "restart"),))] == 1

@@ -8,6 +8,7 @@ builds a Bot with fake transports and drives its dispatcher and pollers directly
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -38,6 +39,7 @@ from univac.host import HostInfo
 from univac.message import Message
 from univac.ops.audit import AuditLog
 from univac.ops.metrics import MetricsReport
+from univac.ops.plugin_metrics import PluginMetrics
 from univac.ops.reports import StatusReport
 from univac.ops.sdnotify import Heartbeat, Notifier, summary
 from univac.ops.stats import Stats
@@ -80,8 +82,9 @@ class Bot:
                               if config.store.audit else None)
         approvals = Approvals(self.access, self.audit, self.pool.lend)
         self.boundary = Boundary(self.stats, self.audit, self.prefix)
+        self.plugin_metrics = PluginMetrics()
         self._services = Services(self.router, self, HOST, approvals, self.audit, self.access,
-                                  clock)
+                                  self.plugin_metrics, clock)
         for entry in config.plugins:
             self._enable(entry)
         for problem in self.access.problems(self.catalog.unique_commands(), self.catalog.plugins):
@@ -134,7 +137,7 @@ class Bot:
         )
 
     def metrics(self) -> MetricsReport:
-        return self.stats.report()
+        return dataclasses.replace(self.stats.report(), plugins=self.plugin_metrics.report())
 
     def webhooks(self) -> list[WebhookRoute]:
         """Every enabled webhook, bound to its plugin's context."""
