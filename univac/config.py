@@ -7,7 +7,8 @@ the core plugins):
 - ``[[transports]]``: a list; each entry has ``type`` (and ``name``, which defaults to
   the type), the rest is that transport's own ``Settings``;
 - ``[plugins.<name>]``: each enabled plugin's own ``Settings``;
-- ``[store]``: where state is kept (``univac/engine/store.py``).
+- ``[store]``: where state is kept (``univac/engine/store.py``);
+- ``[ha]``: several instances, one active (``univac/engine/lease.py``).
 
 Every problem is collected, not only the first. Problems with the core or a transport
 stop start-up (``ConfigError``); a plugin's problem disables that plugin at run time and
@@ -24,14 +25,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
-from univac.engine import loader
+from univac.engine import lease, loader
 from univac.engine.access import ANY_TRANSPORT, AccessRule, Roles
 from univac.engine.store import StoreEntry, read_table
 from univac.errors import ConfigError, ConfigIssue, PluginError
 from univac.settings import Source, convert, did_you_mean, fill
 
 CORE_PLUGINS = ("help", "echo", "version", "status", "whereareyou")
-TOP_LEVEL = ("bot", "transports", "plugins", "roles", "access", "store")
+TOP_LEVEL = ("bot", "transports", "plugins", "roles", "access", "store", "ha")
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ class Config:
     roles: Roles = field(default_factory=dict)
     access: dict[str, AccessRule] = field(default_factory=dict)
     store: StoreEntry = field(default_factory=StoreEntry)
+    ha: lease.HaSettings = field(default_factory=lease.HaSettings)
 
 
 def load(path: Path | None, environ: Mapping[str, str] | None = None) -> Config:
@@ -135,6 +137,8 @@ def from_mapping(data: Mapping[str, Any], source: Source) -> Config:
     roles = _roles(data.get("roles", {}), {t.name for t in transports}, core)
     access = _access(data.get("access", {}), roles, core)
     store = read_table(data.get("store", {}), core.fill, core.issue)
+    ha = core.fill(lease.HaSettings, data.get("ha", {}), "ha")
+    lease.check(ha, store.backend if store else "", store and store.module, core.issue)
     plugins = _Reader(source)
     entries = _plugins(bot or _fallback_bot(data.get("bot")), data.get("plugins", {}), plugins)
     if core.issues or bot is None:
@@ -150,6 +154,7 @@ def from_mapping(data: Mapping[str, Any], source: Source) -> Config:
         roles=roles,
         access=access,
         store=store or StoreEntry(),
+        ha=ha or lease.HaSettings(),
     )
 
 
