@@ -17,7 +17,6 @@ Shared by tests/integration/test_ha_failover.py and benchmarks/failover.py:
 from __future__ import annotations
 
 import contextlib
-import queue
 import re
 import signal
 import socket
@@ -161,7 +160,7 @@ class Watcher:
         self.most_bots_in_channel = 0
         self.most_bot_connections = 0
         self.said: list[Said] = []
-        self.events: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self.joins: list[tuple[float, str]] = []
         self._stop = threading.Event()
         self.raw(f"NICK {nick}")
         self.raw(f"USER {nick} 0 * :{nick}")
@@ -242,10 +241,9 @@ class Watcher:
             self.users = int(found.group(1))
         elif command == "JOIN":
             self.members.add(nick)
-            self.events.put(f"join {nick}")
+            self.joins.append((time.monotonic(), nick))
         elif command in ("PART", "QUIT"):
             self.members.discard(nick)
-            self.events.put(f"{command.lower()} {nick}")
         elif command == "NICK":
             self.members.discard(nick)
             self.members.add(parts[1].lstrip(":"))
