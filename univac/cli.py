@@ -8,7 +8,8 @@
 
 Exit codes: 0 clean stop, 1 invalid configuration, 2 bad command line, 3 the
 supervisor gave up after repeated crashes, 4 the watchdog gave up (see watchdog.py),
-5 the state store cannot be opened (a database that does not answer).
+5 the state store cannot be opened (a database that does not answer), 6 a leader that
+lost its lease could not close its transports in time (``[ha]``, leader.py).
 """
 
 from __future__ import annotations
@@ -158,8 +159,9 @@ def _check(args: argparse.Namespace) -> int:
     issues = list(config.plugin_issues) + _plugin_code_issues(config)
     if issues:
         return _report(issues)
+    ha = ", one active of several ([ha])" if config.ha.enabled else ""
     print(f"{config.file}: OK ({len(config.transports)} transport(s), "
-          f"{len(config.plugins)} plugin(s), {config.store.backend} store)")
+          f"{len(config.plugins)} plugin(s), {config.store.backend} store{ha})")
     return 0
 
 

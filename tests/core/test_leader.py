@@ -245,7 +245,7 @@ def test_an_unreachable_database_keeps_a_standby_trying_with_a_new_connection(da
     world.leader._open_lease = failing_first
     world.leader.step()
     assert world.leader.role == STANDBY
-    assert world.leader.detail.startswith("database unreachable: cannot connect")
+    assert world.leader.detail.startswith("cannot take the lease: cannot connect")
     wait_for(lambda: world.leases[1].closed, 10, "the failed connection closed")
     world.leader.step()
     assert world.leader.role == LEADER and len(world.leases) == 3

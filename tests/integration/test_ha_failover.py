@@ -13,6 +13,7 @@ watches the server's user count and the channel the whole time (ha_cluster.py).
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -22,6 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.integration.botprocess import univac_command
 from tests.integration.ha_cluster import Instance, Watcher, write_config
 from tests.integration.postgres_servers import Postgres
 from tests.plugins.servers import HttpServer, Reply, recorded
@@ -189,3 +191,17 @@ def test_the_database_stops_for_20_s_and_never_two_bots_speak(
     assert stepped_down < 10, f"stepped down {stepped_down:.1f} s after the database stopped"
     leaders = [i for i in ha.instances if health(i).json()["role"] == "leader"]
     assert len(leaders) == 1
+
+
+def test_check_says_that_ha_needs_the_postgres_store(tmp_path: Path) -> None:
+    config = write_config(tmp_path, 6667, "host=db.example.org dbname=univac")
+    done = subprocess.run([*univac_command(), "check", "--config", str(config)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "postgres store, one active of several ([ha])" in done.stdout
+    text = config.read_text().replace('backend = "postgres"', 'backend = "sqlite"')
+    config.write_text(text.replace('dsn_file = "dsn"\n', ""))
+    done = subprocess.run([*univac_command(), "check", "--config", str(config)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert ('ha.enabled: needs [store] backend = "postgres": the sqlite store has no leader '
+            "lease") in done.stderr

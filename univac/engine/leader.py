@@ -108,7 +108,7 @@ class Leader:
             got = self._call("acquire", self.holder, timeout=ACQUIRE_TIMEOUT_S)
         except (StoreError, TimeoutError) as error:
             self._retire()
-            self._become(STANDBY, f"database unreachable: {error}", logging.ERROR)
+            self._become(STANDBY, f"cannot take the lease: {error}", logging.ERROR)
             return self._settings.heartbeat_s
         if got is None:
             self._become(STANDBY, "another instance leads")

@@ -39,7 +39,7 @@ class LeaseReport:
     since: float
     """``time.time()`` of the last change of role."""
     detail: str
-    """A short reason, such as ``another instance leads`` or ``database unreachable``."""
+    """A short reason, such as ``another instance leads`` or ``cannot take the lease: ...``."""
 
 
 @dataclass(frozen=True)
