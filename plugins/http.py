@@ -9,9 +9,11 @@ however steadily it trickles, so slow clients cannot hold the connection slots:
 
 - ``GET /healthz``: JSON of each transport (state, joined targets, last inbound traffic,
   reconnects), each poller (runs, last success, failures in a row and the kind of the
-  last error), the reactive threads and queue. 200 when healthy, 503 when not: healthy
-  means every transport is ``connected`` and no poller has failed
-  ``poller_failures_unhealthy`` times in a row.
+  last error), the reactive threads and queue, and the leader lease. 200 when healthy,
+  503 when not: healthy means every transport is ``connected``, no poller has failed
+  ``poller_failures_unhealthy`` times in a row and, with ``[ha]`` on, this instance
+  leads: a standby answers 503 (``"role": "standby"``), so a load balancer that checks
+  ``/healthz`` sends webhooks to the leader only.
 - ``GET /metrics``: Prometheus text, read from the bot on each scrape.
 - ``<webhook_prefix><path>``: the ``@webhook(path)`` handlers of every enabled plugin.
   A request must carry a valid ``X-Hub-Signature-256`` (HMAC-SHA256 of the body under
@@ -311,6 +313,9 @@ def problems(report: StatusReport, failures_unhealthy: int) -> list[str]:
              for name, t in report.transports.items() if t.state != "connected"]
     found += [f"poller {p.name} failed {p.failures} times in a row"
               for p in report.pollers if p.failures >= failures_unhealthy]
+    lease = report.lease
+    if lease is not None and lease.role != "leader":
+        return [f"{lease.role}: {lease.detail}"]
     return found
 
 
@@ -323,8 +328,12 @@ def health(ctx: Context, failures_unhealthy: int) -> WebhookResponse:
         return WebhookResponse(503, json.dumps({"healthy": False, "problems": ["starting"]}), JSON)
     found = problems(report, failures_unhealthy)
     threads, running, queued = report.reactive
+    lease = report.lease
     document = {
         "healthy": not found, "problems": found, "version": report.version,
+        "role": lease.role if lease else "",
+        "lease": {"role": lease.role, "epoch": lease.epoch, "since": lease.since,
+                  "detail": lease.detail} if lease else None,
         "started": report.started,
         "transports": {name: {
             "state": t.state, "targets": list(t.targets), "last_inbound": t.last_inbound,
@@ -376,6 +385,11 @@ def _bot_metrics(status: StatusReport, settings: Settings) -> Iterator[Metric]:
     yield _gauge("univac_healthy", "1 when /healthz answers 200, else 0.", float(healthy))
     yield _gauge("univac_plugins_disabled", "Plugins disabled by an error.",
                  len(status.plugin_errors))
+    if status.lease is not None:
+        yield _gauge("univac_lease_leader", "1 while this instance leads ([ha]), else 0.",
+                     float(status.lease.role == "leader"))
+        yield _gauge("univac_lease_epoch", "The epoch this instance leads with (0: none).",
+                     float(status.lease.epoch or 0))
 
 
 def _transport_metrics(status: StatusReport, counters: Mapping[str, int]) -> Iterator[Metric]:

@@ -6,7 +6,8 @@ state and one audit trail. Same contract as the embedded SQLite store
 (``univac/engine/store.py``): one record per key in ``univac_state``, audit records in
 ``univac_audit``, the leader lease row (whose epoch fences writes) in ``univac_lease``,
 the schema version in ``univac_schema``. Values are JSON kept as ``text``, exactly as
-written (``value::jsonb`` to query them).
+written (``value::jsonb`` to query them). ``open_lease`` gives ``[ha]`` its leader
+lease (postgres_lease.py).
 
 One connection serves every thread behind a lock (autocommit; each write is one
 explicit transaction). When the database goes away, the write in progress fails with
@@ -29,6 +30,7 @@ import psycopg
 from psycopg import conninfo
 
 from univac import StaleEpochError, StoreError
+from univac.stores.postgres_lease import PostgresLease
 
 log = logging.getLogger("univac.store")
 T = TypeVar("T")
@@ -84,6 +86,12 @@ def connect(settings: Settings, folder: Path) -> PostgresStore:
     except psycopg.Error as error:
         raise StoreError(f"cannot connect to PostgreSQL: {one_line(error)}") from None
     return store
+
+
+def open_lease(settings: Settings, timeout_s: float) -> PostgresLease:
+    """The leader lease for ``[ha]`` (postgres_lease.py), on a connection of its own that
+    notices a dead link within about ``timeout_s``; it connects on first use."""
+    return PostgresLease(settings.dsn, settings.connect_timeout_s, timeout_s)
 
 
 class PostgresStore:

@@ -177,8 +177,9 @@ def _check(args: argparse.Namespace) -> int:
     issues = list(config.plugin_issues) + _plugin_code_issues(config)
     if issues:
         return _report(issues)
+    ha = ", one active of several ([ha])" if config.ha.enabled else ""
     print(f"{config.file}: OK ({len(config.transports)} transport(s), "
-          f"{len(config.plugins)} plugin(s), {config.store.backend} store)")
+          f"{len(config.plugins)} plugin(s), {config.store.backend} store{ha})")
     return exitcodes.OK
 
 

@@ -1,6 +1,6 @@
 """Read the one TOML configuration file into frozen dataclasses. Layer: core; start-up.
 
-The file has six parts, all optional (no file at all means: console transport and
+The file has seven parts, all optional (no file at all means: console transport and
 the core plugins):
 
 - ``[bot]``: the core's settings (``BotSettings``, in ``univac/botsettings.py``);
@@ -9,7 +9,8 @@ the core plugins):
 - ``[plugins.<name>]``: each enabled plugin's own ``Settings``; its ``Target`` settings
   must name configured transports;
 - ``[roles.<role>]`` and ``[access.<name>]``: who may run what (``engine/access.py``);
-- ``[store]``: where state is kept (``univac/engine/store.py``).
+- ``[store]``: where state is kept (``univac/engine/store.py``);
+- ``[ha]``: several instances, one active (``univac/engine/lease.py``).
 
 Every problem is collected, not only the first. Problems with the core or a transport
 stop start-up (``ConfigError``); a plugin's problem disables that plugin at run time and
@@ -28,13 +29,13 @@ from typing import Any
 
 from univac import targets
 from univac.botsettings import BotSettings
-from univac.engine import loader
+from univac.engine import lease, loader
 from univac.engine.access import ANY_TRANSPORT, AccessRule, Roles
 from univac.engine.store import StoreEntry, read_table
 from univac.errors import ConfigError, ConfigIssue, PluginError
 from univac.settings import Source, convert, did_you_mean, fill
 
-TOP_LEVEL = ("bot", "transports", "plugins", "roles", "access", "store")
+TOP_LEVEL = ("bot", "transports", "plugins", "roles", "access", "store", "ha")
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class Config:
     store: StoreEntry = field(default_factory=StoreEntry)
     warnings: tuple[ConfigIssue, ...] = ()
     """Old setting names that still work: ``univac check`` and the start-up log show them."""
+    ha: lease.HaSettings = field(default_factory=lease.HaSettings)
 
 
 def load(path: Path | None, environ: Mapping[str, str] | None = None) -> Config:
@@ -112,6 +114,8 @@ def from_mapping(data: Mapping[str, Any], source: Source) -> Config:
     roles = _roles(data.get("roles", {}), {t.name for t in transports}, core)
     access = _access(data.get("access", {}), roles, core)
     store = read_table(data.get("store", {}), core.fill, core.issue)
+    ha = core.fill(lease.HaSettings, data.get("ha", {}), "ha")
+    lease.check(ha, store.backend if store else "", store and store.module, core.issue)
     plugins = _Reader(source, transports={t.name for t in transports})
     entries = _plugins(bot or _fallback_bot(data.get("bot")), data.get("plugins", {}), plugins)
     if core.issues or bot is None:
@@ -128,6 +132,7 @@ def from_mapping(data: Mapping[str, Any], source: Source) -> Config:
         access=access,
         store=store or StoreEntry(),
         warnings=tuple(core.warnings + plugins.warnings),
+        ha=ha or lease.HaSettings(),
     )
 
 

@@ -13,6 +13,7 @@ USAGE = 2
 CRASH_LOOP = 3
 WATCHDOG_GAVE_UP = 4
 STORE = 5
+LEASE_LOST = 6
 
 MEANINGS = {
     OK: "clean stop",
@@ -21,6 +22,7 @@ MEANINGS = {
     CRASH_LOOP: "the supervisor gave up after repeated thread crashes",
     WATCHDOG_GAVE_UP: "the watchdog gave up after repeated crashes of the bot",
     STORE: "the state store cannot be opened at start",
+    LEASE_LOST: "a leader that lost its lease could not close its transports in time",
 }
 NOT_CRASHES = (CONFIG, USAGE)
 """A child exiting with these is not restarted: the watchdog exits with the same code."""

@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.waiting import wait_for
 from univac import TransportStatus
 from univac.kit import webhook as hooks
+from univac.ops.reports import LeaseReport
 from univac.plugins import http as http_plugin
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hooks"
@@ -220,6 +221,41 @@ def test_a_good_delivery_posts_exactly_once_even_when_delivered_twice(serve) -> 
     said = served.bot.said()
     assert len(said) == 1 and said[0][0] == "test:#dev"
     assert said[0][1].startswith("[acme/rocket] margaret pushed 2 commit(s) to main")
+
+
+def test_a_standby_refuses_webhooks_with_503_and_forgets_the_delivery(serve) -> None:
+    served = serve("hooks", settings=hooks_settings())
+    body = (FIXTURES / "push.json").read_bytes()
+    headers = github("push", body, delivery="during-a-failover")
+    leading = [False]
+    served.bot.bot.ha.active = lambda: leading[0]
+    refused = served.post("/hooks/github", body, headers)
+    assert refused.status_code == 503 and refused.text.startswith("standby:")
+    assert served.bot.said() == []
+    leading[0] = True
+    assert served.post("/hooks/github", body, headers).status_code == 200
+    assert len(served.bot.said()) == 1
+
+
+def test_health_of_a_standby_is_503_and_names_its_role(serve) -> None:
+    served = serve("echo")
+    assert served.get("/healthz").json()["role"] == "" and "univac_lease_leader" not in str(
+        served.metrics())
+    lease = LeaseReport("standby", None, 1700000000.0, "another instance leads")
+    served.bot.bot.ha.report = lambda: lease
+    response = served.get("/healthz")
+    assert response.status_code == 503
+    report = response.json()
+    assert report["role"] == "standby" and report["healthy"] is False
+    assert report["problems"] == ["standby: another instance leads"]
+    assert report["lease"] == {"role": "standby", "epoch": None, "since": 1700000000.0,
+                               "detail": "another instance leads"}
+    assert served.metrics()[("univac_lease_leader", ())] == 0.0
+    served.bot.bot.ha.report = lambda: LeaseReport("leader", 4, 1700000000.0, "epoch 4")
+    assert served.get("/healthz").status_code == 200
+    metrics = served.metrics()
+    assert metrics[("univac_lease_leader", ())] == 1.0
+    assert metrics[("univac_lease_epoch", ())] == 4.0
 
 
 def test_concurrent_repeats_of_one_delivery_post_once(serve) -> None:

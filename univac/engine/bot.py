@@ -25,6 +25,7 @@ from univac.engine.access import Access
 from univac.engine.approvals import Approvals
 from univac.engine.catalog import Catalog, Plugin, inspect_plugin
 from univac.engine.dispatch import Dispatcher, Parts
+from univac.engine.ha import HighAvailability
 from univac.engine.handlers import Boundary
 from univac.engine.jsonstate import clean_temporaries, import_file
 from univac.engine.poller import Poller
@@ -65,15 +66,17 @@ class Bot:
         self.started = time.time()
         self.stats = Stats()
         self.stop_event = threading.Event()
-        self.transports = dict(transports) if transports is not None else _create(config)
+        self.contexts: dict[str, Context] = {}
+        self.ha = HighAvailability(config, self.stop_event, self.contexts)
+        self.transports = self.ha.transports(
+            dict(transports) if transports is not None else _create(config))
         self.router = Router(self.transports, self.stats, config.secrets)
         self.pool = ReactivePool(settings.max_reactive, settings.queue_size)
         self.catalog = Catalog()
         self.plugin_errors = {issue.key: issue.reason for issue in config.plugin_issues}
-        self.contexts: dict[str, Context] = {}
         self._teardowns: list[tuple[str, Callable[[], object]]] = []
         self._state_dir = state_dir(config)
-        self.fence = Fence()
+        self.fence = self.ha.fence
         self.store = open_store(config.store, self._state_dir)
         clean_temporaries(self._state_dir)
         self.access = Access(config.roles, config.access)
@@ -96,7 +99,7 @@ class Bot:
             RateLimiter(settings.channel_rate, settings.channel_burst), self.prefix,
             self.boundary,
         ))
-        self.pollers = [Poller(h, self.contexts[h.plugin], self.boundary, self.stop_event)
+        self.pollers = [Poller(h, self.contexts[h.plugin], self.boundary, self.ha.quiet)
                         for h in self.catalog.pollers]
         self.supervisor = Supervisor(self.stop_event, settings.max_crashes, settings.crash_window_s)
 
@@ -134,6 +137,7 @@ class Bot:
             plugin_errors=dict(self.plugin_errors),
             counters=self.stats.snapshot() | {"shed_total": self.pool.shed},
             reactive=self.pool.load(),
+            lease=self.ha.report(),
         )
 
     def metrics(self) -> MetricsReport:
@@ -143,7 +147,8 @@ class Bot:
         """Every enabled webhook, bound to its plugin's context."""
         return [
             WebhookRoute(path, h.spec.methods, h.plugin, h.label,
-                         partial(self.boundary.webhook, h, self.contexts[h.plugin]))
+                         partial(self.boundary.webhook, h, self.contexts[h.plugin],
+                                 active=self.ha.active))
             for path, h in self.catalog.webhooks.items()
         ]
 
@@ -156,9 +161,12 @@ class Bot:
         heartbeat = Heartbeat(notifier, self.supervisor.down, self._summary)
         for name, transport in self.transports.items():
             deliver = self.dispatcher.deliver
-            self.supervisor.add(f"transport:{name}", partial(transport.run, deliver), True)
+            self.supervisor.add(f"transport:{name}", self.ha.gate(partial(transport.run, deliver)),
+                                True)
         for poller in self.pollers:
-            self.supervisor.add(f"poll:{poller.name}", poller.run)
+            self.supervisor.add(f"poll:{poller.name}", self.ha.gate(poller.run, counted=False))
+        for name, target in self.ha.children():
+            self.supervisor.add(name, target)
         self.supervisor.on_tick(self._report_slow)
         self.supervisor.on_tick(heartbeat.tick)
         for issue, reason in self.plugin_errors.items():
@@ -178,6 +186,7 @@ class Bot:
         """Stop pollers, drain handlers, say goodbye, join threads, tear plugins down."""
         timeout = self.config.bot.shutdown_timeout_s
         self.stop_event.set()
+        self.ha.close()
         self.dispatcher.close()
         if not self.pool.close(timeout):
             log.warning("handlers still running after %.1f s; leaving them", timeout)
@@ -195,7 +204,7 @@ class Bot:
 
     def _summary(self) -> str:
         states = {name: transport_state(t) for name, t in self.transports.items()}
-        return summary(states, self.supervisor.down(), len(self.pollers))
+        return summary(states, self.supervisor.down(), len(self.pollers), self.ha.role())
 
     def _report_slow(self) -> None:
         for job in self.pool.newly_slow(self.config.bot.slow_handler_s):

@@ -8,6 +8,9 @@ a matcher) and the traceback in the log, never the exception's text in chat.
 
 Threads: commands and matchers run on reactive threads, pollers on their own
 ``poll:<plugin>.<function>`` thread, webhooks on the HTTP server's worker threads.
+With ``[ha]`` on, a webhook reaching an instance that does not lead is refused with 503
+before any plugin code runs (a load balancer that checks ``/healthz`` sends webhooks to
+the leader only).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -30,6 +33,7 @@ from univac.webhooks import WebhookRequest, WebhookResponse, reply_of
 
 log = logging.getLogger("univac.handlers")
 APOLOGY = "Sorry, something went wrong on my side; the operator can find the details in the log."
+STANDBY = WebhookResponse(503, "standby: this instance does not lead; send this to the leader\n")
 PollKind = Literal["polled", "skipped", "deferred", "failed"]
 
 
@@ -119,9 +123,13 @@ class Boundary:
         return PollResult("polled")
 
     def webhook(
-        self, handler: WebhookHandler, ctx: Context, request: WebhookRequest
+        self, handler: WebhookHandler, ctx: Context, request: WebhookRequest, *,
+        active: Callable[[], bool] = lambda: True,
     ) -> WebhookResponse:
-        """Call one webhook handler; never raises (a 400 for UserError, else a 500)."""
+        """Call one webhook handler; never raises (a 400 for UserError, else a 500).
+        503 unless ``active()``: with ``[ha]``, only the leader handles webhooks."""
+        if not active():
+            return STANDBY
         started = time.perf_counter()
         try:
             response = reply_of(handler.func(ctx.derive(), request))

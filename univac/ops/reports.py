@@ -37,6 +37,21 @@ class PollerReport:
 
 
 @dataclass(frozen=True)
+class LeaseReport:
+    """This instance's part with ``[ha]`` on: which role, since when, and why."""
+
+    role: str
+    """``leader``, ``taking over`` (holding the lease, waiting its grace period) or
+    ``standby``."""
+    epoch: int | None
+    """The epoch this instance holds the lease with, if it does."""
+    since: float
+    """``time.time()`` of the last change of role."""
+    detail: str
+    """A short reason, such as ``another instance leads`` or ``cannot take the lease: ...``."""
+
+
+@dataclass(frozen=True)
 class StatusReport:
     """The bot at a glance."""
 
@@ -48,3 +63,5 @@ class StatusReport:
     counters: dict[str, int]
     reactive: tuple[int, int, int]
     """Threads, running jobs, queued jobs."""
+    lease: LeaseReport | None = None
+    """The leader lease, when ``[ha]`` is on."""
