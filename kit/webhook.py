@@ -98,6 +98,7 @@ class Store(Protocol):
     def __setitem__(self, key: str, value: Any) -> None: ...
     def __delitem__(self, key: str) -> None: ...
     def keys(self) -> Iterable[str]: ...
+    def __contains__(self, key: object) -> bool: ...
 
 
 def marks(headers: Mapping[str, str], body: bytes) -> list[str]:
@@ -145,10 +146,15 @@ class Deliveries:
                 del store[legacy_key]
 
     def claim(self, marks: Iterable[str]) -> bool:
-        """Start handling a delivery; False when any of its marks was handled or is busy."""
+        """Start handling a delivery; False when any of its marks was handled or is busy.
+
+        The store is asked too, not only this object's index: after a failover the new
+        leader's state is reloaded with what the old leader handled since this started.
+        """
         wanted = set(marks)
         with self._lock:
-            if any(mark in self._done or mark in self._busy for mark in wanted):
+            if any(mark in self._done or mark in self._busy or self.PREFIX + mark in self._store
+                   for mark in wanted):
                 return False
             self._busy |= wanted
             return True
