@@ -123,7 +123,8 @@ class Deliveries:
     """Handled deliveries, by their marks: claimed while handled, remembered once done.
 
     Each remembered mark is its own key in ``store`` (``handled:<mark>``, holding a
-    sequence number), at most ``size`` of them: the oldest are deleted past that. A
+    sequence number), at least the last ``size`` of them: once there are a sixteenth
+    more, the oldest are deleted down to ``size`` in one go. A
     list kept under an older ``legacy_key`` (delivery ids, oldest first) is moved over.
     """
 
@@ -142,7 +143,8 @@ class Deliveries:
             self._next = max(found.values(), default=0) + 1
             legacy = store.get(legacy_key) if legacy_key else None
             if isinstance(legacy, list):
-                self._remember([f"id:{delivery}" for delivery in legacy])
+                added, forgotten = self._remember([f"id:{delivery}" for delivery in legacy])
+                self._write(added, forgotten)
                 del store[legacy_key]
 
     def claim(self, marks: Iterable[str]) -> bool:
@@ -160,22 +162,38 @@ class Deliveries:
             return True
 
     def done(self, marks: Iterable[str]) -> None:
-        """Remember a delivery as handled (forgetting the oldest marks past ``size``)."""
+        """Remember a delivery as handled (forgetting the oldest marks past ``size``).
+
+        The index changes under this object's lock; the store's transaction (a commit
+        with its fsync) runs after it, so claims of other deliveries never wait for it.
+        """
         with self._lock:
             self._busy -= set(marks)
-            with self._store:
-                self._remember(list(marks))
+            added, forgotten = self._remember(list(marks))
+        with self._store:
+            self._write(added, forgotten)
+
+    def _write(self, added: dict[str, int], forgotten: list[str]) -> None:
+        for key, number in added.items():
+            self._store[key] = number
+        for key in forgotten:
+            if key in self._store:
+                del self._store[key]
 
     def release(self, marks: Iterable[str]) -> None:
         """Forget a claim whose handling failed, so a new delivery may try again."""
         with self._lock:
             self._busy -= set(marks)
 
-    def _remember(self, marks: list[str]) -> None:
+    def _remember(self, marks: list[str]) -> tuple[dict[str, int], list[str]]:
+        """Index ``marks``; the keys to write and the keys to delete from the store."""
+        added = {}
         for mark in marks:
-            self._done[mark] = self._next
-            self._store[self.PREFIX + mark] = self._next
+            self._done[mark] = added[self.PREFIX + mark] = self._next
             self._next += 1
-        while len(self._done) > self._size:
-            oldest, _ = self._done.popitem(last=False)
-            del self._store[self.PREFIX + oldest]
+        forgotten = []
+        if len(self._done) > self._size + self._size // 16:  # forget in batches, not per write
+            while len(self._done) > self._size:
+                oldest, _ = self._done.popitem(last=False)
+                forgotten.append(self.PREFIX + oldest)
+        return added, forgotten

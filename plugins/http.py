@@ -85,7 +85,7 @@ class Settings:
     """Connections without traffic are closed after this many seconds."""
     request_timeout_s: float = 10.0
     """A request (head and body) not read in full this long after it began is cut off."""
-    threads: int = 4
+    threads: int = 8
     max_connections: int = 100
     webhook_secret: str = ""
     webhook_token: str = ""
@@ -239,6 +239,8 @@ class App:
         self.registry.register(BotCollector(ctx, self.settings))
         self.requests = Counter("univac_webhook_requests", "Webhook requests, by answer.",
                                 ["path", "status"], registry=self.registry)
+        self._routes: dict[str, WebhookRoute] | None = None
+        self._counted: dict[tuple[str, int], Any] = {}
         self.deliveries = hooks.Deliveries(
             ctx.state, 2 * self.settings.remember_deliveries, legacy_key="deliveries")
 
@@ -267,14 +269,24 @@ class App:
             return WebhookResponse(200, generate_latest(self.registry), CONTENT_TYPE_LATEST)
         prefix = self.settings.webhook_prefix
         if "webhooks" in on and path.startswith(prefix + "/"):
-            route = next((r for r in self.ctx.bot.webhooks() if r.path == path[len(prefix):]),
-                         None)
+            route = self._route_of(path[len(prefix):])
             if route is None:
                 return WebhookResponse(404, "no webhook here\n")
             response = self._webhook(environ, method, route)
-            self.requests.labels(route.path, str(response.status)).inc()
+            self._count(route.path, response.status)
             return response
         return WebhookResponse(404, "not found\n")
+
+    def _route_of(self, path: str) -> WebhookRoute | None:
+        if self._routes is None:  # the first request: every plugin is enabled by now
+            self._routes = {route.path: route for route in self.ctx.bot.webhooks()}
+        return self._routes.get(path)
+
+    def _count(self, path: str, status: int) -> None:
+        child = self._counted.get((path, status))
+        if child is None:
+            child = self._counted[(path, status)] = self.requests.labels(path, str(status))
+        child.inc()
 
     def _webhook(
         self, environ: dict[str, Any], method: str, route: WebhookRoute

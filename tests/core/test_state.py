@@ -165,3 +165,30 @@ def test_reload_reads_what_another_writer_stored(store: SqliteStore) -> None:
     assert "from" not in state
     state.reload()
     assert state["from"] == "elsewhere"
+
+
+def test_other_threads_read_committed_values_while_a_block_is_open(store: SqliteStore) -> None:
+    state = State(store, "plugin")
+    state["level"] = 1
+    inside, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with state:
+            state["level"] = 2
+            inside.set()
+            assert release.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert inside.wait(10)
+    read: list[object] = []
+    reader = threading.Thread(target=lambda: read.append((state.get("level"), "level" in state)))
+    reader.start()
+    reader.join(5)
+    blocked = reader.is_alive()
+    release.set()
+    thread.join(10)
+    reader.join(10)
+    assert not blocked, "a reader waited for another thread's open block"
+    assert read == [(1, True)]
+    assert state["level"] == 2

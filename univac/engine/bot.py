@@ -75,6 +75,7 @@ class Bot:
         self.catalog = Catalog()
         self.plugin_errors = {issue.key: issue.reason for issue in config.plugin_issues}
         self._teardowns: list[tuple[str, Callable[[], object]]] = []
+        self._routes: list[WebhookRoute] | None = None
         self._state_dir = state_dir(config)
         self.fence = self.ha.fence
         self.store = open_store(config.store, self._state_dir)
@@ -144,13 +145,16 @@ class Bot:
         return dataclasses.replace(self.stats.report(), plugins=self.plugin_metrics.report())
 
     def webhooks(self) -> list[WebhookRoute]:
-        """Every enabled webhook, bound to its plugin's context."""
-        return [
-            WebhookRoute(path, h.spec.methods, h.plugin, h.label,
-                         partial(self.boundary.webhook, h, self.contexts[h.plugin],
-                                 active=self.ha.active))
-            for path, h in self.catalog.webhooks.items()
-        ]
+        """Every enabled webhook, bound to its plugin's context (made once: the plugins
+        are fixed once the bot is built, and the http plugin asks on every request)."""
+        if self._routes is None:
+            self._routes = [
+                WebhookRoute(path, h.spec.methods, h.plugin, h.label,
+                             partial(self.boundary.webhook, h, self.contexts[h.plugin],
+                                     active=self.ha.active))
+                for path, h in self.catalog.webhooks.items()
+            ]
+        return list(self._routes)
 
     def run(self, notifier: Notifier | None = None) -> int:
         """Supervise until stopped, shut down in order, return the exit code.

@@ -35,7 +35,10 @@ def import_file(store: Store, namespace: str, folder: Path, epoch: int | None) -
     data = _read(path)
     if data is None:
         return 0
-    store.commit(namespace, {key: json.dumps(value) for key, value in data.items()}, epoch)
+    durable = store.commit(namespace, {key: json.dumps(value) for key, value in data.items()},
+                           epoch)
+    if durable is not None:
+        durable()
     kept = _rename(path, "imported")
     log.info("state of %s: imported %d key(s) from %s into the store; the file is kept as %s",
              namespace, len(data), path, kept.name)

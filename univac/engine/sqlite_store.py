@@ -6,19 +6,23 @@ every thread behind a lock: SQLite runs one writer at a time anyway, and ``State
 keeps each plugin's records in memory, so the store only sees writes and one load per
 plugin at start.
 
-Durability: the journal is a write-ahead log (WAL) and ``synchronous = FULL``, so each
-commit syncs the log to disk before it returns. With ``NORMAL`` (the usual WAL
-setting) a commit survives a killed process but may be undone by a power cut or a
-kernel crash; a handler that answered "approved" or a webhook delivery id recorded as
-handled must not be forgotten by a machine that lost power, and the cost is one sync
-per transaction, about what the former JSON files paid (performance.md, "State store").
-A write that is killed half-way leaves the previous state: SQLite ignores a log that
-holds no commit.
+Durability: the journal is a write-ahead log (WAL), and a commit is durable (synced to
+disk) before ``State`` lets its caller go on: a handler that answered "approved" or a
+webhook delivery recorded as handled must not be forgotten by a machine that lost
+power. The sync is grouped: SQLite commits with ``synchronous = NORMAL`` (a commit that
+survives a killed process, at once), and ``commit`` returns a wait that syncs the log
+file, so commits made by several threads while one sync runs share the next sync
+(group commit, as databases do). The log is written in order, so a sync that covers a
+commit covers every commit before it. ``State`` waits after releasing its lock: a
+plugin's other threads go on meanwhile, and may read what is committed but not yet
+synced (the webhook benchmark, performance.md, measures what this buys). A write that
+is killed half-way leaves the previous state: SQLite ignores a log that holds no commit.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Mapping
@@ -82,7 +86,8 @@ class SqliteStore:
         mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode != "wal":
             log.warning("SQLite store %s: no WAL on this file system (journal %s)", path, mode)
-        self._db.execute("PRAGMA synchronous = FULL")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._log = GroupSync(path.with_name(path.name + "-wal"))
 
     def load(self, namespace: str) -> dict[str, str]:
         query = "SELECT key, value FROM univac_state WHERE namespace = ?"
@@ -90,18 +95,19 @@ class SqliteStore:
             return self._guard("read", lambda: dict(self._db.execute(query, (namespace,))))
 
     def commit(self, namespace: str, changes: Mapping[str, str | None],
-               epoch: int | None) -> None:
+               epoch: int | None) -> Callable[[], None]:
+        """Commit; return the wait that makes the commit durable (see the docstring)."""
         def write() -> None:
             sets = ((namespace, k, v, epoch) for k, v in changes.items() if v is not None)
             self._db.executemany(UPSERT, sets)
             gone = ((namespace, k) for k, v in changes.items() if v is None)
             self._db.executemany(DELETE, gone)
 
-        self._transaction(write, epoch)
+        return self._transaction(write, epoch)
 
     def append_audit(self, record: str, epoch: int | None) -> None:
         insert = "INSERT INTO univac_audit (epoch, record) VALUES (?, ?)"
-        self._transaction(lambda: self._db.execute(insert, (epoch, record)), epoch)
+        self._transaction(lambda: self._db.execute(insert, (epoch, record)), epoch)()
 
     def migrate(self, dry_run: bool = False) -> list[str]:
         with self._lock:
@@ -114,16 +120,18 @@ class SqliteStore:
         if plan:
             plan.append(f"PRAGMA user_version = {len(MIGRATIONS)}")
         if plan and not dry_run:
-            self._transaction(lambda: [self._db.execute(sql) for sql in plan], None)
+            self._transaction(lambda: [self._db.execute(sql) for sql in plan], None)()
         return plan
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self._log.close()
 
-    def _transaction(self, work: Callable[[], object], epoch: int | None) -> None:
-        """Run ``work`` in one write transaction: all of it lands, or none."""
-        def run() -> None:
+    def _transaction(self, work: Callable[[], object], epoch: int | None) -> Callable[[], None]:
+        """Run ``work`` in one write transaction: all of it lands, or none. Returns the
+        wait that makes it durable."""
+        def run() -> int:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 if epoch is not None:
@@ -133,9 +141,11 @@ class SqliteStore:
             except BaseException:
                 self._rollback()
                 raise
+            return self._log.committed()
 
         with self._lock:
-            self._guard("write", run)
+            number = self._guard("write", run)
+        return lambda: self._guard("sync", lambda: self._log.wait(number))
 
     def _rollback(self) -> None:
         try:
@@ -154,6 +164,45 @@ class SqliteStore:
     def _guard(self, what: str, work: Callable[[], T]) -> T:
         try:
             return work()
-        except sqlite3.Error as error:
+        except (sqlite3.Error, OSError) as error:
             log.error("SQLite store %s: %s failed: %s", self.path, what, error)
             raise StoreError(UNAVAILABLE) from error
+
+
+class GroupSync:
+    """Syncs the write-ahead log once for every commit made since the last sync.
+
+    ``committed()`` numbers a commit (call it under the store's lock, right after the
+    commit); ``wait(number)`` returns once a sync that began after that commit has
+    finished: the first waiter syncs, the others wait for it or find their commit
+    already covered.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._fd = -1
+        self._lock = threading.Lock()
+        self._committed = 0
+        self._synced = 0
+
+    def committed(self) -> int:
+        self._committed += 1
+        return self._committed
+
+    def wait(self, number: int) -> None:
+        if self._synced >= number:
+            return
+        with self._lock:
+            if self._synced >= number:
+                return
+            covered = self._committed
+            if self._fd < 0:
+                self._fd = os.open(self._path, os.O_RDONLY)
+            os.fsync(self._fd)
+            self._synced = covered
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1

@@ -14,9 +14,13 @@ unreachable, or this instance is no longer the leader) changes nothing and raise
 
 Reads come from memory: every record of the plugin, loaded once, as JSON text that is
 decoded at each read, so a value a handler changes in place is never taken for what
-is stored. The store is the truth: after a failed write (whose outcome may be unknown,
-when the database went away during the commit) the records are loaded again before
-the next block, and ``reload()`` lets a new leader do the same.
+is stored. A thread inside a ``with`` block reads its own changes; any other thread
+reads what is committed, without waiting for the lock (a commit in progress, with its
+fsync, never holds up readers elsewhere: the webhook benchmark depends on it).
+
+The store is the truth: after a failed write (whose outcome may be unknown, when the
+database went away during the commit) the records are loaded again before the next
+block, and ``reload()`` lets a new leader do the same.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from univac.engine.store import Fence, Store
@@ -40,6 +45,8 @@ class State:
         self.namespace = namespace
         self._fence = fence or Fence()
         self._lock = threading.RLock()
+        self._owner = 0
+        """The thread inside a ``with`` block (0: none); only it sees ``_pending``."""
         self._pending: dict[str, str | None] = {}
         self._saved: list[dict[str, str | None]] = []
         self._stale = False
@@ -54,19 +61,24 @@ class State:
             self._lock.release()
             raise
         self._saved.append(dict(self._pending))
+        self._owner = threading.get_ident()
         return self
 
     def __exit__(self, error_type: type[BaseException] | None, *rest: object) -> None:
+        durable = None
         try:
             saved = self._saved.pop()
             if error_type is not None:
                 self._pending = saved
             elif not self._saved and self._pending:
-                self._commit()
+                durable = self._commit()
         finally:
             if not self._saved:
                 self._pending = {}
+                self._owner = 0
             self._lock.release()
+        if durable is not None:
+            self._wait(durable)
 
     def get(self, key: str, default: Any = None) -> Any:
         text = self._text(key)
@@ -109,6 +121,8 @@ class State:
             self._stale = False
 
     def _text(self, key: str) -> str | None:
+        if self._owner != threading.get_ident() and not self._stale:
+            return self._records.get(key)  # committed records; one dict read is atomic
         with self._lock:
             if key in self._pending:
                 return self._pending[key]
@@ -122,10 +136,11 @@ class State:
         except StoreError:
             log.debug("state of %s: store still unavailable; reading memory", self.namespace)
 
-    def _commit(self) -> None:
+    def _commit(self) -> Callable[[], None] | None:
+        """Commit the block's changes; return the store's wait for durability, if any."""
         changes, self._pending = self._pending, {}
         try:
-            self._store.commit(self.namespace, changes, self._fence.epoch)
+            durable = self._store.commit(self.namespace, changes, self._fence.epoch)
         except BaseException:
             self._stale = True
             raise
@@ -134,6 +149,17 @@ class State:
                 self._records.pop(key, None)
             else:
                 self._records[key] = text
+        return durable
+
+    def _wait(self, durable: Callable[[], None]) -> None:
+        """Wait until the block's commit is durable (outside the lock: commits of other
+        threads share the sync); when that fails, the records are reloaded before the
+        next block, since what is on disk is not known."""
+        try:
+            durable()
+        except BaseException:
+            self._stale = True
+            raise
 
 
 def _encode(key: str, value: Any) -> str:

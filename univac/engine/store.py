@@ -14,7 +14,10 @@ The contract of a backend module (every method may be called from any thread):
   ``StoreError`` with a message for the operator. ``folder`` is the state folder.
 - ``Store.load(namespace)``: every record of the namespace, ``{key: JSON text}``.
 - ``Store.commit(namespace, changes, epoch)``: one transaction; ``changes`` maps a key
-  to JSON text to set, or to None to delete; all land or none.
+  to JSON text to set, or to None to delete; all land or none. It returns None when
+  the commit is durable already, or a wait (a function of no arguments) that returns
+  once it is durable: ``State`` calls the wait after releasing its lock, so a backend
+  can sync once for the commits of several threads (the SQLite store does).
 - ``Store.append_audit(record, epoch)``: one audit record (a JSON object, as text).
 - ``Store.migrate(dry_run)``: create or upgrade the schema, idempotently; returns the
   SQL statements run (or, with ``dry_run``, that would run).
@@ -56,7 +59,7 @@ class Store(Protocol):
     def load(self, namespace: str) -> dict[str, str]: ...
 
     def commit(self, namespace: str, changes: Mapping[str, str | None],
-               epoch: int | None) -> None: ...
+               epoch: int | None) -> Callable[[], None] | None: ...
 
     def append_audit(self, record: str, epoch: int | None) -> None: ...
 

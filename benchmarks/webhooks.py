@@ -1,0 +1,254 @@
+"""Webhook benchmark: signed GitHub deliveries per second and their latency.
+
+Run it from the checkout (results and their meaning: docs/performance.md)::
+
+    .venv/bin/python benchmarks/webhooks.py              # 3 runs of 2,000 deliveries per level
+    .venv/bin/python benchmarks/webhooks.py --quick      # 1 run of 200 (smoke test)
+
+Two servers answer the same signed deliveries, each in its own process:
+
+- ``bare``: the baseline, a WSGI app on waitress (the server the http plugin uses, with
+  the plugin's default of 8 worker threads) that reads the body, checks its
+  ``X-Hub-Signature-256`` HMAC and answers 200: the least any webhook server must do;
+- ``univac``: a real ``univac`` process with the product's default settings: the
+  ``http`` plugin (signature check, delivery ids and body digests remembered in the
+  embedded SQLite state store, one transaction per delivery) and the ``hooks`` plugin,
+  which turns each push into a chat line (on the console transport, to /dev/null).
+
+This process is the load: ``concurrency`` threads, each with one keep-alive
+connection, post ``deliveries`` pushes (each body different, each with its own
+``X-GitHub-Delivery``), and the time from sending a request to reading its answer is
+recorded. For each level (1, 8 and 32 at once) both servers are measured in every run,
+in alternating order; the table gives medians over the runs and the ratio of univac's
+throughput to the bare app's measured in the same run. Target: at concurrency 8, at
+least half the bare app's throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from dispatch import machine  # the same machine line as the other benchmarks
+
+ROOT = Path(__file__).resolve().parents[1]
+PUSH = ROOT / "tests" / "plugins" / "fixtures" / "hooks" / "push.json"
+SECRET = "benchmark-webhook-secret"
+LEVELS = (1, 8, 32)
+THREADS = 8
+"""The http plugin's default worker threads; the bare app gets as many."""
+TARGET_RATIO = 0.5
+CONFIG = """\
+[bot]
+plugins = ["http", "hooks"]
+state_dir = "{state}"
+
+[[transports]]
+type = "console"
+
+[plugins.http]
+port = {port}
+webhook_secret = "{secret}"
+
+[plugins.hooks]
+targets = ["console:#dev"]
+"""
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def bare_app(environ: dict, start_response) -> list[bytes]:
+    """What every webhook server must do: read the body and check its signature."""
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    digest = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    given = environ.get("HTTP_X_HUB_SIGNATURE_256", "")
+    ok = hmac.compare_digest(given, f"sha256={digest}")
+    start_response("200 OK" if ok else "401 Unauthorized", [("Content-Type", "text/plain")])
+    return [b"ok\n" if ok else b"bad signature\n"]
+
+
+def serve_bare(port: int) -> None:
+    """The baseline server's process: waitress with the http plugin's default threads."""
+    import waitress
+
+    waitress.serve(bare_app, host="127.0.0.1", port=port, threads=THREADS, _quiet=True)
+
+
+class Server:
+    """One server under test, as a child process, ready when it answers."""
+
+    def __init__(self, kind: str, folder: Path) -> None:
+        self.kind = kind
+        self.port = free_port()
+        if kind == "bare":
+            command = [sys.executable, __file__, "--bare", str(self.port)]
+            path = "/"
+        else:
+            config = folder / "univac.toml"
+            config.write_text(CONFIG.format(state=folder / "state", port=self.port,
+                                            secret=SECRET), encoding="utf-8")
+            command = [sys.executable, "-m", "univac", "--config", str(config)]
+            path = "/hooks/github"
+        self.path = path
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.kind} server exited with {self.process.returncode}")
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
+                connection.request("GET", "/healthz" if self.kind == "univac" else "/")
+                if connection.getresponse().status in (200, 401):
+                    return
+            except OSError:
+                pass
+            threading.Event().wait(0.05)  # a poll interval while a child process starts
+        raise RuntimeError(f"{self.kind} server did not answer within {timeout} s")
+
+    def cpu_s(self) -> float:
+        """CPU time (user + system) the server's process has used so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        self.process.terminate()
+        self.process.wait(30)
+
+
+def deliveries(count: int, tag: str) -> list[tuple[bytes, dict[str, str]]]:
+    """``count`` signed pushes, each body and delivery id different."""
+    base = json.loads(PUSH.read_text(encoding="utf-8"))
+    made = []
+    for number in range(count):
+        base["after"] = hashlib.sha1(f"{tag}-{number}".encode()).hexdigest()
+        body = json.dumps(base).encode()
+        signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        made.append((body, {
+            "Content-Type": "application/json", "X-GitHub-Event": "push",
+            "X-GitHub-Delivery": f"{tag}-{number}", "X-Hub-Signature-256": signature,
+        }))
+    return made
+
+
+def load(server: Server, concurrency: int, work: list[tuple[bytes, dict[str, str]]]) -> dict:
+    """Post ``work`` with ``concurrency`` keep-alive connections; rate and latencies."""
+    latencies: list[float] = []
+    failures: list[int] = []
+    lock = threading.Lock()
+    parts = [work[i::concurrency] for i in range(concurrency)]
+
+    def client(part: list[tuple[bytes, dict[str, str]]]) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        mine, bad = [], 0
+        for body, headers in part:
+            started = time.perf_counter()
+            connection.request("POST", server.path, body, headers)
+            response = connection.getresponse()
+            response.read()
+            mine.append(time.perf_counter() - started)
+            bad += response.status != 200
+        connection.close()
+        with lock:
+            latencies.extend(mine)
+            failures.append(bad)
+
+    threads = [threading.Thread(target=client, args=(part,)) for part in parts]
+    cpu = server.cpu_s()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    cpu = server.cpu_s() - cpu
+    latencies.sort()
+    return {"rate": len(work) / elapsed, "cpu_ms": 1000 * cpu / len(work),
+            "p50_ms": 1000 * statistics.median(latencies),
+            "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
+            "failed": sum(failures)}
+
+
+def measure(runs: int, count: int) -> dict[tuple[str, int], list[dict]]:
+    results: dict[tuple[str, int], list[dict]] = {}
+    with tempfile.TemporaryDirectory(prefix="univac-webhooks-") as folder:
+        servers = {"bare": Server("bare", Path(folder)), "univac": Server("univac", Path(folder))}
+        try:
+            for run in range(runs):
+                for level in LEVELS:
+                    order = ("bare", "univac") if (run + level) % 2 else ("univac", "bare")
+                    for kind in order:
+                        work = deliveries(count, f"r{run}-c{level}-{kind}")
+                        load(servers[kind], level, work[: max(20, count // 20)])  # warm-up
+                        result = load(servers[kind], level, work)
+                        results.setdefault((kind, level), []).append(result)
+        finally:
+            for server in servers.values():
+                server.stop()
+    return results
+
+
+def report(results: dict[tuple[str, int], list[dict]], runs: int, count: int) -> bool:
+    print(machine())
+    print(f"{runs} run(s) of {count} signed deliveries per level; medians\n")
+    print(f"{'concurrency':>11} | {'bare/s':>8} | {'univac/s':>8} | {'ratio':>5} | "
+          f"{'bare p50':>8} | {'univac p50':>10} | {'bare p99':>8} | {'univac p99':>10} | "
+          f"{'CPU/delivery bare, univac':>25} | failed")
+    met = True
+    for level in LEVELS:
+        bare, mine = results[("bare", level)], results[("univac", level)]
+        ratios = [m["rate"] / b["rate"] for b, m in zip(bare, mine, strict=True)]
+        med = {k: {key: statistics.median(r[key] for r in rs) for key in rs[0]}
+               for k, rs in (("bare", bare), ("univac", mine))}
+        ratio = statistics.median(ratios)
+        met &= level != 8 or ratio >= TARGET_RATIO
+        print(f"{level:>11} | {med['bare']['rate']:>8,.0f} | {med['univac']['rate']:>8,.0f} | "
+              f"{ratio:>5.2f} | {med['bare']['p50_ms']:>6.2f}ms | "
+              f"{med['univac']['p50_ms']:>8.2f}ms | {med['bare']['p99_ms']:>6.2f}ms | "
+              f"{med['univac']['p99_ms']:>8.2f}ms | "
+              f"{med['bare']['cpu_ms']:>10.3f}ms, {med['univac']['cpu_ms']:>8.3f}ms | "
+              f"{sum(r['failed'] for r in bare + mine)}")
+    print(f"\ntarget: univac >= {TARGET_RATIO}x the bare app at concurrency 8: "
+          f"{'met' if met else 'NOT met'}")
+    return met
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--deliveries", type=int, default=2000)
+    parser.add_argument("--quick", action="store_true", help="1 run of 200 (smoke test)")
+    parser.add_argument("--bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.bare:
+        serve_bare(args.bare)
+        return 0
+    runs, count = (1, 200) if args.quick else (args.runs, args.deliveries)
+    os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    return 0 if report(measure(runs, count), runs, count) or args.quick else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
