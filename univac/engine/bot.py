@@ -97,7 +97,8 @@ class Bot:
             self.catalog, self.contexts, self.pool, self.router, self.stats, self.access,
             approvals, self.audit,
             RateLimiter(settings.user_rate, settings.user_burst, settings.rate_exempt),
-            RateLimiter(settings.channel_rate, settings.channel_burst), self.prefix,
+            RateLimiter(settings.channel_rate, settings.channel_burst, reserve=CHANNEL_RESERVE),
+            self.prefix,
             self.boundary,
         ))
         self.pollers = [Poller(h, self.contexts[h.plugin], self.boundary, self.ha.quiet)
@@ -217,6 +218,9 @@ class Bot:
 
 
 HOST = HostInfo()
+CHANNEL_RESERVE = 2
+"""Channel tokens kept for people who have been quiet (ratelimit.py): flooders in a
+channel never keep a second person's command from being answered."""
 
 
 def state_dir(config: Config) -> Path:

@@ -87,7 +87,7 @@ class Dispatcher:
         sender = message.identity or f"{message.transport}:{message.sender}"
         channel = f"{message.transport}:{message.target}"
         if self._p.user_limit.allow(sender) and (
-            message.private or self._p.channel_limit.allow(channel)
+            message.private or self._p.channel_limit.allow(channel, sender)
         ):
             return True
         self._p.stats.incr("rate_limited")
