@@ -23,6 +23,8 @@ TRANSPORT_LIBRARIES = {
     "console": set(),
     "irc": {"irc", "jaraco", "cryptography"},
     "xmpp": {"slixmpp"},
+    "matrix": {"nio", "aiohttp", "markdown_it"},
+    "slack": {"slack_sdk", "aiohttp"},
 }
 CORE_EXCEPTIONS = {"pytest_plugin.py": {"pytest"}}
 PUBLIC_API = {
@@ -118,7 +120,8 @@ def test_no_generic_top_level_packages_are_installed() -> None:
     setup.read(ROOT / "setup.cfg", encoding="utf-8")
     packages = setup["options"]["packages"].split()
     assert packages == ["univac", "univac.engine", "univac.ops", "univac.plugins",
-                        "univac.transports", "univac.transports.irc", "univac.transports.xmpp"]
+                        "univac.transports", "univac.transports.irc", "univac.transports.xmpp",
+                        "univac.transports.matrix", "univac.transports.slack"]
     assert all(name.startswith("univac") for name in packages)
 
 

@@ -1,0 +1,13 @@
+"""The Matrix transport (``type = "matrix"``) on matrix-nio. Layer: transport.
+
+``transport`` holds the thread-safe API; the loader needs only ``Settings`` and
+``create``, re-exported here. The rest: ``settings`` (checked settings), ``session``
+(login, sync loop, reconnect, status), ``rooms`` (joins, invites, encrypted rooms),
+``inbound`` (what reaches the core), ``outbound`` (reply content, the sender),
+``memory`` (device, access token and sync token kept across restarts),
+``support`` (backoff, rate-limited failure log). See docs/matrix.md.
+"""
+
+from .transport import MatrixTransport, Settings, create
+
+__all__ = ["MatrixTransport", "Settings", "create"]

@@ -1,0 +1,296 @@
+"""One matrix-nio client and its life: log in, sync, reconnect, shut down. Layer: transport.
+
+Everything here runs on the transport's own thread, inside its asyncio loop. The ways
+in from other threads are ``MatrixTransport.send`` (puts on ``outbox``, then wakes
+``drain`` with ``call_soon_threadsafe``) and ``MatrixTransport.stop`` (``request_stop``).
+
+Log in: with ``access_token``, or with the password; a password login reuses the
+device id and access token kept in ``memory`` (checked with ``whoami``), so a restart
+does not add a device to the account. Then the sync loop: the first sync of the process
+(since the kept sync token, if any) only brings the rooms up to date: what it carries
+happened before the bot started and is never acted on. Every later sync is a long poll
+of ``sync_timeout_s``; its timeline events go through ``inbound`` to ``deliver``,
+except in rooms that the same sync shows the bot in for the first time (their recent
+history). After a lost link, the sync goes on from the last token: what was sent in
+the meantime was sent while the bot ran, and is answered. The sync token is kept in
+``memory`` at most every ``SAVE_EVERY_S`` and at shutdown. Any failure (homeserver
+unreachable, no answer in time, an error answer) is logged (rate-limited), waited out
+with exponential backoff and jitter, and followed by a new sync from the same token; a
+refused token leads to a new password login.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from nio import LoginError, ProfileGetDisplayNameResponse, SyncError, SyncResponse, WhoamiError
+
+from univac import Deliver, TransportStatus
+
+from .client import LINK_ERRORS, build_client
+from .inbound import to_message
+from .memory import Memory
+from .rooms import Rooms, describe
+from .sender import Sender
+from .support import Backoff, FailureLog, background
+
+if TYPE_CHECKING:
+    from .settings import Settings
+
+log = logging.getLogger("univac.transports.matrix")
+
+SAVE_EVERY_S = 5.0
+CATCH_UP_FILTER = {"room": {"timeline": {"limit": 1}}, "presence": {"types": []}}
+LIVE_FILTER = {"presence": {"types": []}, "account_data": {"types": []}}
+LOGIN_REFUSED = ("M_FORBIDDEN", "M_UNKNOWN_TOKEN", "M_USER_DEACTIVATED", "M_MISSING_TOKEN")
+
+
+class Failed(Exception):
+    """This attempt failed for the reason given; the session waits and tries again."""
+
+
+class Session:
+    """The client, its rooms and its outgoing notices."""
+
+    def __init__(self, name: str, settings: Settings, memory: Memory, deliver: Deliver,
+                 outbox: queue.SimpleQueue, publish: Callable[[TransportStatus], None],
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self.name, self.settings, self.memory = name, settings, memory
+        self.deliver, self.outbox, self.publish, self.loop = deliver, outbox, publish, loop
+        self.client = build_client(settings)
+        self.rooms = Rooms(name, self.client, settings.rooms, settings.invite_from,
+                           self._backoff, self._publish)
+        self.sender = Sender(name, self.client, self.rooms, settings.markdown,
+                             settings.max_lines_per_reply, self._publish)
+        self.bot_nick = settings.user_id[1:].partition(":")[0]
+        self.state, self.detail = "starting", ""
+        self.logged_in = False
+        self.sessions = 0
+        self.last_inbound: float | None = None
+        self.saved_at = 0.0
+        self.failures = FailureLog(log, name)
+        self.stopping = asyncio.Event()
+        self.goodbye = ""
+
+    def _backoff(self) -> Backoff:
+        return Backoff(self.settings.reconnect_min_s, self.settings.reconnect_max_s)
+
+    # -- life -----------------------------------------------------------------
+
+    async def serve(self) -> None:
+        """Log in and sync until ``request_stop``; then shut down cleanly."""
+        tasks = [background(self.loop, self._connect_forever(), f"{self.name}: sync", log),
+                 background(self.loop, self.sender.run(), f"{self.name}: sender", log)]
+        await self.stopping.wait()
+        await self._flush_replies()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._shutdown()
+
+    async def _connect_forever(self) -> None:
+        backoff = self._backoff()
+        while True:
+            dropped = False
+            try:
+                await self._login()
+                dropped = await self._sync_forever()
+            except Failed as error:
+                self.detail = str(error)
+            except LINK_ERRORS as error:
+                self.detail = link_error(error, self.settings.homeserver)
+            self._offline()
+            if dropped:
+                backoff.reset()
+            delay = backoff.next()
+            self.failures.failed(self.detail, delay, dropped=dropped)
+            self._set_state("disconnected", f"{self.detail}; reconnect in {delay:.1f}s")
+            await asyncio.sleep(delay)
+
+    def _offline(self) -> None:
+        self.sender.online.clear()
+        self.rooms.cancel()
+
+    async def _login(self) -> None:
+        if self.logged_in:
+            return
+        self._set_state("connecting", self.detail)
+        if self.settings.access_token:
+            await self._login_with_token()
+        else:
+            await self._login_with_password()
+        self.logged_in = True
+        await self._profile()
+
+    async def _login_with_token(self) -> None:
+        s = self.settings
+        self.client.restore_login(s.user_id, "", s.access_token)
+        answer = await self.client.whoami()
+        if isinstance(answer, WhoamiError):
+            raise Failed(f"the access token was refused: {describe(answer)}")
+        if answer.user_id != s.user_id:
+            raise Failed(f"the access token belongs to {answer.user_id}, not {s.user_id}")
+        self.client.restore_login(s.user_id, answer.device_id or "", s.access_token)
+        self._remember_account(answer.device_id or "")
+
+    async def _login_with_password(self) -> None:
+        s, m = self.settings, self.memory
+        same = m.get("user_id") == s.user_id and m.get("homeserver") == s.homeserver
+        device, token = (m.get("device_id"), m.get("access_token")) if same else ("", "")
+        if token:
+            self.client.restore_login(s.user_id, device, token)
+            answer = await self.client.whoami()
+            if not isinstance(answer, WhoamiError) and answer.device_id == device:
+                log.info("%s: logged in as %s (device %s, kept)", self.name, s.user_id, device)
+                return
+            if isinstance(answer, WhoamiError) and answer.status_code not in LOGIN_REFUSED:
+                raise Failed(f"whoami failed: {describe(answer)}")
+        self.client.access_token, self.client.device_id = "", device or None
+        answer = await self.client.login(s.password, device_name=s.device_name)
+        if isinstance(answer, LoginError):
+            raise Failed(f"login refused: {describe(answer)}")
+        self._remember_account(answer.device_id)
+        m.set(access_token=answer.access_token)
+        kept = "kept" if answer.device_id == device else "new"
+        log.info("%s: logged in as %s (device %s, %s)", self.name, s.user_id,
+                 answer.device_id, kept)
+
+    def _remember_account(self, device_id: str) -> None:
+        s, m = self.settings, self.memory
+        if m.get("user_id") != s.user_id or m.get("homeserver") != s.homeserver:
+            m.set(next_batch="", access_token="")
+        m.set(homeserver=s.homeserver, user_id=s.user_id, device_id=device_id)
+
+    async def _profile(self) -> None:
+        if self.settings.display_name:
+            await self.client.set_displayname(self.settings.display_name)
+        answer = await self.client.get_displayname()
+        if isinstance(answer, ProfileGetDisplayNameResponse) and answer.displayname:
+            self.bot_nick = answer.displayname
+
+    async def _sync_forever(self) -> bool:
+        """Sync until a failure (raised). Returns only when a working session dropped."""
+        if self.sessions == 0:  # the first sync of this process: catch up only
+            await self._sync(self.memory.get("next_batch") or None, CATCH_UP_FILTER, 1,
+                             live=False)
+        else:  # reconnected: what came meanwhile was sent while the bot ran
+            await self._sync(None, LIVE_FILTER, 1, live=True)
+        self.sessions += 1
+        failed = self.failures.connected()
+        after = f" after {failed} failed attempts" if failed > 1 else (
+            " after 1 failed attempt" if failed else "")
+        log.info("%s: connected to %s as %s%s", self.name, self.settings.homeserver,
+                 self.client.user_id, after)
+        self.rooms.join_configured()
+        self.sender.online.set()
+        self._set_state("connected", "connected")
+        timeout_ms = int(self.settings.sync_timeout_s * 1000)
+        try:
+            while True:
+                await self._sync(None, LIVE_FILTER, timeout_ms, live=True)
+        except (Failed, *LINK_ERRORS) as error:
+            self.detail = str(error) if isinstance(error, Failed) else link_error(
+                error, self.settings.homeserver)
+            return True
+
+    async def _sync(self, since: str | None, sync_filter: dict, timeout_ms: int,
+                    live: bool) -> None:
+        answer = await self.client.sync(timeout=timeout_ms, sync_filter=sync_filter,
+                                        since=since)
+        if isinstance(answer, SyncError):
+            if answer.status_code in LOGIN_REFUSED:
+                self.logged_in = False
+                self.memory.set(access_token="")
+            raise Failed(f"sync failed: {describe(answer)}")
+        self.last_inbound = time.time()
+        self._take(answer, live)
+        self._save_token(answer.next_batch)
+
+    def _take(self, answer: SyncResponse, live: bool) -> None:
+        history = self.rooms.observe(answer)
+        if not live:
+            return
+        for room_id, info in answer.rooms.join.items():
+            if room_id in history:
+                continue
+            view = self.rooms.view(room_id)
+            for event in info.timeline.events:
+                message = to_message(event.source, view, self.client.user_id, self.name,
+                                     self.bot_nick)
+                if message is not None:
+                    self.deliver(message)
+
+    def _save_token(self, token: str, force: bool = False) -> None:
+        now = time.monotonic()
+        if token and (force or now - self.saved_at >= SAVE_EVERY_S):
+            self.saved_at = now
+            self.memory.set(next_batch=token)
+
+    # -- stop ------------------------------------------------------------------
+
+    def request_stop(self, goodbye: str) -> None:
+        self.drain()
+        self.goodbye = goodbye
+        self.stopping.set()
+
+    async def _flush_replies(self, limit_s: float = 5.0) -> None:
+        """Give replies queued before the stop a moment to go out."""
+        deadline = self.loop.time() + limit_s
+        while self.sender.held() and self.sender.online.is_set() and \
+                self.loop.time() < deadline:
+            await asyncio.sleep(0.05)
+
+    async def _shutdown(self) -> None:
+        self.rooms.cancel()
+        if self.client.next_batch:
+            self._save_token(self.client.next_batch, force=True)
+        if self.goodbye and self.sender.online.is_set():
+            with contextlib.suppress(*LINK_ERRORS):
+                await asyncio.wait_for(
+                    self.client.set_presence("offline", self.goodbye), 3)
+        held = self.sender.held()
+        if held:
+            log.warning("%s: %d replies never sent (not connected)", self.name, held)
+        await self.client.close()
+        self._set_state("stopped", "")
+
+    # -- messages ----------------------------------------------------------------
+
+    def drain(self) -> None:
+        """Take everything other threads queued and hand it to the sender, in order."""
+        while True:
+            try:
+                target, text = self.outbox.get_nowait()
+            except queue.Empty:
+                return
+            self.sender.put(target, text)
+
+    # -- status ------------------------------------------------------------------
+
+    def _set_state(self, state: str, detail: str) -> None:
+        self.state, self.detail = state, detail
+        self._publish()
+
+    def _publish(self) -> None:
+        online = self.state == "connected"
+        notes = (self.detail, self.rooms.problems(), self.sender.limit_note)
+        self.publish(TransportStatus(
+            state=self.state, nick=self.bot_nick,
+            targets=self.rooms.labels() if online else (),
+            detail="; ".join(n for n in notes if n),
+            reconnects=max(self.sessions - 1, 0)))
+
+
+def link_error(error: BaseException, homeserver: str) -> str:
+    """A failed request as a status line."""
+    if isinstance(error, asyncio.TimeoutError):
+        return f"no answer from {homeserver} in time"
+    return f"cannot reach {homeserver}: {error or type(error).__name__}"
