@@ -47,6 +47,8 @@ FIXTURES = Path(__file__).parent / "fixtures" / "matrix"
 SECRET = "test-shared-secret"
 PASSWORD = "secret-pw"
 _numbers = itertools.count(1)
+SYNC_FILTER = {"room": {"timeline": {"limit": 1000}}}
+"""The server sends 10 new events per room and sync by default; a burst needs more."""
 
 
 def synapse_python() -> Path:
@@ -229,7 +231,7 @@ class MatrixPeer:
 
     async def _sync_forever(self) -> None:
         while True:
-            answer = await self.client.sync(timeout=10000)
+            answer = await self.client.sync(timeout=10000, sync_filter=SYNC_FILTER)
             rooms = getattr(answer, "rooms", None)
             if rooms is None:
                 await asyncio.sleep(0.2)

@@ -48,6 +48,17 @@ def test_joins_by_id_and_answers_in_a_thread(matrix_bot, matrix_user):
     assert (relation["rel_type"], relation["event_id"]) == ("m.thread", root)
 
 
+def test_replies_wait_until_the_room_is_joined(matrix_bot, matrix_user):
+    alice = matrix_user("alice")
+    alias = unique("early")
+    room = alice.create_room(alias=alias)
+    bot = matrix_bot(rooms=(f"#{alias}:localhost",))
+    bot.transport.send(f"#{alias}:localhost", "sent before the join")
+    bot.transport.send(room, "and by id")
+    replies = [alice.expect(lambda s: s.sender == bot.user_id).body for _ in range(2)]
+    assert replies == ["sent before the join", "and by id"]
+
+
 def test_markdown_reply_has_a_formatted_body(matrix_bot, matrix_user):
     alice = matrix_user("alice")
     room = alice.create_room()

@@ -79,6 +79,20 @@ class Rooms:
         names = {room_id: spec for spec, room_id in self.ids.items()}
         return tuple(sorted(names.get(r, r) for r in self.joined - self.refused))
 
+    def waiting_for(self, room: str) -> bool:
+        """True while a notice for ``room`` (alias or id) must wait: a configured room
+        that no sync shows the bot in yet, or a room id the bot is not in while some
+        configured room is still being joined (it may be that one)."""
+        if room.startswith("#"):
+            return room in self.configured and self._pending(room)
+        if room in self.joined or room in self.refused:
+            return False
+        return any(self._pending(spec) for spec in self.configured)
+
+    def _pending(self, spec: str) -> bool:
+        room_id = self.ids.get(spec, spec if spec.startswith("!") else "")
+        return room_id not in self.refused and room_id not in self.joined
+
     def problems(self) -> str:
         return "; ".join(f"{room}: {error}" for room, error in self.errors.items())
 

@@ -3,7 +3,8 @@
 Runs on the transport's own thread, in its asyncio loop: ``put`` is called by the
 session's ``drain`` (the hand-over from other threads), ``run`` is one task that sends
 one notice at a time, so replies keep the order they were queued in. While the link is
-down (``online`` cleared by the session) notices wait, at most ``MAX_HELD``; a notice
+down (``online`` cleared by the session) notices wait, at most ``MAX_HELD``; notices for
+a configured room wait until a sync shows the bot in it (``release``); a notice
 whose request failed on the way is sent again with the same transaction id, which the
 homeserver uses to drop a duplicate. A rate-limit answer (``M_LIMIT_EXCEEDED``) is
 retried by nio after the delay the server names; the sender only counts and logs it.
@@ -12,6 +13,7 @@ retried by nio after the delay the server names; the sender only counts and logs
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 import uuid
@@ -33,6 +35,8 @@ MAX_HELD = 1000
 
 @dataclass(frozen=True)
 class Notice:
+    seq: int
+    """Order of queueing: held notices go back into the queue in this order."""
     target: str
     content: dict[str, Any]
     txn_id: str
@@ -47,6 +51,9 @@ class Sender:
         self.markdown, self.max_lines = markdown, max_lines
         self.on_change = on_change
         self.queue: deque[Notice] = deque()
+        self.numbers = itertools.count()
+        self.held: dict[str, list[Notice]] = {}
+        """Notices for configured rooms not joined yet, by room (alias or id)."""
         self.wake = asyncio.Event()
         self.online = asyncio.Event()
         self.rate_limited = 0
@@ -57,14 +64,31 @@ class Sender:
     def put(self, target: str, text: str) -> None:
         _, thread = split_target(target)
         for body in contents(text, thread, self.markdown, self.max_lines):
-            if len(self.queue) >= MAX_HELD:
-                self.queue.popleft()
+            if self.waiting() >= MAX_HELD:
+                if self.queue:
+                    self.queue.popleft()
+                else:
+                    self._drop_oldest_held()
                 log.warning("%s: too many replies waiting; dropped the oldest", self.name)
-            self.queue.append(Notice(target, body, uuid.uuid4().hex))
+            self.queue.append(Notice(next(self.numbers), target, body, uuid.uuid4().hex))
         self.wake.set()
 
-    def held(self) -> int:
-        return len(self.queue)
+    def waiting(self) -> int:
+        return len(self.queue) + sum(len(notices) for notices in self.held.values())
+
+    def release(self) -> None:
+        """Put the notices for rooms joined meanwhile back in front, oldest first."""
+        ready = [self.held.pop(r) for r in list(self.held) if not self.rooms.waiting_for(r)]
+        if ready:
+            notices = sorted((n for group in ready for n in group), key=lambda n: n.seq)
+            self.queue.extendleft(reversed(notices))
+            self.wake.set()
+
+    def _drop_oldest_held(self) -> None:
+        room = next(iter(self.held))
+        self.held[room].pop(0)
+        if not self.held[room]:
+            del self.held[room]
 
     async def run(self) -> None:
         while True:
@@ -78,6 +102,9 @@ class Sender:
     async def _send(self, notice: Notice) -> bool:
         """Send one notice; False to try it again (the link failed on the way)."""
         room, _ = split_target(notice.target)
+        if self.rooms.waiting_for(room):
+            self.held.setdefault(room, []).append(notice)
+            return True
         try:
             room_id = await self.rooms.room_id(room)
             if not room_id:

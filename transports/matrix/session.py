@@ -47,7 +47,11 @@ log = logging.getLogger("univac.transports.matrix")
 
 SAVE_EVERY_S = 5.0
 CATCH_UP_FILTER = {"room": {"timeline": {"limit": 1}}, "presence": {"types": []}}
-LIVE_FILTER = {"presence": {"types": []}, "account_data": {"types": []}}
+LIVE_LIMIT = 500
+LIVE_FILTER = {"room": {"timeline": {"limit": LIVE_LIMIT}}, "presence": {"types": []},
+               "account_data": {"types": []}}
+"""Up to 500 new events per room and sync (the server's default is 10: a burst would
+leave a gap); a gap all the same (``limited``) is logged."""
 LOGIN_REFUSED = ("M_FORBIDDEN", "M_UNKNOWN_TOKEN", "M_USER_DEACTIVATED", "M_MISSING_TOKEN")
 
 
@@ -65,7 +69,7 @@ class Session:
         self.deliver, self.outbox, self.publish, self.loop = deliver, outbox, publish, loop
         self.client = build_client(settings)
         self.rooms = Rooms(name, self.client, settings.rooms, settings.invite_from,
-                           self._backoff, self._publish)
+                           self._backoff, self._rooms_changed)
         self.sender = Sender(name, self.client, self.rooms, settings.markdown,
                              settings.max_lines_per_reply, self._publish)
         self.bot_nick = settings.user_id[1:].partition(":")[0]
@@ -77,6 +81,10 @@ class Session:
         self.failures = FailureLog(log, name)
         self.stopping = asyncio.Event()
         self.goodbye = ""
+
+    def _rooms_changed(self) -> None:
+        self.sender.release()
+        self._publish()
 
     def _backoff(self) -> Backoff:
         return Backoff(self.settings.reconnect_min_s, self.settings.reconnect_max_s)
@@ -221,6 +229,9 @@ class Session:
         for room_id, info in answer.rooms.join.items():
             if room_id in history:
                 continue
+            if info.timeline.limited:
+                log.warning("%s: more than %d events in %s since the last sync; the older "
+                            "ones were skipped", self.name, LIVE_LIMIT, room_id)
             view = self.rooms.view(room_id)
             for event in info.timeline.events:
                 message = to_message(event.source, view, self.client.user_id, self.name,
@@ -244,7 +255,7 @@ class Session:
     async def _flush_replies(self, limit_s: float = 5.0) -> None:
         """Give replies queued before the stop a moment to go out."""
         deadline = self.loop.time() + limit_s
-        while self.sender.held() and self.sender.online.is_set() and \
+        while self.sender.queue and self.sender.online.is_set() and \
                 self.loop.time() < deadline:
             await asyncio.sleep(0.05)
 
@@ -256,7 +267,7 @@ class Session:
             with contextlib.suppress(*LINK_ERRORS):
                 await asyncio.wait_for(
                     self.client.set_presence("offline", self.goodbye), 3)
-        held = self.sender.held()
+        held = self.sender.waiting()
         if held:
             log.warning("%s: %d replies never sent (not connected)", self.name, held)
         await self.client.close()
