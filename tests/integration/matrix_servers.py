@@ -331,13 +331,14 @@ def matrix_user(synapse: SynapseServer) -> Iterator[Callable[[str], MatrixPeer]]
 def matrix_bot(synapse: SynapseServer, tmp_path: Path) -> Iterator[Callable[..., Any]]:
     """A factory: ``matrix_bot(rooms=(...), **settings)`` starts the transport as a fresh
     bot user (``bot.user_id``); ``user=`` names a user registered already (an earlier
-    bot's, to log in as it again)."""
+    bot's, to log in as it again); ``deliver=`` replaces the echoing test deliver."""
     from tests.integration.xmpp_servers import RunningBot  # here: a fixture module itself
     from univac.transports import matrix
 
     bots: list[RunningBot] = []
 
-    def make(name: str = "matrix", user: str = "", **overrides: Any) -> RunningBot:
+    def make(name: str = "matrix", user: str = "", deliver: Callable | None = None,
+             **overrides: Any) -> RunningBot:
         if not user:
             user = unique("bot")
             synapse.register(user)
@@ -346,6 +347,9 @@ def matrix_bot(synapse: SynapseServer, tmp_path: Path) -> Iterator[Callable[...,
                   "reconnect_min_s": 0.1, "reconnect_max_s": 1.0, **overrides}
         bot = RunningBot(matrix.create(name, matrix.Settings(**values)))
         bot.user_id = values["user_id"]
+        if deliver is not None:
+            bot.thread = threading.Thread(target=bot.transport.run, args=(deliver,),
+                                          name=f"transport:{name}", daemon=True)
         bots.append(bot.start())
         return bot
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
+import threading
 
 import pytest
 
@@ -57,6 +59,34 @@ def test_replies_wait_until_the_room_is_joined(matrix_bot, matrix_user):
     bot.transport.send(room, "and by id")
     replies = [alice.expect(lambda s: s.sender == bot.user_id).body for _ in range(2)]
     assert replies == ["sent before the join", "and by id"]
+
+
+def test_a_burst_bigger_than_one_sync_is_read_in_full_and_in_order(matrix_bot, matrix_user):
+    alice = matrix_user("alice")
+    room = alice.create_room()
+    delivered: list[str] = []
+    resume = threading.Event()
+
+    def deliver(message):  # runs on the transport's loop: blocking it stops the syncs
+        delivered.append(message.text)
+        if message.text == "hold":
+            resume.wait(60)
+
+    async def send_all() -> None:
+        await asyncio.gather(*(alice.client.room_send(
+            room, "m.room.message", {"msgtype": "m.text", "body": text}) for text in sent))
+
+    bot = matrix_bot(rooms=(room,), deliver=deliver)
+    bot.wait_joined(room, timeout=20)
+    sent = [f"burst {n}" for n in range(150)]  # Synapse sends 100 at most per sync
+    try:
+        alice.say(room, "hold")
+        wait_for(lambda: delivered == ["hold"], 20, "the first message")
+        alice.call(send_all, timeout=60)
+    finally:
+        resume.set()
+    wait_for(lambda: len(delivered) >= 151, 30, "every message of the burst")
+    assert sorted(delivered[1:]) == sorted(sent) and len(delivered) == 151
 
 
 def test_markdown_reply_has_a_formatted_body(matrix_bot, matrix_user):

@@ -232,3 +232,16 @@ def test_stop_while_the_homeserver_is_unreachable_ends_run(tmp_path):
     thread.join(10)
     assert not thread.is_alive() and transport.status().state == "stopped"
     assert not os.path.exists(tmp_path / "m.json")  # nothing learnt, nothing written
+
+
+def test_an_unexpected_error_ends_run_with_it_for_the_supervisor(tmp_path, monkeypatch):
+    from univac.transports.matrix import session
+
+    async def broken(self):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(session.Session, "_connect_forever", broken)
+    transport = matrix.create("m", settings(state_file=str(tmp_path / "m.json")))
+    with pytest.raises(KeyError, match="a bug"):
+        transport.run(lambda m: None)
+    assert transport.status().state == "stopped"

@@ -13,7 +13,7 @@ from tests.transports.test_matrix import docs_table, expected_rows
 from univac.transports import slack
 from univac.transports.slack import inbound, outbound
 from univac.transports.slack.inbound import Me
-from univac.transports.slack.support import FailureLog
+from univac.transports.slack.support import FailureLog, LibraryEcho
 
 ME = Me("U0BOT", "univac")
 BASE = {"app_token": "xapp-1-x", "bot_token": "xoxb-1-x"}
@@ -130,3 +130,38 @@ def test_failure_log_repeats_a_failure_once_a_minute_and_counts_the_rest(caplog)
         "slack: Slack refused: invalid_auth; retrying in 1.0 s",
         "slack: Slack refused: invalid_auth (2 more since the last report); retrying in 2.0 s"]
     assert failures.connected() == 4 and failures.connected() == 0
+
+
+def test_the_sdks_repeated_lines_are_shown_once_a_minute_without_tracebacks(caplog):
+    now = [0.0]
+    echo = LibraryEcho(clock=lambda: now[0])
+    sdk = logging.getLogger("univac.transports.slack.socket.test")
+    sdk.addFilter(echo)
+    try:
+        with caplog.at_level(logging.INFO, logger="univac.transports.slack.socket.test"):
+            sdk.info("A new session has been established")
+            for _ in range(3):
+                try:
+                    raise OSError("refused")
+                except OSError:
+                    sdk.exception("Failed to connect (error: refused); Retrying...")
+            now[0] = 61.0
+            sdk.error("Failed to connect (error: refused); Retrying...")
+    finally:
+        sdk.removeFilter(echo)
+    assert [r.getMessage() for r in caplog.records] == [
+        "Failed to connect (error: refused); Retrying..."] * 2
+    assert "Traceback" not in caplog.text
+
+
+def test_an_unexpected_error_ends_run_with_it_for_the_supervisor(monkeypatch):
+    from univac.transports.slack import session
+
+    async def broken(self):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(session.Session, "_connect_forever", broken)
+    transport = slack.create("s", slack.Settings(**BASE))
+    with pytest.raises(KeyError, match="a bug"):
+        transport.run(lambda m: None)
+    assert transport.status().state == "stopped"

@@ -71,7 +71,7 @@ class Rooms:
         not configured (a direct chat)."""
         room = self.client.rooms.get(room_id)
         people = room.joined_count if room is not None else 0
-        configured = room_id in self.ids.values()
+        configured = room_id in self.ids.values() or room_id in self.configured
         return RoomView(room_id, private=not configured and 0 < people <= 2)
 
     def labels(self) -> tuple[str, ...]:

@@ -29,7 +29,15 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from nio import LoginError, ProfileGetDisplayNameResponse, SyncError, SyncResponse, WhoamiError
+from nio import (
+    LoginError,
+    MessageDirection,
+    ProfileGetDisplayNameResponse,
+    RoomMessagesError,
+    SyncError,
+    SyncResponse,
+    WhoamiError,
+)
 
 from univac import Deliver, TransportStatus
 
@@ -38,7 +46,7 @@ from .inbound import to_message
 from .memory import Memory
 from .rooms import Rooms, describe
 from .sender import Sender
-from .support import Backoff, FailureLog, background
+from .support import Backoff, FailureLog, until_stopped
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -47,11 +55,13 @@ log = logging.getLogger("univac.transports.matrix")
 
 SAVE_EVERY_S = 5.0
 CATCH_UP_FILTER = {"room": {"timeline": {"limit": 1}}, "presence": {"types": []}}
-LIVE_LIMIT = 500
+LIVE_LIMIT = 100
 LIVE_FILTER = {"room": {"timeline": {"limit": LIVE_LIMIT}}, "presence": {"types": []},
                "account_data": {"types": []}}
-"""Up to 500 new events per room and sync (the server's default is 10: a burst would
-leave a gap); a gap all the same (``limited``) is logged."""
+"""Up to 100 new events per room and sync (the server's default is 10; Synapse sends
+100 at most). More leave a gap (``limited``), which ``_gap`` fills from the history."""
+GAP_MAX = 1000
+"""Events fetched at most to fill one room's gap; older ones are skipped (and logged)."""
 LOGIN_REFUSED = ("M_FORBIDDEN", "M_UNKNOWN_TOKEN", "M_USER_DEACTIVATED", "M_MISSING_TOKEN")
 
 
@@ -92,17 +102,20 @@ class Session:
     # -- life -----------------------------------------------------------------
 
     async def serve(self) -> None:
-        """Log in and sync until ``request_stop``; then shut down cleanly."""
-        tasks = [background(self.loop, self._connect_forever(), f"{self.name}: sync", log),
-                 background(self.loop, self.sender.run(), f"{self.name}: sender", log)]
-        await self.stopping.wait()
-        await self._flush_replies()
+        """Log in and sync until ``request_stop``; then shut down cleanly. An error
+        nothing here expects ends the session and is raised (the supervisor restarts
+        the transport)."""
+        tasks = [self.loop.create_task(self._connect_forever(), name=f"{self.name}: sync"),
+                 self.loop.create_task(self.sender.run(), name=f"{self.name}: sender")]
+        broken = await until_stopped(self.stopping, tasks)
+        if broken is None:
+            await self._flush_replies()
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self._shutdown()
+        if broken is not None:
+            raise broken
 
     async def _connect_forever(self) -> None:
         backoff = self._backoff()
@@ -211,6 +224,7 @@ class Session:
 
     async def _sync(self, since: str | None, sync_filter: dict, timeout_ms: int,
                     live: bool) -> None:
+        since = since or self.client.next_batch
         answer = await self.client.sync(timeout=timeout_ms, sync_filter=sync_filter,
                                         since=since)
         if isinstance(answer, SyncError):
@@ -219,25 +233,44 @@ class Session:
                 self.memory.set(access_token="")
             raise Failed(f"sync failed: {describe(answer)}")
         self.last_inbound = time.time()
-        self._take(answer, live)
+        await self._take(answer, live, since)
         self._save_token(answer.next_batch)
 
-    def _take(self, answer: SyncResponse, live: bool) -> None:
+    async def _take(self, answer: SyncResponse, live: bool, since: str | None) -> None:
         history = self.rooms.observe(answer)
         if not live:
             return
         for room_id, info in answer.rooms.join.items():
             if room_id in history:
                 continue
-            if info.timeline.limited:
-                log.warning("%s: more than %d events in %s since the last sync; the older "
-                            "ones were skipped", self.name, LIVE_LIMIT, room_id)
+            events = [event.source for event in info.timeline.events]
+            if info.timeline.limited and since and info.timeline.prev_batch:
+                events = await self._gap(room_id, info.timeline.prev_batch, since) + events
             view = self.rooms.view(room_id)
-            for event in info.timeline.events:
-                message = to_message(event.source, view, self.client.user_id, self.name,
+            for source in events:
+                message = to_message(source, view, self.client.user_id, self.name,
                                      self.bot_nick)
                 if message is not None:
                     self.deliver(message)
+
+    async def _gap(self, room_id: str, start: str, since: str) -> list[dict]:
+        """The events a limited timeline left out (after ``since``), oldest first."""
+        found: list[dict] = []
+        token = start
+        while len(found) < GAP_MAX:
+            page = await self.client.room_messages(room_id, start=token, end=since,
+                                                   direction=MessageDirection.back,
+                                                   limit=LIVE_LIMIT)
+            if isinstance(page, RoomMessagesError) or not page.chunk:
+                break
+            found.extend(event.source for event in page.chunk)
+            if not page.end or page.end == token:
+                break
+            token = page.end
+        else:
+            log.warning("%s: more than %d events in %s since the last sync; the older ones "
+                        "were skipped", self.name, GAP_MAX, room_id)
+        return found[::-1]
 
     def _save_token(self, token: str, force: bool = False) -> None:
         now = time.monotonic()

@@ -76,6 +76,16 @@ def background(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None],
     return task
 
 
+async def until_stopped(stopping: asyncio.Event,
+                        tasks: list[asyncio.Task[None]]) -> BaseException | None:
+    """Wait for ``stopping``, or for one of ``tasks`` to end: return its exception."""
+    waiter = asyncio.ensure_future(stopping.wait())
+    done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    ended = [task for task in tasks if task in done]
+    return next((t.exception() or RuntimeError(f"{t.get_name()} ended") for t in ended), None)
+
+
 def cut_lines(text: str, max_lines: int) -> str:
     """Cut ``text`` to ``max_lines`` lines (0: no limit), the last saying what was cut."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n").split("\n")

@@ -97,9 +97,11 @@ class RateLimitWait(AsyncRateLimitErrorRetryHandler):
 class Sender:
     """Queue and post messages in order; see the module docstring."""
 
-    def __init__(self, name: str, web: AsyncWebClient, max_lines: int,
-                 on_change: Callable[[], None], retry_s: float = 1.0) -> None:
-        self.name, self.web, self.max_lines = name, web, max_lines
+    def __init__(self, name: str, max_lines: int, on_change: Callable[[], None],
+                 retry_s: float = 1.0) -> None:
+        self.name, self.max_lines = name, max_lines
+        self.web: AsyncWebClient | None = None
+        """Set by the session once its loop runs; ``run`` is started after that."""
         self.on_change, self.retry_s = on_change, retry_s
         self.queue: deque[tuple[str, str, str]] = deque()
         self.wake = asyncio.Event()
@@ -130,6 +132,7 @@ class Sender:
 
     async def _post(self, channel: str, thread: str, text: str) -> bool:
         """Post one message; False to try it again (the link failed)."""
+        assert self.web is not None
         try:
             await self.web.chat_postMessage(channel=channel, text=text,
                                             thread_ts=thread or None)

@@ -41,7 +41,7 @@ from univac import Deliver, TransportStatus
 
 from .inbound import Me, Seen, to_message
 from .outbound import RateLimitWait, Sender
-from .support import Backoff, FailureLog, Names, quiet_library_lines
+from .support import Backoff, FailureLog, Names, quiet_library_lines, until_stopped
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -60,10 +60,9 @@ class Session:
         self.name, self.settings, self.deliver = name, settings, deliver
         self.outbox, self.publish, self.loop = outbox, publish, loop
         quiet_library_lines()
-        self.sender = Sender(name, self._web(), settings.max_lines_per_reply, self._publish)
-        self.web = self.sender.web
+        self.sender = Sender(name, settings.max_lines_per_reply, self._publish)
+        self.http: aiohttp.ClientSession | None = None
         self.me = Me("", "")
-        self.names = Names(self.web, settings.name_cache_s)
         self.seen = Seen()
         self.socket: SocketModeClient | None = None
         self.state, self.detail = "starting", ""
@@ -72,25 +71,34 @@ class Session:
         self.failures = FailureLog(log, name)
         self.stopping = asyncio.Event()
 
-    def _web(self) -> AsyncWebClient:
-        limit = RateLimitWait(lambda wait: self.sender.limited(wait))
+    def _web(self, http: aiohttp.ClientSession) -> AsyncWebClient:
+        """The Web API client, on one HTTP session (kept-alive connections)."""
+        limit = RateLimitWait(self.sender.limited)
         return AsyncWebClient(token=self.settings.bot_token, base_url=self.settings.api_url,
+                              session=http,
                               logger=logging.getLogger("univac.transports.slack.sdk"),
                               retry_handlers=[AsyncConnectionErrorRetryHandler(), limit])
 
     # -- life -------------------------------------------------------------------
 
     async def serve(self) -> None:
-        """Connect and stay connected until ``request_stop``; then shut down cleanly."""
-        sending = self.loop.create_task(self.sender.run(), name=f"{self.name}: sender")
-        runner = self.loop.create_task(self._connect_forever(), name=f"{self.name}: link")
-        await self.stopping.wait()
-        await self._flush_replies()
-        for task in (runner, sending):
+        """Connect and stay connected until ``request_stop``; then shut down cleanly. An
+        error nothing here expects ends the session and is raised (the supervisor
+        restarts the transport)."""
+        self.http = aiohttp.ClientSession()
+        self.web = self.sender.web = self._web(self.http)
+        self.names = Names(self.web, self.settings.name_cache_s)
+        tasks = [self.loop.create_task(self._connect_forever(), name=f"{self.name}: link"),
+                 self.loop.create_task(self.sender.run(), name=f"{self.name}: sender")]
+        broken = await until_stopped(self.stopping, tasks)
+        if broken is None:
+            await self._flush_replies()
+        for task in tasks:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self._shutdown()
+        if broken is not None:
+            raise broken
 
     async def _connect_forever(self) -> None:
         backoff = Backoff(self.settings.reconnect_min_s, self.settings.reconnect_max_s)
@@ -185,9 +193,8 @@ class Session:
         held = self.sender.held()
         if held:
             log.warning("%s: %d replies never sent", self.name, held)
-        session = getattr(self.web, "session", None)
-        if session is not None:
-            await session.close()
+        if self.http is not None:
+            await self.http.close()
         self._set_state("stopped", "")
 
     # -- messages ------------------------------------------------------------------

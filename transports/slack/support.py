@@ -90,8 +90,15 @@ class Names:
 
 class LibraryEcho(logging.Filter):
     """Keeps the SDK's per-attempt lines out of the bot's log (the session reports the
-    connection itself, rate-limited): INFO and below, and tracebacks of failed connection
-    attempts, unless the log level is DEBUG."""
+    connection itself, rate-limited), unless the log level is DEBUG: INFO and below
+    are dropped, tracebacks are cut off, and a line that starts like one let through
+    less than ``every`` seconds ago is dropped (the SDK retries every few seconds while
+    Slack is unreachable, and says so each time)."""
+
+    def __init__(self, every: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.every, self.clock = every, clock
+        self.shown: dict[str, float] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
         if logging.getLogger().isEnabledFor(logging.DEBUG):
@@ -99,6 +106,10 @@ class LibraryEcho(logging.Filter):
         if record.levelno <= logging.INFO:
             return False
         record.exc_info, record.exc_text = None, None
+        key, now = str(record.msg)[:30], self.clock()
+        if now - self.shown.get(key, float("-inf")) < self.every:
+            return False
+        self.shown[key] = now
         return True
 
 
@@ -108,3 +119,13 @@ def quiet_library_lines() -> None:
         library = logging.getLogger(name)
         if not any(isinstance(f, LibraryEcho) for f in library.filters):
             library.addFilter(LibraryEcho())
+
+
+async def until_stopped(stopping: asyncio.Event,
+                        tasks: list[asyncio.Task[None]]) -> BaseException | None:
+    """Wait for ``stopping``, or for one of ``tasks`` to end: return its exception."""
+    waiter = asyncio.ensure_future(stopping.wait())
+    done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    ended = [task for task in tasks if task in done]
+    return next((t.exception() or RuntimeError(f"{t.get_name()} ended") for t in ended), None)
