@@ -4,19 +4,18 @@ Everything here runs on the transport's own thread, inside its asyncio loop. The
 in from other threads are ``MatrixTransport.send`` (puts on ``outbox``, then wakes
 ``drain`` with ``call_soon_threadsafe``) and ``MatrixTransport.stop`` (``request_stop``).
 
-Log in: with ``access_token``, or with the password; a password login reuses the
-device id and access token kept in ``memory`` (checked with ``whoami``), so a restart
-does not add a device to the account. Then the sync loop: the first sync of the process
-(since the kept sync token, if any) only brings the rooms up to date: what it carries
-happened before the bot started and is never acted on. Every later sync is a long poll
-of ``sync_timeout_s``; its timeline events go through ``inbound`` to ``deliver``,
-except in rooms that the same sync shows the bot in for the first time (their recent
-history). After a lost link, the sync goes on from the last token: what was sent in
-the meantime was sent while the bot ran, and is answered. The sync token is kept in
-``memory`` at most every ``SAVE_EVERY_S`` and at shutdown. Any failure (homeserver
-unreachable, no answer in time, an error answer) is logged (rate-limited), waited out
-with exponential backoff and jitter, and followed by a new sync from the same token; a
-refused token leads to a new password login.
+Log in (``login``: the token, or the password with the kept device), then the sync
+loop: the first sync of the process (since the kept sync token, if any) only brings
+the rooms up to date: what it carries happened before the bot started and is never
+acted on. Every later sync is a long poll of ``sync_timeout_s``; its timeline events go
+through ``inbound`` to ``deliver``, except in rooms that the same sync shows the bot in
+for the first time (their recent history); a timeline the server cut short
+(``limited``) is completed from the room's history first. After a lost link, the sync
+goes on from the last token: what was sent in the meantime was sent while the bot ran,
+and is answered. The sync token is kept in ``memory`` at most every ``SAVE_EVERY_S``
+and at shutdown. Any failure (homeserver unreachable, no answer in time, an error
+answer) is logged (rate-limited), waited out with exponential backoff and jitter, and
+followed by a new sync from the same token; a refused token leads to a new login.
 """
 
 from __future__ import annotations
@@ -29,20 +28,13 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from nio import (
-    LoginError,
-    MessageDirection,
-    ProfileGetDisplayNameResponse,
-    RoomMessagesError,
-    SyncError,
-    SyncResponse,
-    WhoamiError,
-)
+from nio import MessageDirection, RoomMessagesError, SyncError, SyncResponse
 
 from univac import Deliver, TransportStatus
 
 from .client import LINK_ERRORS, build_client
 from .inbound import to_message
+from .login import LOGIN_REFUSED, Failed, bot_nick, log_in
 from .memory import Memory
 from .rooms import Rooms, describe
 from .sender import Sender
@@ -62,11 +54,6 @@ LIVE_FILTER = {"room": {"timeline": {"limit": LIVE_LIMIT}}, "presence": {"types"
 100 at most). More leave a gap (``limited``), which ``_gap`` fills from the history."""
 GAP_MAX = 1000
 """Events fetched at most to fill one room's gap; older ones are skipped (and logged)."""
-LOGIN_REFUSED = ("M_FORBIDDEN", "M_UNKNOWN_TOKEN", "M_USER_DEACTIVATED", "M_MISSING_TOKEN")
-
-
-class Failed(Exception):
-    """This attempt failed for the reason given; the session waits and tries again."""
 
 
 class Session:
@@ -144,58 +131,9 @@ class Session:
         if self.logged_in:
             return
         self._set_state("connecting", self.detail)
-        if self.settings.access_token:
-            await self._login_with_token()
-        else:
-            await self._login_with_password()
+        await log_in(self.client, self.settings, self.memory, self.name)
         self.logged_in = True
-        await self._profile()
-
-    async def _login_with_token(self) -> None:
-        s = self.settings
-        self.client.restore_login(s.user_id, "", s.access_token)
-        answer = await self.client.whoami()
-        if isinstance(answer, WhoamiError):
-            raise Failed(f"the access token was refused: {describe(answer)}")
-        if answer.user_id != s.user_id:
-            raise Failed(f"the access token belongs to {answer.user_id}, not {s.user_id}")
-        self.client.restore_login(s.user_id, answer.device_id or "", s.access_token)
-        self._remember_account(answer.device_id or "")
-
-    async def _login_with_password(self) -> None:
-        s, m = self.settings, self.memory
-        same = m.get("user_id") == s.user_id and m.get("homeserver") == s.homeserver
-        device, token = (m.get("device_id"), m.get("access_token")) if same else ("", "")
-        if token:
-            self.client.restore_login(s.user_id, device, token)
-            answer = await self.client.whoami()
-            if not isinstance(answer, WhoamiError) and answer.device_id == device:
-                log.info("%s: logged in as %s (device %s, kept)", self.name, s.user_id, device)
-                return
-            if isinstance(answer, WhoamiError) and answer.status_code not in LOGIN_REFUSED:
-                raise Failed(f"whoami failed: {describe(answer)}")
-        self.client.access_token, self.client.device_id = "", device or None
-        answer = await self.client.login(s.password, device_name=s.device_name)
-        if isinstance(answer, LoginError):
-            raise Failed(f"login refused: {describe(answer)}")
-        self._remember_account(answer.device_id)
-        m.set(access_token=answer.access_token)
-        kept = "kept" if answer.device_id == device else "new"
-        log.info("%s: logged in as %s (device %s, %s)", self.name, s.user_id,
-                 answer.device_id, kept)
-
-    def _remember_account(self, device_id: str) -> None:
-        s, m = self.settings, self.memory
-        if m.get("user_id") != s.user_id or m.get("homeserver") != s.homeserver:
-            m.set(next_batch="", access_token="")
-        m.set(homeserver=s.homeserver, user_id=s.user_id, device_id=device_id)
-
-    async def _profile(self) -> None:
-        if self.settings.display_name:
-            await self.client.set_displayname(self.settings.display_name)
-        answer = await self.client.get_displayname()
-        if isinstance(answer, ProfileGetDisplayNameResponse) and answer.displayname:
-            self.bot_nick = answer.displayname
+        self.bot_nick = await bot_nick(self.client, self.settings, self.bot_nick)
 
     async def _sync_forever(self) -> bool:
         """Sync until a failure (raised). Returns only when a working session dropped."""

@@ -7,7 +7,7 @@ them. ``send``, ``stop`` and ``status`` are called from any thread: ``send`` and
 ``stop`` cross into the loop with ``call_soon_threadsafe``; ``status`` reads an
 immutable snapshot that the loop thread replaces.
 
-The pieces: ``session`` (login, sync loop, reconnect, status), ``client`` (the nio
+The pieces: ``session`` (sync loop, reconnect, status), ``login``, ``client`` (the nio
 client), ``rooms`` (joins, invites, encrypted rooms), ``inbound`` (what reaches the core
 and what is ignored), ``outbound`` and ``sender`` (notices, in order), ``memory``
 (device, access token and sync token across restarts), ``support`` (backoff, failure
