@@ -162,8 +162,16 @@ class FakeSlack:
 
     def stop(self) -> None:
         self._run(self.runner.cleanup())
+        self._run(self._cancel_the_rest())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+
+    async def _cancel_the_rest(self) -> None:
+        """No task of the fake's may outlive its loop (asyncio would log it at GC)."""
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     # -- the server --------------------------------------------------------------
 

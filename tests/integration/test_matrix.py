@@ -184,7 +184,7 @@ def test_invites_accepted_from_allowed_users_only(matrix_bot, matrix_user, synap
     assert other not in bot.transport.status().targets
 
 
-def test_encrypted_rooms_are_refused_with_a_log_line(matrix_bot, matrix_user, caplog):
+def test_encrypted_rooms_are_refused_with_a_log_line(matrix_bot, matrix_user, synapse, caplog):
     alice = matrix_user("alice")
     configured = alice.create_room(encrypted=True)
     with caplog.at_level(logging.INFO, logger="univac.transports.matrix"):
@@ -194,12 +194,28 @@ def test_encrypted_rooms_are_refused_with_a_log_line(matrix_bot, matrix_user, ca
         wait_for(lambda: any(invited in r.getMessage() for r in caplog.records
                              if r.levelno == logging.ERROR), 20, "the refused invite")
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-    assert any(configured in e and "end-to-end encrypted" in e for e in errors)
-    assert any(invited in e and "end-to-end encrypted" in e for e in errors)
-    alice.say(configured, "!echo never read")
-    wait_for(lambda: bot.user_id not in alice.members(configured), 20, "the bot leaving")
-    assert bot.delivered.empty()
+    assert f"matrix: refused to join {configured}: the room is end-to-end encrypted, which " \
+        "this transport does not support" in errors
+    assert f"matrix: refused the invite of {alice.user_id} into {invited}: the room is " \
+        "end-to-end encrypted, which this transport does not support" in errors
+    wait_for(lambda: membership(synapse, alice, invited, bot.user_id) == "leave", 20,
+             "the rejected invite")
+    assert membership(synapse, alice, configured, bot.user_id) == ""  # never joined
     assert bot.transport.status().targets == ()
+
+
+def test_a_room_that_becomes_encrypted_is_left(matrix_bot, matrix_user, caplog):
+    alice = matrix_user("alice")
+    room = alice.create_room()
+    bot = matrix_bot(rooms=(room,))
+    bot.wait_joined(room, timeout=20)
+    with caplog.at_level(logging.ERROR, logger="univac.transports.matrix"):
+        alice.call(lambda: alice.client.room_put_state(
+            room, "m.room.encryption", {"algorithm": "m.megolm.v1.aes-sha2"}))
+        bot.wait_status(lambda s: room not in s.targets, timeout=20)
+    wait_for(lambda: bot.user_id not in alice.members(room), 20, "the bot leaving")
+    assert any(room in r.getMessage() and "is end-to-end encrypted" in r.getMessage()
+               for r in caplog.records)
 
 
 def test_homeserver_restart_mid_session(matrix_bot, matrix_user, synapse):
@@ -242,5 +258,5 @@ def membership(synapse, peer, room: str, user_id: str) -> str:
     path = f"/_matrix/client/v3/rooms/{room}/state/m.room.member/{user_id}"
     try:
         return synapse.call("GET", path, token=peer.client.access_token)["membership"]
-    except OSError:
+    except OSError:  # HTTP 404: no membership at all
         return ""

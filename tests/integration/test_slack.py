@@ -40,7 +40,7 @@ def test_answers_in_a_channel_and_acknowledges(slack, slack_bot):
         False, "slack:U0ALICE", BOT_NAME)
     assert slack.wait_posts(1)[0].text == "hi"
     assert slack.messages("C0OPS") == ["hi"]
-    assert all_acknowledged(slack)
+    wait_for(lambda: all_acknowledged(slack), 5, "every envelope acknowledged")
 
 
 def test_direct_message_and_thread(slack, slack_bot):
@@ -70,7 +70,7 @@ def test_mention_addresses_the_bot_once(slack, slack_bot):
     slack.user_says("marker")
     assert bot.next_message().text == "marker"
     assert bot.delivered.empty()
-    assert all_acknowledged(slack)
+    wait_for(lambda: all_acknowledged(slack), 5, "every envelope acknowledged")
 
 
 def test_ignores_bots_itself_edits_and_redeliveries(slack, slack_bot):
@@ -153,7 +153,7 @@ def test_reconnects_when_slack_sends_disconnect(slack, slack_bot):
     assert bot.next_message().text == "!echo after"
     slack.wait_posts(2)
     assert slack.messages("C0OPS") == ["before", "after"]
-    assert all_acknowledged(slack)
+    wait_for(lambda: all_acknowledged(slack), 5, "every envelope acknowledged")
 
 
 def test_bad_app_token_is_reported_and_retried(slack, slack_bot):

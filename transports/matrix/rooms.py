@@ -5,8 +5,10 @@ comes from the sync responses only (``observe``): a room counts as joined once a
 shows the bot in it, and stops counting when a sync shows it left. Configured rooms
 (aliases or ids) are joined at each new session; a failed join is retried with
 backoff. Invites are accepted when the inviter matches ``invite_from``, and rejected
-otherwise. End-to-end encrypted rooms are not supported: an invite into one is
-rejected and a room that is or becomes encrypted is left, each with an ERROR line.
+otherwise. End-to-end encrypted rooms are not supported: the room summary is asked
+before joining, and a configured room or an invite that it shows encrypted is not
+joined (an invite is rejected); a joined room that is or becomes encrypted is left;
+each with an ERROR line.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import fnmatch
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from nio import AsyncClient, JoinError, RoomResolveAliasResponse, SyncResponse
 
@@ -24,8 +27,6 @@ from .inbound import RoomView
 from .support import Backoff, background
 
 log = logging.getLogger("univac.transports.matrix")
-
-ENCRYPTION = "m.room.encryption"
 
 
 class Rooms:
@@ -108,6 +109,9 @@ class Rooms:
         backoff = self.backoff()
         while True:
             try:
+                if await self.encrypted(spec):
+                    self._refuse_configured(spec)
+                    return
                 response = await self.client.join(spec)
             except LINK_ERRORS:
                 await asyncio.sleep(backoff.next())  # the session notices and reports it
@@ -143,27 +147,51 @@ class Rooms:
         self.handled_invites.add(room_id)
         inviter = next((e.get("sender", "") for e in state if e.get("type") == "m.room.member"
                         and e.get("state_key") == self.client.user_id), "")
-        if any(e.get("type") == ENCRYPTION for e in state):
-            log.error("%s: refused the invite of %s into %s: the room is end-to-end "
-                      "encrypted, which this transport does not support", self.name,
-                      inviter, room_id)
-        elif self.may_invite(inviter):
-            log.info("%s: accepting the invite of %s into %s", self.name, inviter, room_id)
-            self._spawn(self._accept(room_id), f"accept invite {room_id}")
+        if self.may_invite(inviter):
+            self._spawn(self._accept(room_id, inviter), f"accept invite {room_id}")
             return
-        else:
-            log.info("%s: refused the invite of %s into %s (not in invite_from)",
-                     self.name, inviter or "someone", room_id)
+        log.info("%s: refused the invite of %s into %s (not in invite_from)",
+                 self.name, inviter or "someone", room_id)
         self._spawn(self._leave(room_id), f"reject invite {room_id}")
 
     def may_invite(self, user_id: str) -> bool:
         user = user_id.casefold()
         return bool(user) and any(fnmatch.fnmatchcase(user, p) for p in self.invite_from)
 
-    async def _accept(self, room_id: str) -> None:
+    async def _accept(self, room_id: str, inviter: str) -> None:
+        if await self.encrypted(room_id):
+            log.error("%s: refused the invite of %s into %s: the room is end-to-end "
+                      "encrypted, which this transport does not support", self.name,
+                      inviter, room_id)
+            await self._leave(room_id)
+            return
+        log.info("%s: accepting the invite of %s into %s", self.name, inviter, room_id)
         response = await self.client.join(room_id)
         if isinstance(response, JoinError):
             log.warning("%s: cannot join %s: %s", self.name, room_id, describe(response))
+
+    async def encrypted(self, room: str) -> bool | None:
+        """Whether the room summary (``GET /_matrix/client/v1/room_summary``, Matrix 1.15)
+        says the room is encrypted; None when the homeserver does not tell (an older
+        server, a room the bot may not see yet): the sync after joining tells then.
+        Asked before joining, since nio's parsed invite state leaves encryption out."""
+        path = f"/_matrix/client/v1/room_summary/{quote(room, safe='')}"
+        headers = {"Authorization": f"Bearer {self.client.access_token}"}
+        try:
+            answer = await self.client.send("GET", path, headers=headers)
+            if answer.status != 200:
+                answer.release()
+                return None
+            summary = await answer.json()
+        except (*LINK_ERRORS, ValueError):
+            return None
+        return bool(summary.get("encryption")) if isinstance(summary, dict) else None
+
+    def _refuse_configured(self, spec: str) -> None:
+        self.errors[spec] = "end-to-end encrypted: not supported, not joined"
+        log.error("%s: refused to join %s: the room is end-to-end encrypted, which this "
+                  "transport does not support", self.name, spec)
+        self.on_change()
 
     def _refuse(self, room_id: str, why: str) -> None:
         self.refused.add(room_id)
@@ -172,7 +200,7 @@ class Rooms:
             self.errors[spec] = "end-to-end encrypted: not supported, left"
         log.error("%s: room %s %s; this transport does not support encryption and "
                   "leaves it without reading or answering anything there", self.name,
-                  ", ".join([*names, room_id]), why)
+                  ", ".join(dict.fromkeys([*names, room_id])), why)
         self._spawn(self._leave(room_id), f"leave {room_id}")
 
     async def _leave(self, room_id: str) -> None:
