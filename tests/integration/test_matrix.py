@@ -36,10 +36,11 @@ def test_joins_by_alias_and_answers_with_a_notice(matrix_bot, matrix_user):
 def test_joins_by_id_and_answers_in_a_thread(matrix_bot, matrix_user):
     alice = matrix_user("alice")
     room = alice.create_room()
-    bot = matrix_bot(rooms=(room,))
-    bot.wait_joined(room, timeout=20)
+    bot = matrix_bot(rooms=(room,), display_name="Univac Bot")
+    assert bot.wait_joined(room, timeout=20).nick == "Univac Bot"
     root = alice.say(room, "a question for the thread")
-    assert bot.next_message(timeout=20).target == room
+    message = bot.next_message(timeout=20)
+    assert (message.target, message.private, message.bot_nick) == (room, False, "Univac Bot")
 
     alice.say(room, "!echo in the thread", thread=root)
     message = bot.next_message(timeout=20)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.waiting import wait_for
+from univac import TransportError
 from univac.transports import matrix
 from univac.transports.matrix import inbound, memory, outbound
 from univac.transports.matrix.inbound import RoomView
@@ -245,3 +246,10 @@ def test_an_unexpected_error_ends_run_with_it_for_the_supervisor(tmp_path, monke
     with pytest.raises(KeyError, match="a bug"):
         transport.run(lambda m: None)
     assert transport.status().state == "stopped"
+
+
+def test_an_unreadable_tls_ca_file_makes_run_raise_a_transport_error(tmp_path):
+    transport = matrix.create("m", settings(tls_ca_file=str(tmp_path / "missing.pem"),
+                                            state_file=str(tmp_path / "m.json")))
+    with pytest.raises(TransportError, match="tls_ca_file"):
+        transport.run(lambda m: None)
