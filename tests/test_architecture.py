@@ -29,6 +29,8 @@ TRANSPORT_LIBRARIES = {
     "console": set(),
     "irc": {"irc", "jaraco", "cryptography"},
     "xmpp": {"slixmpp"},
+    "matrix": {"nio", "aiohttp", "markdown_it"},
+    "slack": {"slack_sdk", "aiohttp"},
 }
 STORE_LIBRARIES = {"postgres": {"psycopg"}}
 CORE_EXCEPTIONS = {"pytest_plugin.py": {"pytest"}}
@@ -202,8 +204,8 @@ def test_no_generic_top_level_packages_are_installed() -> None:
     packages = setup["options"]["packages"].split()
     assert packages == ["univac", "univac.engine", "univac.kit", "univac.ops",
                         "univac.plugins", "univac.stores", "univac.transports",
-                        "univac.transports.irc",
-                        "univac.transports.xmpp"]
+                        "univac.transports.irc", "univac.transports.xmpp",
+                        "univac.transports.matrix", "univac.transports.slack"]
     assert all(name.startswith("univac") for name in packages)
 
 
