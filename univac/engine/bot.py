@@ -24,6 +24,7 @@ from univac.context import Context, Services, utc_now
 from univac.engine.access import Access
 from univac.engine.approvals import Approvals
 from univac.engine.catalog import Catalog, Plugin, inspect_plugin
+from univac.engine.commits import CommitQueue
 from univac.engine.dispatch import Dispatcher, Parts
 from univac.engine.ha import HighAvailability
 from univac.engine.handlers import Boundary
@@ -78,7 +79,7 @@ class Bot:
         self._routes: list[WebhookRoute] | None = None
         self._state_dir = state_dir(config)
         self.fence = self.ha.fence
-        self.store = open_store(config.store, self._state_dir)
+        self.store = CommitQueue(open_store(config.store, self._state_dir))
         clean_temporaries(self._state_dir)
         self.access = Access(config.roles, config.access)
         self.audit = AuditLog(self._state_dir / settings.audit_file, settings.audit_max_bytes,

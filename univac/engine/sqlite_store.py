@@ -11,11 +11,10 @@ disk) before ``State`` lets its caller go on: a handler that answered "approved"
 webhook delivery recorded as handled must not be forgotten by a machine that lost
 power. The sync is grouped: SQLite commits with ``synchronous = NORMAL`` (a commit that
 survives a killed process, at once), and ``commit`` returns a wait that syncs the log
-file, so commits made by several threads while one sync runs share the next sync
-(group commit, as databases do). The log is written in order, so a sync that covers a
-commit covers every commit before it. ``State`` waits after releasing its lock: a
-plugin's other threads go on meanwhile, and may read what is committed but not yet
-synced (the webhook benchmark, performance.md, measures what this buys). A write that
+file, so commits made while one sync runs share the next sync (group commit, as
+databases do; the bot's writer thread, commits.py, makes the most of it by writing
+every queued transaction before it waits). The log is written in order, so a sync
+that covers a commit covers every commit before it. A write that
 is killed half-way leaves the previous state: SQLite ignores a log that holds no commit.
 """
 
@@ -97,11 +96,17 @@ class SqliteStore:
     def commit(self, namespace: str, changes: Mapping[str, str | None],
                epoch: int | None) -> Callable[[], None]:
         """Commit; return the wait that makes the commit durable (see the docstring)."""
+        return self.commit_many([(namespace, changes)], epoch)
+
+    def commit_many(self, work: list[tuple[str, Mapping[str, str | None]]],
+                    epoch: int | None) -> Callable[[], None]:
+        """Several plugins' transactions as one (the writer thread's batch, commits.py)."""
         def write() -> None:
-            sets = ((namespace, k, v, epoch) for k, v in changes.items() if v is not None)
-            self._db.executemany(UPSERT, sets)
-            gone = ((namespace, k) for k, v in changes.items() if v is None)
-            self._db.executemany(DELETE, gone)
+            for namespace, changes in work:
+                sets = ((namespace, k, v, epoch) for k, v in changes.items() if v is not None)
+                self._db.executemany(UPSERT, sets)
+                gone = ((namespace, k) for k, v in changes.items() if v is None)
+                self._db.executemany(DELETE, gone)
 
         return self._transaction(write, epoch)
 

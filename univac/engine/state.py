@@ -15,8 +15,13 @@ unreachable, or this instance is no longer the leader) changes nothing and raise
 Reads come from memory: every record of the plugin, loaded once, as JSON text that is
 decoded at each read, so a value a handler changes in place is never taken for what
 is stored. A thread inside a ``with`` block reads its own changes; any other thread
-reads what is committed, without waiting for the lock (a commit in progress, with its
-fsync, never holds up readers elsewhere: the webhook benchmark depends on it).
+reads, without waiting for the lock, what blocks have handed to the store. A block
+holds the lock only to hand its changes over (the bot's store writes them on its
+writer thread, commits.py) and then waits, outside the lock, until they are durable:
+so several threads' blocks are written and synced together, and a reader elsewhere
+never waits for a disk (the webhook benchmark depends on it). A change can thus be
+seen a moment before it is durable; if it then fails, memory goes back to what is
+stored and the block raises.
 
 The store is the truth: after a failed write (whose outcome may be unknown, when the
 database went away during the commit) the records are loaded again before the next
@@ -78,7 +83,7 @@ class State:
                 self._owner = 0
             self._lock.release()
         if durable is not None:
-            self._wait(durable)
+            self._wait(*durable)
 
     def get(self, key: str, default: Any = None) -> Any:
         text = self._text(key)
@@ -136,29 +141,40 @@ class State:
         except StoreError:
             log.debug("state of %s: store still unavailable; reading memory", self.namespace)
 
-    def _commit(self) -> Callable[[], None] | None:
-        """Commit the block's changes; return the store's wait for durability, if any."""
+    def _commit(self) -> tuple[Callable[[], None], dict[str, str | None],
+                               dict[str, str | None]] | None:
+        """Hand the block's changes to the store and show them to the next blocks; return
+        the wait for durability with what to undo if it fails (None: durable already)."""
         changes, self._pending = self._pending, {}
         try:
             durable = self._store.commit(self.namespace, changes, self._fence.epoch)
         except BaseException:
             self._stale = True
             raise
+        undo = {key: self._records.get(key) for key in changes}
+        self._apply(changes)
+        return None if durable is None else (durable, changes, undo)
+
+    def _apply(self, changes: dict[str, str | None]) -> None:
         for key, text in changes.items():
             if text is None:
                 self._records.pop(key, None)
             else:
                 self._records[key] = text
-        return durable
 
-    def _wait(self, durable: Callable[[], None]) -> None:
+    def _wait(self, durable: Callable[[], None], changes: dict[str, str | None],
+              undo: dict[str, str | None]) -> None:
         """Wait until the block's commit is durable (outside the lock: commits of other
-        threads share the sync); when that fails, the records are reloaded before the
-        next block, since what is on disk is not known."""
+        threads are written and synced together). When it fails, memory goes back to
+        what was stored (where no later block changed a key again), and the records are
+        loaded again before the next block, since what is on disk is not known."""
         try:
             durable()
         except BaseException:
-            self._stale = True
+            with self._lock:
+                self._apply({key: text for key, text in undo.items()
+                             if self._records.get(key) == changes[key]})
+                self._stale = True
             raise
 
 
