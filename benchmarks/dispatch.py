@@ -9,7 +9,7 @@ Each measurement runs in a fresh child process (this script with ``--child``), a
 rounds interleave the two ways of running handlers, so drift hits both alike:
 
 - ``pool``: the core's bounded reactive pool (``Harness(...).bot.dispatcher.deliver``);
-- ``thread``: the baseline the design guide first asked for, one new ``threading.Thread``
+- ``thread``: the baseline of Univac's first design, one new ``threading.Thread``
   per message, at most ``max_reactive`` at once (a semaphore that the delivering thread
   waits on): the same Bot and dispatcher, built with ``ThreadPerMessage`` as its pool.
 

@@ -11,14 +11,20 @@ For each ``Source`` (one list, e.g. a repository's issues) a poll:
   GitHub, no quota) and follows ``Link: rel="next"`` pages until a page holds an
   item already seen, at most ``max_pages`` (on a first run only the first page);
 - records the keys (``kit.watch.fresh``) and announces the new items, oldest first, at
-  most ``max_announce`` per list, then one summary line;
-- when fewer than ``reserve`` requests remain (``X-RateLimit-Remaining`` or
-  ``RateLimit-Remaining``), books the next poll after the quota's reset, quietly;
-- on 429, or 403/503 with ``Retry-After`` or a spent quota, pauses every list until
-  then (``kit.watch.pause``); the run then fails with ``RateLimited``.
+  most ``max_announce`` per list, then one summary line.
 
-A list that fails is logged and tried again on the next poll; the others go on, and
-the run ends with ``FetchError`` naming how many failed.
+``poll`` returns what the poller returns to the core (``univac.Skip``,
+``univac.RetryAfter``), so the core schedules the next run and keeps the one backoff:
+
+- no list to watch: ``Skip``;
+- 429, or 403/503 with ``Retry-After`` or a spent quota: the lists not yet polled
+  wait too, and the run answers ``RetryAfter`` the time the service gave;
+- fewer than ``reserve`` requests left (``X-RateLimit-Remaining`` or
+  ``RateLimit-Remaining``): ``RetryAfter`` the quota's reset (never sooner than
+  ``interval_s``), quietly, keeping the rest for commands such as ``!gh``;
+- a list that fails otherwise is logged and tried again on the next poll; the others
+  go on, and the run ends with ``FetchError`` naming how many failed (a failure: the
+  core backs off).
 
 The plugin's settings must have the fields of ``RestSettings``.
 """
@@ -27,9 +33,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from univac import Context, UserError
+from univac import Context, RetryAfter, Skip, UserError
 from univac.kit.fetch import (
     FetchError,
     HttpStatus,
@@ -40,8 +47,7 @@ from univac.kit.fetch import (
     fetch,
 )
 from univac.kit.fetch import slow_down as quota_low
-from univac.kit.watch import Item, announce, due, fresh, pause, paused, seen_keys
-from univac.kit.watch import slow_down as book_after
+from univac.kit.watch import Item, announce, fresh, seen_keys
 
 __all__ = ["RestSettings", "Service", "Source", "check_paging", "get", "lookup", "poll"]
 
@@ -132,24 +138,54 @@ def lookup(ctx: Context, service: Service, path: str, shown: str) -> dict[str, A
         raise UserError(f"{service.name} did not answer; try again later.") from None
 
 
-def poll(ctx: Context, service: Service, sources: Sequence[Source]) -> None:
-    """Poll every source when the interval has passed; FetchError when some failed."""
-    settings: RestSettings = ctx.config
-    if not sources or not due(ctx, settings.interval_s):
-        return
-    failed = [s for s in sources if paused(ctx) or not _watch(ctx, service, s)]
+def poll(ctx: Context, service: Service, sources: Sequence[Source]) -> Skip | RetryAfter | None:
+    """Poll every source once; return the poller's answer (see the module's docstring).
+
+    FetchError when some lists failed and the service did not ask us to wait.
+    """
+    if not sources:
+        return Skip("nothing to watch")
+    quota = _Quota(ctx.config.reserve)
+    failed = 0
+    for source in sources:
+        try:
+            failed += not _watch(ctx, service, source, quota)
+        except RateLimited as error:
+            ctx.log.warning("%s asks to wait: next poll at %s", service.name,
+                            error.until.isoformat())
+            return RetryAfter(error.until, f"{service.name} rate limit")
+    if quota.reset is not None:
+        until = max(quota.reset, ctx.now() + timedelta(seconds=ctx.config.interval_s))
+        ctx.log.info("%s quota low: next poll at %s", service.name, until.isoformat())
+        return RetryAfter(until, f"{service.name} quota low")
     if failed:
-        raise FetchError(f"{len(failed)} of {len(sources)} lists failed")
+        raise FetchError(f"{failed} of {len(sources)} lists failed")
+    return None
 
 
-def _watch(ctx: Context, service: Service, source: Source) -> bool:
-    """Fetch one list, then record and announce what is new; False when it failed."""
+class _Quota:
+    """The latest quota reset seen in a run whose responses left fewer than ``reserve``."""
+
+    def __init__(self, reserve: int) -> None:
+        self.reserve = reserve
+        self.reset: datetime | None = None
+
+    def note(self, response: Response) -> None:
+        until = quota_low(response, self.reserve)
+        if until is not None and (self.reset is None or until > self.reset):
+            self.reset = until
+
+
+def _watch(ctx: Context, service: Service, source: Source, quota: _Quota) -> bool:
+    """Fetch one list, then record and announce what is new; False when it failed.
+
+    RateLimited goes up: the whole run waits.
+    """
     settings: RestSettings = ctx.config
     try:
-        items, validators = _collect(ctx, service, source)
-    except RateLimited as error:
-        pause(ctx, error.until)
-        return False
+        items, validators = _collect(ctx, service, source, quota)
+    except RateLimited:
+        raise
     except FetchError as error:
         ctx.log.warning("%s %s: %s", service.name, source.key, error)
         return False
@@ -166,7 +202,7 @@ VALIDATORS = {"etag": ("ETag", "If-None-Match"), "modified": ("Last-Modified", "
 
 
 def _collect(
-    ctx: Context, service: Service, source: Source
+    ctx: Context, service: Service, source: Source, quota: _Quota
 ) -> tuple[list[Item] | None, dict[str, str]]:
     """The items of the list's pages (None: 304 Not Modified) and the first page's
     validators (``etag``, ``modified``) to store.
@@ -181,7 +217,8 @@ def _collect(
     validators: dict[str, str] = {}
     url = source.url
     for page in range(ctx.config.max_pages):
-        response = _page(ctx, service, url, conditional if page == 0 else {})
+        response = check(get(ctx, service, url, conditional if page == 0 else {}), ctx.now())
+        quota.note(response)
         if response.status == 304:
             return None, known
         if page == 0:
@@ -193,15 +230,6 @@ def _collect(
         if seen is None or not url or any(item.key in seen for item in listed):
             break
     return items, validators
-
-
-def _page(ctx: Context, service: Service, url: str, conditional: Mapping[str, str]) -> Response:
-    """One checked page; a nearly spent quota books the next poll after its reset."""
-    response = check(get(ctx, service, url, conditional), ctx.now())
-    until = quota_low(response, ctx.config.reserve)
-    if until is not None:
-        book_after(ctx, until)
-    return response
 
 
 def _object(response: Response) -> dict[str, Any]:

@@ -1,23 +1,19 @@
 """Announce only new items: what every poller that watches a list shares.
 
-Part of the plugin kit; runs on the poller's thread. All of it lives in ``ctx.state``
-(persistent, locked), so a restart remembers what was seen and when a service asked
-us to wait:
+Part of the plugin kit; runs on the poller's thread. What was seen lives in
+``ctx.state`` (persistent, locked), so a restart remembers it: ``seen:<source>`` holds
+the keys of the items seen, newest first, at most ``keep``; missing means "never
+polled", and that first run only records the keys, silently.
 
-- ``seen:<source>``: the keys of the items seen, newest first, at most ``keep``;
-  missing means "never polled": that first run only records the keys, silently.
-- ``next_run``: when the next poll is due. An ``@every(60)`` poller calls ``due`` on
-  each tick and polls only when its own interval has passed; pushed back by
-  ``slow_down`` when a quota runs low.
-- ``not_before``: a rate-limit pause set by ``pause``; ``due`` raises RateLimited
-  until it ends, so ``!status`` shows the pause as the poller's last error.
+When to poll is the core's business, not the kit's: the poller is declared with
+``@every(setting="interval_s")`` and returns ``Skip()`` when it has nothing to watch
+or ``RetryAfter(until)`` when the service asked it to wait (``univac.Skip``,
+``univac.RetryAfter``). A typical poller::
 
-A typical poller::
-
-    @every(60)
-    def poll(ctx: Context) -> None:
-        if not watch.due(ctx, ctx.config.interval_s):
-            return
+    @every(setting="interval_s")
+    def poll(ctx: Context):
+        if not ctx.config.url:
+            return Skip("nothing to watch")
         items = [watch.Item(entry["id"], one_line(entry["title"])) for entry in listed()]
         new = watch.fresh(ctx, "my-source", items)       # newest first in, oldest first out
         watch.announce(ctx, ctx.config.targets, new, 5, "... and {count} more")
@@ -28,15 +24,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from univac import Context
-from univac.kit.fetch import RateLimited
 
-__all__ = [
-    "KEEP_MIN", "Item", "announce", "check_targets", "check_watch", "due", "fresh", "pause",
-    "paused", "seen_keys", "slow_down",
-]
+__all__ = ["KEEP_MIN", "Item", "announce", "check_targets", "check_watch", "fresh", "seen_keys"]
 
 KEEP_MIN = 500
 
@@ -66,42 +57,6 @@ def check_watch(
     if names and not targets:
         raise ValueError(f"{key} are watched but targets is empty")
     check_targets(targets)
-
-
-def due(ctx: Context, interval_s: float) -> bool:
-    """True (and the next run booked) when the interval has passed.
-
-    During a rate-limit pause it raises RateLimited instead, so the pause shows as the
-    poller's last error in ``!status`` rather than as a success.
-    """
-    now = ctx.now().timestamp()
-    with ctx.state:
-        not_before = ctx.state.get("not_before", 0.0)
-        if now < not_before:
-            raise RateLimited(datetime.fromtimestamp(not_before, UTC))
-        if now < ctx.state.get("next_run", 0.0):
-            return False
-        ctx.state["next_run"] = now + interval_s * 0.9
-    return True
-
-
-def pause(ctx: Context, until: datetime) -> None:
-    """Refuse runs until ``until`` (the service said 403/429: Retry-After or a reset)."""
-    with ctx.state:
-        ctx.state["not_before"] = max(ctx.state.get("not_before", 0.0), until.timestamp())
-    ctx.log.warning("rate limited: pausing until %s", until.isoformat())
-
-
-def paused(ctx: Context) -> bool:
-    """True while a rate-limit pause holds (stop asking in this run too)."""
-    return ctx.now().timestamp() < ctx.state.get("not_before", 0.0)
-
-
-def slow_down(ctx: Context, until: datetime) -> None:
-    """Quietly skip runs until ``until`` (the quota is nearly spent; no error)."""
-    with ctx.state:
-        ctx.state["next_run"] = max(ctx.state.get("next_run", 0.0), until.timestamp())
-    ctx.log.info("rate-limit quota low: next run after %s", until.isoformat())
 
 
 def seen_keys(ctx: Context, source: str) -> set[str] | None:

@@ -1,12 +1,15 @@
 """Announce new entries of RSS and Atom feeds.
 
-Each run fetches every feed with ``If-None-Match`` / ``If-Modified-Since`` (a 304 costs
-nothing), parses it with ``feedparser`` (RSS 0.9x, 1.0 and 2.0, Atom 0.3 and 1.0, CDF;
-it copes with the malformed feeds real sites serve: wrong encodings, undeclared HTML
-entities, unclosed tags, relative links and ``xml:base``, dates in many formats) and
-announces the entries it has not seen, oldest first, to ``targets``. The first run of
-a feed only records its entries. A feed that answers 429 (or 403/503 with
-``Retry-After``) is skipped until then; the other feeds carry on.
+Every ``interval_s`` the poller fetches every feed with ``If-None-Match`` /
+``If-Modified-Since`` (a 304 costs nothing), parses it with ``feedparser`` (RSS 0.9x,
+1.0 and 2.0, Atom 0.3 and 1.0, CDF; it copes with the malformed feeds real sites serve:
+wrong encodings, undeclared HTML entities, unclosed tags, relative links and
+``xml:base``, dates in many formats) and announces the entries it has not seen, oldest
+first, to ``targets``. The first run of a feed only records its entries. A feed that
+answers 429 (or 403/503 with ``Retry-After``) is left out until then (``pause:<url>`` in
+the plugin's state) while the other feeds carry on; when every feed waits, the run
+answers ``RetryAfter`` the earliest of those times. A feed that fails otherwise makes
+the run fail (the core backs off) after the other feeds were read.
 
 XML safety: the body is capped at ``max_bytes`` and fetched with the kit's timeouts. A
 document that declares entities is refused before it is parsed: feedparser drops
@@ -29,17 +32,18 @@ import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
 from bs4 import BeautifulSoup
 from feedparser.encodings import convert_to_utf8
 
-from univac import Context, Target, every
+from univac import Context, RetryAfter, Skip, Target, every
 from univac.kit.fetch import FetchError, Limits, RateLimited, Response, check, fetch
 from univac.kit.text import one_line
-from univac.kit.watch import Item, announce, check_watch, due, fresh
+from univac.kit.watch import Item, announce, check_watch, fresh
 
 URL = re.compile(r"https?://\S+")
 FIRST_ELEMENT = re.compile(rb"<\w")
@@ -71,22 +75,29 @@ class Feed:
     entries: list[Item]
 
 
-@every(60)
-def poll(ctx: Context) -> None:
+@every(setting="interval_s")
+def poll(ctx: Context[Settings]) -> Skip | RetryAfter | None:
     """Announce the feed entries published since the last run."""
-    settings: Settings = ctx.config
-    if not settings.feeds or not due(ctx, settings.interval_s):
-        return
-    failed = [url for url in settings.feeds if not _poll_feed(ctx, url)]
+    feeds = ctx.config.feeds
+    if not feeds:
+        return Skip("no feeds")
+    outcomes = [_poll_feed(ctx, url) for url in feeds]
+    failed = outcomes.count("failed")
     if failed:
-        raise FetchError(f"{len(failed)} of {len(settings.feeds)} feeds failed")
+        raise FetchError(f"{failed} of {len(feeds)} feeds failed")
+    waits = [outcome for outcome in outcomes if isinstance(outcome, datetime)]
+    if len(waits) == len(feeds):
+        return RetryAfter(min(waits), "every feed asked to wait")
+    return None
 
 
-def _poll_feed(ctx: Context, url: str) -> bool:
-    """Fetch, parse and announce one feed; False when that failed (logged)."""
-    settings: Settings = ctx.config
-    if ctx.now().timestamp() < ctx.state.get(f"pause:{url}", 0.0):
-        return True  # the service asked us to wait: skipped, not failed again
+def _poll_feed(ctx: Context[Settings], url: str) -> Literal["done", "failed"] | datetime:
+    """Fetch, parse and announce one feed: "done", "failed" (logged), or when the
+    service lets us come back (a rate-limit pause)."""
+    settings = ctx.config
+    paused = ctx.state.get(f"pause:{url}", 0.0)
+    if ctx.now().timestamp() < paused:
+        return datetime.fromtimestamp(paused, UTC)  # the service asked us to wait
     try:
         response = check(_get(ctx, url), ctx.now())
         feed = None
@@ -96,16 +107,16 @@ def _poll_feed(ctx: Context, url: str) -> bool:
     except RateLimited as error:
         ctx.state[f"pause:{url}"] = error.until.timestamp()
         ctx.log.warning("feed %s: %s", _shown(url), error)
-        return False
+        return error.until
     except FetchError as error:
         ctx.log.warning("feed %s: %s", _shown(url), error)
-        return False
+        return "failed"
     if feed is not None:
         new = fresh(ctx, url, feed.entries)
         summary = f"[{feed.title}] ... and {{count}} more new entries"
         announce(ctx, settings.targets, new, settings.max_announce, summary)
         _remember_validators(ctx, url, response)
-    return True
+    return "done"
 
 
 def _get(ctx: Context, url: str) -> Response:

@@ -1,10 +1,12 @@
 """Announce new GitHub issues and pull requests; ``!gh owner/repo#n`` shows one.
 
-The poller reads ``GET /repos/{owner}/{repo}/issues?state=all&sort=created`` (the REST
-API lists pull requests there too), newest first, through the kit's REST watcher
+Every ``interval_s`` the poller reads
+``GET /repos/{owner}/{repo}/issues?state=all&sort=created`` (the REST API lists pull
+requests there too), newest first, through the kit's REST watcher
 (``univac.kit.rest``): conditional requests, ``Link`` pages until a seen item,
 so items opened while the bot was down are announced after a restart, and the
-rate-limit headers (``X-RateLimit-*``, ``Retry-After``).
+rate-limit headers (``X-RateLimit-*``, ``Retry-After``): a rate limit or a nearly spent
+quota moves the next poll to when GitHub allows it (``RetryAfter``).
 
 Settings (``[plugins.github]``)::
 
@@ -22,7 +24,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import quote
 
-from univac import Context, Target, command, every
+from univac import Context, RetryAfter, Skip, Target, command, every
 from univac.kit import rest
 from univac.kit.text import one_line
 from univac.kit.watch import Item, check_watch
@@ -72,11 +74,11 @@ def gh(ctx: Context, ref: IssueRef) -> str:
     return _describe(ref.repo, issue)
 
 
-@every(60)
-def poll(ctx: Context) -> None:
+@every(setting="interval_s")
+def poll(ctx: Context[Settings]) -> Skip | RetryAfter | None:
     """Announce issues and pull requests opened since the last run."""
-    settings: Settings = ctx.config
-    rest.poll(ctx, GITHUB, [_source(settings, repo) for repo in settings.repos])
+    settings = ctx.config
+    return rest.poll(ctx, GITHUB, [_source(settings, repo) for repo in settings.repos])
 
 
 def _source(settings: Settings, repo: str) -> rest.Source:

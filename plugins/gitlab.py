@@ -1,11 +1,12 @@
 """Announce new GitLab issues and merge requests; ``!gl group/project!n`` shows one.
 
-For each watched project the poller reads the REST API v4 lists
+Every ``interval_s``, for each watched project, the poller reads the REST API v4 lists
 ``GET /projects/:id/issues`` and ``GET /projects/:id/merge_requests``
 (``order_by=created_at&sort=desc``) through the kit's REST watcher
 (``univac.kit.rest``): conditional requests, ``Link`` pages until a seen item,
 and GitLab's rate-limit headers (``RateLimit-Remaining``, ``RateLimit-Reset``,
-``Retry-After``).
+``Retry-After``): a rate limit or a nearly spent quota moves the next poll to when
+GitLab allows it (``RetryAfter``).
 
 Settings (``[plugins.gitlab]``)::
 
@@ -24,7 +25,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import quote
 
-from univac import Context, Target, command, every
+from univac import Context, RetryAfter, Skip, Target, command, every
 from univac.kit import rest
 from univac.kit.text import one_line
 from univac.kit.watch import Item, check_watch
@@ -74,12 +75,12 @@ def gl(ctx: Context, ref: ItemRef) -> str:
     return _describe(ref.project, ref.kind, item)
 
 
-@every(60)
-def poll(ctx: Context) -> None:
+@every(setting="interval_s")
+def poll(ctx: Context[Settings]) -> Skip | RetryAfter | None:
     """Announce issues and merge requests opened since the last run."""
-    settings: Settings = ctx.config
+    settings = ctx.config
     sources = [_source(settings, p, kind) for p in settings.projects for kind in KINDS]
-    rest.poll(ctx, GITLAB, sources)
+    return rest.poll(ctx, GITLAB, sources)
 
 
 def _source(settings: Settings, project: str, kind: str) -> rest.Source:

@@ -1,15 +1,18 @@
 """Serve health, Prometheus metrics and plugin webhooks over HTTP (enable it by name).
 
-One small waitress server, started in ``setup`` on a thread of its own and stopped in
-``teardown``; bound to 127.0.0.1 by default, with a body size limit, a header size
-limit, a connection limit, an idle-connection timeout (waitress's ``channel_timeout``)
-and an overall deadline for reading a request, which waitress lacks: a client that
-sends its request a line at a time is cut off ``request_timeout_s`` after it began,
-however steadily it trickles, so slow clients cannot hold the connection slots:
+One small waitress server, started in ``setup`` on a thread of its own and stopped by
+the teardown ``setup`` returns (the server lives in that closure, not in a module
+global, so several bots in one process each serve on their own port); bound to 127.0.0.1
+by default, with a body size limit, a header size limit, a connection limit, an
+idle-connection timeout (waitress's ``channel_timeout``) and an overall deadline for
+reading a request, which waitress lacks: a client that sends its request a line at a
+time is cut off ``request_timeout_s`` after it began, however steadily it trickles, so
+slow clients cannot hold the connection slots:
 
 - ``GET /healthz``: JSON of each transport (state, joined targets, last inbound traffic,
-  reconnects), each poller (runs, last success, failures in a row and the kind of the
-  last error), the reactive threads and queue, and the leader lease. 200 when healthy,
+  reconnects), each poller (real polls, skips and deferrals, last success, failures in a
+  row and the kind of the last error, the next run), the reactive threads and queue,
+  and the leader lease. 200 when healthy,
   503 when not: healthy means every transport is ``connected``, no poller has failed
   ``poller_failures_unhealthy`` times in a row and, with ``[ha]`` on, this instance
   leads: a standby answers 503 (``"role": "standby"``), so a load balancer that checks
@@ -196,37 +199,21 @@ class Server:
         wasyncore.close_all(self._map)
 
 
-_running: dict[str, Server] = {}
-"""The one server of this process, set by ``setup`` and cleared by ``teardown``."""
+def setup(ctx: Context) -> Callable[[], None]:
+    """Start serving and return what stops it; PluginError when the address cannot be bound.
 
-
-def setup(ctx: Context) -> None:
-    """Start serving; PluginError when the address cannot be bound."""
+    The address is logged, with the port chosen when ``port = 0``.
+    """
     settings: Settings = ctx.config
-    if _running:
-        raise PluginError("the http plugin already serves in this process")
     try:
         server = Server(App(ctx), settings)
     except OSError as error:
         raise PluginError(f"cannot listen on {settings.host}:{settings.port}: "
                           f"{error.strerror or error}") from None
     server.start()
-    _running["server"] = server
     ctx.log.info("serving %s on http://%s:%d", ", ".join(settings.endpoints),
                  settings.host, server.port)
-
-
-def teardown() -> None:
-    """Stop serving (running requests get a moment to finish)."""
-    server = _running.pop("server", None)
-    if server is not None:
-        server.stop()
-
-
-def bound_port() -> int | None:
-    """The port the server listens on (useful with ``port = 0``), or None."""
-    server = _running.get("server")
-    return server.port if server else None
+    return server.stop
 
 
 class App:
@@ -353,9 +340,10 @@ def health(ctx: Context, failures_unhealthy: int) -> WebhookResponse:
             "reconnects": t.reconnects, "detail": t.detail,
         } for name, t in report.transports.items()},
         "pollers": {p.name: {
-            "runs": p.runs, "last_ok": p.last_ok, "failures": p.failures,
+            "runs": p.runs, "skipped": p.skipped, "deferred": p.deferred,
+            "last_ok": p.last_ok, "failures": p.failures,
             "failures_total": p.failures_total, "last_failure": p.last_failure,
-            "last_error": p.last_error,
+            "last_error": p.last_error, "next_run": p.next_run, "schedule": p.schedule,
         } for p in report.pollers},
         "reactive": {"threads": threads, "running": running, "queued": queued},
         "plugin_errors": sorted(report.plugin_errors),

@@ -1,4 +1,8 @@
-"""The tutorial's files work as the tutorial says: they are extracted and tested."""
+"""The tutorial's files work as the tutorial says: they are extracted and tested.
+
+That they pass the project's lint is checked with every other example, in
+tests/test_docs.py.
+"""
 
 from __future__ import annotations
 

@@ -234,7 +234,7 @@ def test_a_server_that_talks_but_never_logs_the_bot_in_is_left(scripted_bot, scr
 
 def test_a_frozen_server_is_found_by_the_keepalive_ping(prosody, xmpp_bot, caplog):
     caplog.set_level(logging.INFO)
-    bot = xmpp_bot(rooms=(ROOM,), keepalive_interval_s=0.3, ping_timeout_s=1,
+    bot = xmpp_bot(rooms=(ROOM,), ping_interval_s=0.3, ping_timeout_s=1,
                    connect_timeout_s=1)
     bot.wait_joined(ROOM)
     prosody.proc.send_signal(signal.SIGSTOP)

@@ -190,12 +190,17 @@ def test_a_malformed_feed_still_announces_its_new_entries(univac_bot, server):
     ]
 
 
+def poller(bot):
+    (found,) = bot.bot.status().pollers
+    return found
+
+
 def test_a_throttled_feed_waits_for_retry_after_while_others_go_on(univac_bot, server):
     server.record("feeds", "/busy.xml", "throttled.http", "rss_initial.http")
     server.record("feeds", "/changelog.atom", "atom_initial.http", "atom_new.http")
     bot = make(univac_bot, server, "/busy.xml", "/changelog.atom")
-    with pytest.raises(AssertionError, match="FetchError"):
-        bot.tick("feeds", now=T0)
+    assert bot.tick("feeds", now=T0) == []  # one feed read: a poll, neither failed nor deferred
+    assert (poller(bot).runs, poller(bot).failures, poller(bot).deferred) == (1, 0, 0)
     assert texts(bot.tick("feeds", now=T0 + STEP)) == [  # busy.xml waits, quietly
         f"[Ops changelog] Upgrade Postgres to 17 {server.base}/changelog/12"
     ]
@@ -203,3 +208,21 @@ def test_a_throttled_feed_waits_for_retry_after_while_others_go_on(univac_bot, s
     assert len(server.requests("/changelog.atom")) == 2
     bot.tick("feeds", now=T0 + timedelta(seconds=301))
     assert len(server.requests("/busy.xml")) == 2
+
+
+def test_when_every_feed_waits_the_run_is_deferred_to_the_earliest(univac_bot, server):
+    server.record("feeds", "/busy.xml", "throttled.http", "rss_initial.http")
+    server.route("/slow.xml", Reply(429, {"Retry-After": "600"}))
+    bot = make(univac_bot, server, "/busy.xml", "/slow.xml")
+    assert bot.tick("feeds", now=T0) == []
+    assert poller(bot).next_run == (T0 + timedelta(seconds=300)).timestamp()
+    assert (poller(bot).runs, poller(bot).deferred, poller(bot).failures) == (1, 1, 0)
+    bot.tick("feeds", now=T0 + timedelta(seconds=301))
+    assert len(server.requests("/busy.xml")) == 2 and len(server.requests("/slow.xml")) == 1
+    assert poller(bot).deferred == 1  # busy.xml was read: a poll
+
+
+def test_no_feeds_is_a_skip_and_the_interval_comes_from_the_settings(univac_bot, server):
+    bot = univac_bot("feeds", settings={"feeds": {"interval_s": 900}})
+    assert bot.tick("feeds", now=T0) == []
+    assert (poller(bot).runs, poller(bot).skipped, poller(bot).schedule) == (0, 1, "every 900 s")

@@ -14,12 +14,20 @@ PAGE = "/repositories/1296269/issues?state=all&sort=created&direction=desc&per_p
 T0 = datetime(2026, 11, 22, 20, 0, tzinfo=UTC)
 STEP = timedelta(seconds=61)
 BOTH = ("test", "irc")
+RESET = datetime(2026, 11, 22, 21, 0, tzinfo=UTC)
+"""When the recorded quota resets (``X-RateLimit-Reset``)."""
 
 
 @pytest.fixture
 def server() -> Iterator[HttpServer]:
     with HttpServer() as running:
         yield running
+
+
+def next_run(bot) -> datetime:
+    """When the core plans the github poller's next run."""
+    (poller,) = bot.bot.status().pollers
+    return datetime.fromtimestamp(poller.next_run, UTC)
 
 
 def settings(server: HttpServer, **extra: object) -> dict[str, dict[str, object]]:
@@ -74,16 +82,26 @@ def test_a_list_with_last_modified_only_is_asked_if_modified_since(univac_bot, s
     assert second.headers["if-modified-since"] == "Sun, 22 Nov 2026 19:55:00 GMT"
 
 
-def test_interval_is_respected_between_ticks(univac_bot, server):
+def test_the_poller_runs_every_interval_s_and_counts_only_real_polls(univac_bot, server):
     server.record("github", LIST, "issues_initial.http")
     bot = univac_bot("github", settings=settings(server, interval_s=300), transports=BOTH)
+    (poller,) = bot.bot.status().pollers
+    assert poller.schedule == "every 300 s"
     bot.tick("github", now=T0)
-    bot.tick("github", now=T0 + STEP)
-    assert len(server.requests(LIST)) == 1
-    bot.tick("github", now=datetime(2026, 11, 22, 21, 0, 1, tzinfo=UTC))
-    assert len(server.requests(LIST)) == 2
+    assert T0 + timedelta(seconds=270) <= next_run(bot) <= T0 + timedelta(seconds=330)
     bot.tick("github", now=T0 + timedelta(seconds=301))
-    assert len(server.requests(LIST)) == 2
+    assert len(server.requests(LIST)) == 2  # every run polls: no tick decides in state
+    (poller,) = bot.bot.status().pollers
+    assert (poller.runs, poller.skipped, poller.deferred) == (2, 0, 0)
+
+
+def test_nothing_to_watch_is_a_skip_not_a_run(univac_bot, server):
+    bot = univac_bot("github", settings=settings(server, repos=[], targets=[]),
+                     transports=BOTH)
+    assert bot.tick("github", now=T0) == []
+    (poller,) = bot.bot.status().pollers
+    assert (poller.runs, poller.skipped) == (0, 1)
+    assert server.requests() == []
 
 
 def test_restart_announces_what_was_missed_across_pages_up_to_a_limit(univac_bot, server, tmp_path):
@@ -108,44 +126,58 @@ def test_restart_announces_what_was_missed_across_pages_up_to_a_limit(univac_bot
     assert again.tick("github", now=T0 + 2 * STEP) == []
 
 
-def test_exhausted_quota_pauses_until_the_reset(univac_bot, server):
+def test_exhausted_quota_defers_the_next_poll_until_the_reset(univac_bot, server):
     server.record("github", LIST, "issues_initial.http", "rate_limited.http", "issues_new.http")
     bot = univac_bot("github", "status", settings=settings(server), transports=BOTH)
     bot.tick("github", now=T0)
-    with pytest.raises(AssertionError, match="FetchError"):
-        bot.tick("github", now=T0 + STEP)
-    asked = len(server.requests(LIST))
-    with pytest.raises(AssertionError, match="RateLimited"):
-        bot.tick("github", now=T0 + 10 * STEP)  # 20:10, the quota resets at 21:00
-    assert len(server.requests(LIST)) == asked
-    status = bot.ask("!status")
-    assert any("poller github.poll" in line and "RateLimited" in line for line in status)
-    said = bot.tick("github", now=datetime(2026, 11, 22, 21, 0, 1, tzinfo=UTC))
+    assert bot.tick("github", now=T0 + STEP) == []  # deferred: a run, not a failure
+    assert next_run(bot) == RESET
+    (poller,) = bot.bot.status().pollers
+    assert (poller.runs, poller.deferred, poller.failures) == (2, 1, 0)
+    status = [line for line in bot.ask("!status") if "poller github.poll" in line]
+    assert len(status) == 1 and "1 deferred" in status[0] and "21:00" in status[0].split("next")[1]
+    said = bot.tick("github", now=RESET + timedelta(seconds=1))
     assert [text.split(":")[0] for to, text in said if to == "test:#dev"] == [
         "[acme/rocket] new issue #4", "[acme/rocket] new pull request #5",
     ]
+    assert len(server.requests(LIST)) == 3
 
 
 def test_retry_after_on_429_is_respected(univac_bot, server):
     server.record("github", LIST, "issues_initial.http", "secondary_limit.http", "issues_new.http")
     bot = univac_bot("github", settings=settings(server), transports=BOTH)
     bot.tick("github", now=T0)
-    with pytest.raises(AssertionError):
-        bot.tick("github", now=T0 + STEP)
-    with pytest.raises(AssertionError, match="RateLimited"):
-        bot.tick("github", now=T0 + STEP + timedelta(seconds=119))
+    assert bot.tick("github", now=T0 + STEP) == []
+    assert next_run(bot) == T0 + STEP + timedelta(seconds=120)
     assert len(server.requests(LIST)) == 2
     assert len(bot.tick("github", now=T0 + STEP + timedelta(seconds=121))) == 4
 
 
-def test_low_remaining_quota_slows_down_before_the_limit(univac_bot, server):
+def test_low_remaining_quota_defers_the_next_poll_to_the_reset(univac_bot, server):
     server.record("github", LIST, "issues_low_quota.http")
     bot = univac_bot("github", settings=settings(server, reserve=10), transports=BOTH)
     bot.tick("github", now=T0)
-    bot.tick("github", now=T0 + STEP)
-    assert len(server.requests(LIST)) == 1
-    bot.tick("github", now=datetime(2026, 11, 22, 21, 0, 1, tzinfo=UTC))
-    assert len(server.requests(LIST)) == 2
+    assert next_run(bot) == RESET
+    (poller,) = bot.bot.status().pollers
+    assert (poller.runs, poller.deferred, poller.failures) == (1, 1, 0)
+
+
+def test_low_quota_never_brings_the_next_poll_before_the_interval(univac_bot, server):
+    server.record("github", LIST, "issues_low_quota.http")
+    bot = univac_bot("github", settings=settings(server, reserve=10, interval_s=7200),
+                     transports=BOTH)
+    bot.tick("github", now=T0)  # the quota resets in an hour, the interval is two
+    assert next_run(bot) == T0 + timedelta(seconds=7200)
+
+
+def test_a_failed_list_is_a_failure_for_the_core_to_back_off(univac_bot, server):
+    server.route(LIST, Reply(500, {"Content-Type": "text/plain"}, b"oops"))
+    bot = univac_bot("github", settings=settings(server), transports=BOTH)
+    with pytest.raises(AssertionError, match="FetchError"):
+        bot.tick("github", now=T0)
+    (poller,) = bot.bot.status().pollers
+    assert (poller.runs, poller.failures) == (1, 1)
+    assert next_run(bot) >= T0 + timedelta(seconds=60)  # the core's backoff: twice 60 s, jittered
 
 
 def test_gh_shows_one_pull_request(univac_bot, server):

@@ -61,22 +61,28 @@ def test_new_issues_and_merge_requests_are_announced_once(univac_bot, server):
     assert len(server.requests(MRS_PAGE_2)) == 1
 
 
-def test_429_with_retry_after_pauses_the_poller(univac_bot, server):
+def test_429_with_retry_after_defers_the_whole_run(univac_bot, server):
     server.record("gitlab", ISSUES, "issues_initial.http", "throttled.http", "issues_new.http")
     server.record("gitlab", MRS, "mrs_initial.http")
     bot = univac_bot("gitlab", "status", settings=settings(server), transports=("irc",))
     bot.tick("gitlab", now=T0)
-    with pytest.raises(AssertionError, match="FetchError"):
-        bot.tick("gitlab", now=T0 + STEP)
-    with pytest.raises(AssertionError, match="RateLimited"):
-        bot.tick("gitlab", now=T0 + STEP + timedelta(seconds=59))
+    assert bot.tick("gitlab", now=T0 + STEP) == []
     assert len(server.requests(ISSUES)) == 2
-    assert len(server.requests(MRS)) == 1  # the pause stopped the rest of that run
-    assert any("RateLimited" in line for line in bot.ask("!status", transport="irc"))
+    assert len(server.requests(MRS)) == 1  # the rate limit stopped the rest of that run
+    (poller,) = bot.bot.status().pollers
+    assert poller.next_run == (T0 + STEP + timedelta(seconds=60)).timestamp()
+    assert (poller.runs, poller.deferred, poller.failures) == (2, 1, 0)
+    assert any("1 deferred" in line for line in bot.ask("!status", transport="irc"))
     said = bot.tick("gitlab", now=T0 + STEP + timedelta(seconds=61))
     assert [text.split(":")[0] for _, text in said] == [
         "[acme/rocket] new issue #3", "[acme/rocket] new issue #4",
     ]
+
+
+def test_the_poller_reads_its_interval_from_the_settings(univac_bot, server):
+    bot = univac_bot("gitlab", settings=settings(server, interval_s=900), transports=("irc",))
+    (poller,) = bot.bot.status().pollers
+    assert poller.schedule == "every 900 s"
 
 
 def test_gl_shows_a_merge_request_and_an_issue(univac_bot, server):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import re
 import socket
 import sqlite3
 import threading
@@ -23,28 +25,41 @@ from univac.ops.reports import LeaseReport
 from univac.plugins import http as http_plugin
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hooks"
+HTTP_LOG = "univac.plugin.http"
 SECRET = "It's a Secret to Everybody"
 TOKEN = "alert-token-42"
 FLAKY = '''
-"""A poller that fails on demand."""
-from univac import every
+"""A poller that fails on demand, or skips."""
+from univac import Skip, every
 
 FAIL = []
+SKIP = []
 
 
 @every(60)
 def flaky(ctx):
+    if SKIP:
+        return Skip("nothing to do")
     if FAIL:
         raise ConnectionError("down")
 '''
 
 
+SERVING = re.compile(r"^serving .* on http://127\.0\.0\.1:(\d+)$")
+
+
+def served_port(caplog: pytest.LogCaptureFixture) -> int | None:
+    """The port of the last server started, from its log line (as an operator reads it)."""
+    found = [SERVING.match(r.getMessage()) for r in caplog.records if r.name == HTTP_LOG]
+    ports = [int(match[1]) for match in found if match]
+    return ports[-1] if ports else None
+
+
 class Served:
     """A harness with the http plugin listening on a free port."""
 
-    def __init__(self, bot) -> None:
+    def __init__(self, bot, port: int | None) -> None:
         self.bot = bot
-        port = http_plugin.bound_port()
         assert port, f"the http plugin did not start: {bot.errors}"
         self.base = f"http://127.0.0.1:{port}"
 
@@ -66,11 +81,13 @@ class Served:
 
 
 @pytest.fixture
-def serve(univac_bot):
+def serve(univac_bot, caplog):
     def make(*plugins: str, http: dict | None = None, **options) -> Served:
         table = {"port": 0, "webhook_secret": SECRET, "webhook_token": TOKEN, "idle_timeout_s": 5}
         settings = {"http": table | (http or {})} | options.pop("settings", {})
-        return Served(univac_bot("http", *plugins, settings=settings, **options))
+        with caplog.at_level(logging.INFO, logger=HTTP_LOG):
+            bot = univac_bot("http", *plugins, settings=settings, **options)
+        return Served(bot, served_port(caplog))
 
     return make
 
@@ -118,6 +135,9 @@ def test_health_is_503_after_a_poller_fails_three_times_in_a_row(serve, tmp_path
     served = serve(str(path))
     module = served.bot.bot.catalog.plugins["flaky"].module
     served.bot.tick("flaky")
+    module.SKIP.append(True)
+    served.bot.tick("flaky")
+    module.SKIP.clear()
     module.FAIL.append(True)
     for count in (1, 2):
         with pytest.raises(AssertionError):
@@ -131,6 +151,8 @@ def test_health_is_503_after_a_poller_fails_three_times_in_a_row(serve, tmp_path
     assert poller["failures"] == 3 and poller["runs"] == 4
     assert poller["failures_total"] == 3 and poller["last_failure"] is not None
     assert poller["last_error"] == "ConnectionError" and poller["last_ok"] is not None
+    assert poller["skipped"] == 1 and poller["deferred"] == 0  # a skip is not a run
+    assert poller["schedule"] == "every 60 s" and poller["next_run"] > poller["last_failure"]
     assert response.json()["problems"] == ["poller flaky.flaky failed 3 times in a row"]
     metrics = served.metrics()
     assert metrics[("univac_poller_runs_total", (("poller", "flaky.flaky"),))] == 4
@@ -472,19 +494,28 @@ def test_a_taken_port_disables_the_plugin_with_a_clear_error(univac_bot) -> None
     ({"port": 70000}, "need port 0..65535"),
     ({"threads": 0}, "must be >= 1"),
 ])
-def test_bad_settings_disable_the_plugin_and_say_why(univac_bot, table, reason) -> None:
-    bot = univac_bot("http", "echo", settings={"http": table})
+def test_bad_settings_disable_the_plugin_and_say_why(univac_bot, table, reason, caplog) -> None:
+    with caplog.at_level(logging.INFO, logger=HTTP_LOG):
+        bot = univac_bot("http", "echo", settings={"http": table})
     assert reason in bot.errors["plugins.http"]
-    assert http_plugin.bound_port() is None
+    assert served_port(caplog) is None
 
 
-def test_teardown_stops_the_server(serve) -> None:
+def test_the_teardown_setup_returned_stops_the_server(serve) -> None:
     served = serve("echo")
     assert served.get("/healthz").status_code == 200
     served.bot.close()
-    assert http_plugin.bound_port() is None
     with pytest.raises(requests.ConnectionError):
         served.get("/healthz")
+
+
+def test_two_bots_in_one_process_serve_on_two_ports(serve) -> None:
+    first, second = serve("echo"), serve("echo")
+    assert first.base != second.base
+    assert first.get("/healthz").status_code == second.get("/healthz").status_code == 200
+    first.bot.close()
+    assert second.get("/healthz").status_code == 200
+    assert not hasattr(http_plugin, "teardown")  # no module-level state to tear down
 
 
 def test_plugin_metrics_are_served_under_their_own_names(serve) -> None:

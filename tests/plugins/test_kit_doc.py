@@ -26,13 +26,18 @@ def test_the_releases_example_announces_only_new_releases(univac_bot, tmp_path: 
     plugin = tmp_path / name
     plugin.write_text(code, encoding="utf-8")
     with HttpServer() as server:
-        server.route("/index.json", listing("1.1", "1.0"), listing("1.3", "1.2", "1.1", "1.0"))
+        server.route("/index.json", listing("1.1", "1.0"), listing("1.3", "1.2", "1.1", "1.0"),
+                     Reply(429, {"Retry-After": "120"}))
         table = {"url": f"{server.base}/index.json", "targets": ["test:#news"], "interval_s": 60}
         bot = univac_bot(str(plugin), settings={"releases": table})
         assert bot.tick("releases", now=T0) == []
         assert bot.tick("releases", now=T0 + timedelta(seconds=61)) == [
             ("test:#news", "released 1.2: Rocket 1.2"), ("test:#news", "released 1.3: Rocket 1.3"),
         ]
+        assert bot.tick("releases", now=T0 + timedelta(seconds=122)) == []
+        (poller,) = bot.bot.status().pollers
+        assert poller.schedule == "every 60 s" and poller.deferred == 1
+        assert poller.next_run == (T0 + timedelta(seconds=242)).timestamp()
         server.close()
         with pytest.raises(AssertionError, match="FetchError"):
-            bot.tick("releases", now=T0 + timedelta(seconds=122))
+            bot.tick("releases", now=T0 + timedelta(seconds=243))

@@ -1,5 +1,5 @@
 """Unit tests of the XMPP transport: settings (and their reference in docs/xmpp.md), the
-inbound filter, rooms, reply text, backoff, the failure log.
+inbound filter, rooms, reply text, the reconnect backoff, the failure log.
 
 Stanzas are built from XML as a server would send them and handed to the same functions
 the slixmpp event handlers call; nothing connects here (tests/integration does).
@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import queue
 import re
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -21,17 +23,13 @@ from slixmpp.stanza import Presence
 from slixmpp.xmlstream import ET
 
 from tests.waiting import wait_for
-from univac import Transport, TransportError
+from univac import Transport, TransportError, exitcodes
+from univac.cli import main
 from univac.transports import xmpp
 from univac.transports.xmpp.inbound import RoomView, to_message
 from univac.transports.xmpp.rooms import RoomOptions, Rooms
-from univac.transports.xmpp.support import (
-    Backoff,
-    FailureLog,
-    RoomSpec,
-    parse_rooms,
-    reply_text,
-)
+from univac.transports.xmpp.session import Session
+from univac.transports.xmpp.support import FailureLog, RoomSpec, parse_rooms, reply_text
 
 ROOM = "room@conference.example.org"
 OWN = JID("bot@example.org/univac")
@@ -109,8 +107,9 @@ def test_bad_settings_are_refused_with_the_setting_named(settings, error):
 def test_the_defaults_find_a_dead_link_and_redial_within_30_s():
     s = xmpp.Settings(jid="bot@example.org")
     # Silence before the ping, the ping's deadline, then the longest first redial delay
-    # (the backoff starts again at reconnect_min_s once a session was up).
-    assert s.keepalive_interval_s + s.ping_timeout_s + s.reconnect_min_s <= 30
+    # (the backoff starts again at reconnect_min_s after a session of healthy_after_s,
+    # and a link found dead by the ping had been up at least that long).
+    assert s.ping_interval_s + s.ping_timeout_s + s.reconnect_min_s <= 30
     assert 0 < s.connect_timeout_s <= 20  # a server that never speaks
     assert s.login_timeout_s > s.connect_timeout_s  # one that talks, but logs in slowly
 
@@ -169,13 +168,49 @@ def test_reply_text_is_made_xml_safe():
     assert reply_text("a\x00b\x1bc\r\nd\n\n", 0) == "a\ufffdb\ufffdc\nd"
 
 
-def test_backoff_grows_with_jitter_up_to_the_ceiling_and_resets():
-    backoff = Backoff(1.0, 8.0)
-    delays = [backoff.next() for _ in range(6)]
-    for delay, ceiling in zip(delays, [1, 2, 4, 8, 8, 8], strict=True):
-        assert ceiling / 2 <= delay <= ceiling
-    backoff.reset()
-    assert backoff.next() <= 1.0
+class Done(Exception):
+    """Ends the reconnect loop under test."""
+
+
+def test_sessions_dropped_at_once_back_off_and_a_healthy_one_starts_again():
+    """A server that accepts the login and drops it at once is not redialled every
+    reconnect_min_s: only a session that lasted healthy_after_s resets the backoff."""
+    settings = xmpp.Settings(jid="bot@localhost", host="127.0.0.1", tls="plaintext",
+                             reconnect_min_s=0.001, reconnect_max_s=10.0, healthy_after_s=60.0)
+    loop = asyncio.new_event_loop()
+    session = Session("x", settings, (), lambda m: None, queue.SimpleQueue(), lambda s: None,
+                      loop)
+    lasted = iter([0.0] * 7 + [120.0, 0.0])  # how long each session was up before its drop
+    delays: list[float] = []
+
+    async def attempt() -> None:
+        session.established = True
+        session.up_since = time.monotonic() - next(lasted, -1.0)
+        if session.up_since > time.monotonic():
+            raise Done
+
+    session._one_attempt = attempt
+    session.failures.ended = lambda reason, delay, dropped: delays.append(delay)
+    try:
+        with pytest.raises(Done):
+            loop.run_until_complete(session._connect_forever())
+    finally:
+        loop.close()
+    ceilings = [0.001 * 2**n for n in range(7)] + [0.001, 0.002]
+    for delay, ceiling in zip(delays, ceilings, strict=True):
+        assert ceiling / 2 <= delay <= ceiling, (delays, ceilings)
+
+
+def test_an_old_setting_name_is_accepted_by_check_with_a_warning_naming_the_new_key(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    config = tmp_path / "univac.toml"
+    config.write_text('[[transports]]\ntype = "xmpp"\njid = "bot@example.org"\n'
+                      "keepalive_interval_s = 20\nreconnect_min = 2\n", encoding="utf-8")
+    assert main(["check", "--config", str(config)]) == exitcodes.OK
+    err = capsys.readouterr().err
+    assert (f"warning: {config}: transports[0].keepalive_interval_s: renamed to "
+            "transports[0].ping_interval_s; the old name still works") in err
+    assert "transports[0].reconnect_min: renamed to transports[0].reconnect_min_s" in err
 
 
 def test_failure_log_repeats_a_failure_once_a_minute_and_counts_the_rest(caplog):
@@ -323,6 +358,26 @@ def test_a_kick_rejoins_after_a_backoff(client):
     rooms.on_presence(presence(client, "univac", codes=(110, 307), kind="unavailable"))
     assert "kicked" in rooms.errors() and rooms.joined() == ()
     assert rooms.rooms[ROOM].timer is not None and len(joins_sent(client)) == 1
+
+
+def test_a_room_that_removes_the_bot_at_once_is_retried_ever_later(client):
+    rooms = make_rooms(client, [])
+    rooms.join_all()
+    for _ in range(3):
+        rooms.on_presence(presence(client, "univac", codes=(110,)))
+        rooms.on_presence(presence(client, "univac", codes=(110, 307), kind="unavailable"))
+    assert rooms.rooms[ROOM].backoff.failures == 3  # not reset by the joins between
+
+
+def test_a_removal_after_a_healthy_stay_retries_from_the_start(client):
+    options = RoomOptions(self_ping_interval_s=0, retry_min_s=5, retry_max_s=10,
+                          healthy_after_s=0)
+    rooms = Rooms(client, (RoomSpec(ROOM, "univac"),), options, lambda jid: None, lambda: None)
+    rooms.join_all()
+    for _ in range(3):
+        rooms.on_presence(presence(client, "univac", codes=(110,)))
+        rooms.on_presence(presence(client, "univac", codes=(110, 307), kind="unavailable"))
+    assert rooms.rooms[ROOM].backoff.failures == 1
 
 
 def test_occupants_are_tracked_for_identity(client):

@@ -2,8 +2,9 @@
 
 Layer: transport (IRC adapter). ``run`` executes on the transport's own thread (the
 I/O thread): it dials, serves one connection with ``link.LinkIO``, and redials
-with jittered exponential backoff that resets after a healthy connection (immediately
-after a server's RECONNECT/ERROR, after a long pause on an auth failure). Each drop is
+with ``univac.Backoff``, which starts again after a connection registered for
+``healthy_after_s`` (no delay for the first retry after a server's RECONNECT/ERROR; a
+second ``Backoff`` of ``auth_failure_backoff_s`` after an auth failure). Each drop is
 logged as a WARNING with the wait before the next dial, and each registered link as
 INFO with the number of dials and, after a drop, how long the link was down. ``send``,
 ``stop`` and ``status`` are called from other threads: text crosses on a queue and a
@@ -18,13 +19,12 @@ import dataclasses
 import logging
 import os
 import queue
-import random
 import threading
 import time
 from dataclasses import dataclass
 from typing import Literal
 
-from univac import Deliver, SettingsError, TransportError, TransportStatus
+from univac import Backoff, Deliver, SettingsError, TransportError, TransportStatus
 
 from . import net
 from .caps import Caps, SaslConfig
@@ -194,7 +194,9 @@ class IrcTransport:
 
     def run(self, deliver: Deliver) -> None:
         """Connect, serve, reconnect with backoff; return once ``stop`` was called."""
-        attempt = 0
+        s = self.settings
+        backoff = Backoff(s.reconnect_min_s, s.reconnect_max_s, healthy_after_s=s.healthy_after_s)
+        auth = Backoff(s.auth_failure_backoff_s, s.auth_failure_backoff_s, jitter=0.1)
         self._dials, self._down_since = 0, None
         self._io_thread = threading.get_ident()
         try:
@@ -205,10 +207,8 @@ class IrcTransport:
                     break
                 if self._registered_for() >= 0:  # the link was up: downtime starts now
                     self._down_since = time.monotonic()
-                healthy = self._registered_for() >= self.settings.healthy_after_s
-                attempt = 0 if healthy else attempt
-                delay = self._delay(closed, attempt, healthy)
-                attempt += 1
+                    backoff.started(time.monotonic() - self._registered_for())
+                delay = self._delay(closed, backoff, auth)
                 log.warning("%s: %s; reconnecting in %.1f s", self.name, closed.reason, delay)
                 self._publish("disconnected", closed.reason)
                 self._stop.wait(delay)
@@ -232,14 +232,15 @@ class IrcTransport:
             return -1.0
         return time.monotonic() - session.link.registered_at
 
-    def _delay(self, closed: Closed, attempt: int, healthy: bool) -> float:
-        s = self.settings
+    @staticmethod
+    def _delay(closed: Closed, backoff: Backoff, auth: Backoff) -> float:
+        """Seconds before the next dial; every drop counts in ``backoff``."""
+        delay = backoff.failed()
         if closed.backoff == "auth":
-            return s.auth_failure_backoff_s * random.uniform(0.9, 1.1)
-        if closed.backoff == "now" and (healthy or attempt == 0):
-            return 0.0
-        base = min(s.reconnect_max_s, s.reconnect_min_s * 2 ** min(attempt, 30))
-        return random.uniform(base / 2, base)
+            return auth.failed()
+        if closed.backoff == "now" and backoff.failures == 1:
+            return 0.0  # the server asked us to come back: the first retry is at once
+        return delay
 
     def _connect_and_serve(self, deliver: Deliver) -> Closed | None:
         self._session = None

@@ -4,7 +4,7 @@
 ``Settings`` and ``create``, re-exported here. The rest: ``session`` (connect,
 reconnect, send, shut down), ``client`` (the slixmpp client, connection deadlines),
 ``rooms`` (MUC joins, retries, self-ping), ``inbound`` (what reaches the core),
-``support`` (room specs, backoff, failure log, reply text). See docs/xmpp.md.
+``support`` (room specs, failure log, reply text). See docs/xmpp.md.
 """
 
 from .transport import Settings, XMPPTransport, create

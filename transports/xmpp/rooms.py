@@ -3,7 +3,10 @@
 Runs on the transport's own thread only (slixmpp event handlers and loop timers).
 
 A join is done at our self-presence (status code 110), whether or not the room ever
-sends a subject. A join error is kept for ``status()`` and retried with backoff; a nick
+sends a subject. A join error is kept for ``status()`` and retried with backoff
+(``univac.Backoff``, which starts again from its base only after the bot stayed in the
+room for ``healthy_after_s``, so a room that removes the bot at once is not rejoined
+every second); a nick
 conflict retries at once with the alternate nick (``nick`` + suffix, then twice the
 suffix, and so on). Leaving a room we did not ask to leave (a kick, status 333 for a
 technical removal, the room going away, or a failed XEP-0410 self-ping) rejoins it.
@@ -25,8 +28,10 @@ from slixmpp import JID, ClientXMPP
 from slixmpp.plugins.xep_0410 import PingStatus
 from slixmpp.stanza import Message, Presence
 
+from univac import Backoff
+
 from .inbound import RoomView
-from .support import Backoff, RoomSpec, background
+from .support import RoomSpec, background
 
 log = logging.getLogger("univac.transports.xmpp")
 
@@ -47,6 +52,8 @@ class RoomOptions:
     join_timeout_s: float = 30.0
     retry_min_s: float = 1.0
     retry_max_s: float = 300.0
+    healthy_after_s: float = 60.0
+    """In a room this long, a removal retries from ``retry_min_s`` again."""
     self_ping_interval_s: float = 300.0
     ping_timeout_s: float = 10.0
 
@@ -78,7 +85,8 @@ class Rooms:
         self.on_change = on_change
         self.rooms = {
             spec.jid: RoomState(spec, RoomView(spec.jid, spec.nick),
-                                Backoff(options.retry_min_s, options.retry_max_s))
+                                Backoff(options.retry_min_s, options.retry_max_s,
+                                        healthy_after_s=options.healthy_after_s))
             for spec in specs
         }
         self.leaving = False
@@ -145,7 +153,7 @@ class Rooms:
         self._failed(state, "join timed out")
 
     def _failed(self, state: RoomState, error: str) -> None:
-        delay = state.backoff.next()
+        delay = state.backoff.failed()
         state.error = f"{error}, retry in {delay:.1f}s"
         log.warning("room %s: %s", state.spec.jid, state.error)
         self._forget(state)
@@ -196,7 +204,7 @@ class Rooms:
         if first:
             self._cancel_timer(state)
             state.error = ""
-            state.backoff.reset()
+            state.backoff.started()
             state.conflicts = 0
             self._start_ping(state)
             log.info("room %s: joined as %s", state.spec.jid, nick)

@@ -7,10 +7,12 @@ through ``call_soon_threadsafe``).
 
 Connection life: ``serve`` connects; an attempt is given up when the server says
 nothing within ``connect_timeout_s`` or the login is not done within ``login_timeout_s``;
-a session is pinged after ``keepalive_interval_s`` of silence and dropped when the ping
+a session is pinged after ``ping_interval_s`` of silence and dropped when the ping
 is not answered within ``ping_timeout_s``. After any drop or failed attempt it logs why
-(``FailureLog``: rate-limited), waits with exponential backoff and jitter (reset once a
-session was established) and connects again. A new session rejoins every room; a
+(``FailureLog``: rate-limited), waits with ``univac.Backoff`` (exponential with jitter,
+starting again from ``reconnect_min_s`` only after a session that lasted
+``healthy_after_s``, so a server that accepts the login and drops it at once is not
+redialled every second) and connects again. A new session rejoins every room; a
 resumed XEP-0198 stream keeps them. Replies for a room wait until the room is joined,
 direct messages until the session is up; each target keeps its order, and a target
 holds at most ``MAX_HELD`` replies.
@@ -32,12 +34,12 @@ from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.jid import InvalidJID
 from slixmpp.stanza import Message as Stanza
 
-from univac import Deliver, TransportStatus
+from univac import Backoff, Deliver, TransportStatus
 
 from .client import DEFAULT_PORTS, Attempt, build_client, closed_because
 from .inbound import to_message
 from .rooms import RoomOptions, Rooms
-from .support import Backoff, FailureLog, RoomSpec, background, reply_text
+from .support import FailureLog, RoomSpec, background, reply_text
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -63,6 +65,8 @@ class Session:
         self.held: dict[str, deque[str]] = {}
         self.online = False
         self.established = False
+        self.up_since = 0.0
+        """``time.monotonic()`` when the current session came up."""
         self.state, self.detail = "starting", ""
         self.last_inbound: float | None = None
         self.heard_at = 0.0
@@ -99,13 +103,14 @@ class Session:
         await self._shutdown()
 
     async def _connect_forever(self) -> None:
-        backoff = Backoff(self.settings.reconnect_min_s, self.settings.reconnect_max_s)
+        s = self.settings
+        backoff = Backoff(s.reconnect_min_s, s.reconnect_max_s, healthy_after_s=s.healthy_after_s)
         while True:
             await self._one_attempt()
             dropped, self.established = self.established, False
-            if dropped:
-                backoff.reset()
-            delay = backoff.next()
+            if dropped:  # a session was up: healthy if it lasted long enough
+                backoff.started(self.up_since)
+            delay = backoff.failed()
             self.failures.ended(self.detail, delay, dropped=dropped)
             self._set_state("disconnected", f"{self.detail}; reconnect in {delay:.1f}s")
             await asyncio.sleep(delay)
@@ -164,6 +169,7 @@ class Session:
 
     def _session_up(self, detail: str) -> None:
         self.sessions += 1
+        self.up_since = time.monotonic()
         self.attempt.mark(self.attempt.up)
         failed = self.failures.connected()
         after = f" after {failed} failed attempt{'s' * (failed > 1)}" if failed else ""
@@ -171,7 +177,7 @@ class Session:
         self._set_state("connected", detail)
         for target in [t for t in self.held if self._ready(t)]:
             self.flush(target)
-        if self.settings.keepalive_interval_s > 0 and self.keepalive is None:
+        if self.settings.ping_interval_s > 0 and self.keepalive is None:
             self.heard_at = self.loop.time()
             self.keepalive = background(self.loop, self._keep_alive(),
                                         f"{self.name}: keepalive", log)
@@ -209,12 +215,12 @@ class Session:
         self._note(why)
 
     async def _keep_alive(self) -> None:
-        """Ping the server after ``keepalive_interval_s`` of silence; no answer drops the link.
+        """Ping the server after ``ping_interval_s`` of silence; no answer drops the link.
 
         Not slixmpp's XEP-0199 keepalive: that pings at a fixed interval, busy or not,
         and on a timeout reconnects by itself, around this session's backoff.
         """
-        silence, timeout = self.settings.keepalive_interval_s, self.settings.ping_timeout_s
+        silence, timeout = self.settings.ping_interval_s, self.settings.ping_timeout_s
         while True:
             quiet = self.loop.time() - self.heard_at
             if quiet < silence:
@@ -337,5 +343,5 @@ def _room_options(settings: Settings) -> RoomOptions:
     return RoomOptions(
         alt_nick_suffix=settings.alt_nick_suffix, join_timeout_s=settings.join_timeout_s,
         retry_min_s=settings.reconnect_min_s, retry_max_s=settings.reconnect_max_s,
-        self_ping_interval_s=settings.self_ping_interval_s,
-        ping_timeout_s=settings.ping_timeout_s)
+        healthy_after_s=settings.healthy_after_s,
+        self_ping_interval_s=settings.self_ping_interval_s, ping_timeout_s=settings.ping_timeout_s)

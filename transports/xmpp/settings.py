@@ -23,7 +23,8 @@ class Settings:
         "reconnect_max": "reconnect_max_s",
         "join_timeout": "join_timeout_s",
         "self_ping_interval": "self_ping_interval_s",
-        "keepalive_interval": "keepalive_interval_s",
+        "keepalive_interval": "ping_interval_s",
+        "keepalive_interval_s": "ping_interval_s",
         "ping_timeout": "ping_timeout_s",
     }
     """Old setting names still accepted, each with the name that replaced it."""
@@ -56,6 +57,9 @@ class Settings:
     """First delay before reconnecting or retrying a room join (doubles, jittered)."""
     reconnect_max_s: float = 300.0
     """Longest delay between reconnect attempts or room join retries."""
+    healthy_after_s: float = 60.0
+    """A session (or a stay in a room) this long makes the next retry start again from
+    ``reconnect_min_s``; shorter ones keep doubling the delay."""
     connect_timeout_s: float = 20.0
     """From dialling to the server's first stanza; a server that never speaks is left (0: off)."""
     login_timeout_s: float = 60.0
@@ -64,7 +68,7 @@ class Settings:
     """How long a room may take to answer a join before it is retried."""
     self_ping_interval_s: float = 300.0
     """Room silence before a XEP-0410 self-ping checks the bot is still in it (0: off)."""
-    keepalive_interval_s: float = 15.0
+    ping_interval_s: float = 15.0
     """Silence from the server before the bot pings it to tell a dead link (0: off)."""
     ping_timeout_s: float = 10.0
     """How long a server ping or a room self-ping may go unanswered."""

@@ -1,4 +1,4 @@
-"""Pure helpers of the XMPP transport: room specs, backoff, failure log, reply text.
+"""Pure helpers of the XMPP transport: room specs, failure log, reply text.
 Layer: transport.
 
 Nothing here touches slixmpp or a socket. ``background`` must be called on the thread
@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import random
 import re
 import time
 from collections.abc import Callable, Coroutine
@@ -75,24 +74,6 @@ def check_plaintext(tls: str, host: str, jid: str) -> None:
     except ValueError:
         pass
     raise ValueError(f'tls = "plaintext" is allowed on loopback only, not {address!r}')
-
-
-class Backoff:
-    """Exponential backoff with jitter: delays grow from ``low`` to ``high`` seconds."""
-
-    def __init__(self, low: float, high: float) -> None:
-        self.low = max(low, 0.01)
-        self.high = max(high, self.low)
-        self.failures = 0
-
-    def next(self) -> float:
-        """Return the next delay (half fixed, half random) and count one more failure."""
-        ceiling = min(self.high, self.low * 2 ** min(self.failures, 30))
-        self.failures += 1
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
-
-    def reset(self) -> None:
-        self.failures = 0
 
 
 def background(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None], what: str,

@@ -9,7 +9,7 @@ immutable snapshot that the loop thread replaces.
 The pieces: ``session`` (connect, reconnect, send, shut down), ``client`` (the
 slixmpp client and one connection attempt's deadlines), ``rooms`` (join, retry, nick
 conflicts, self-ping, kicks), ``inbound`` (what reaches the core and what is ignored),
-``support`` (room specs, backoff, failure log, reply text).
+``support`` (room specs, failure log, reply text).
 See docs/xmpp.md for every setting.
 """
 

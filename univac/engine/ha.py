@@ -4,7 +4,7 @@ thread at start, asked from any thread.
 One object gives the bot what it needs: the ``fence`` its writes carry, the transports
 to use (renewed each term), the ``gate`` for transport and poller threads, ``quiet``
 for pollers to wait on, ``active`` for the webhook boundary, the ``leader`` thread to
-supervise, and the report for ``!status``, ``/healthz`` and sd_notify. With ``[ha]``
+supervise, and its part of ``!status``, ``/healthz`` and sd_notify. With ``[ha]``
 off every part lets everything through and the fence is empty (writes not fenced).
 See leader.py for the roles and terms.py for what runs only during a term.
 """
