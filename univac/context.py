@@ -15,7 +15,7 @@ from typing import Any
 
 from univac.botview import BotView
 from univac.engine.approvals import Approvals
-from univac.engine.router import Router
+from univac.engine.router import Router, requester
 from univac.engine.state import State
 from univac.host import HostInfo
 from univac.message import Message
@@ -90,13 +90,14 @@ class Context:
         """Answer where the message came from: its channel, or the sender in private."""
         message = self._need_message("reply")
         if text:
-            self._services.router.send(message.transport, message.target, str(text))
+            self._services.router.send(message.transport, message.target, str(text),
+                                       requester(message))
 
     def say(self, target: str, text: str) -> None:
         """Send to ``target``: ``"#chan"`` on this transport, or ``"irc:#chan"``."""
         transport, where = self._services.router.resolve(target, self.transport)
         if text:
-            self._services.router.send(transport, where, str(text))
+            self._services.router.send(transport, where, str(text), requester(self.message))
 
     def approve(self, action: str, *, approvals: int = 1, ttl_s: float = 300.0,
                 role: str = "approvers", self_approve: bool = False) -> str:

@@ -2,7 +2,7 @@
 
 Layer: transport (IRC adapter); stdlib + ``univac``. The transport's I/O thread runs it;
 it owns no socket. ``handle`` takes one parsed line, ``tick`` fires timers; both queue
-output on the ``OutQueue`` and raise ``Closed`` to end the connection. Registration is
+output on the ``Sender`` and raise ``Closed`` to end the connection. Registration is
 complete at 001 (with or without a trailing parameter); channels are joined at the end
 of the MOTD (376/422) or shortly after 001 when the server sends no MOTD at all.
 """
@@ -20,7 +20,7 @@ from .caps import Caps
 from .channels import Channels
 from .inbound import Inbound, ctcp_reply
 from .lines import Line, build
-from .output import OutQueue
+from .sender import Sender
 from .state import Closed, Link
 
 log = logging.getLogger("univac.transports.irc")
@@ -28,7 +28,6 @@ log = logging.getLogger("univac.transports.irc")
 AUTH_FAILURES = frozenset({"444", "464", "465"})
 JOIN_ERRORS = frozenset({"403", "405", "437", "471", "473", "474", "475", "476", "477", "520"})
 NICK_ERRORS = frozenset({"431", "432", "433", "436", "437"})
-CONTROL = "\x00control"
 
 
 @dataclass(frozen=True)
@@ -56,12 +55,11 @@ class Identity:
 class Session:
     """Protocol state and handlers for one connection."""
 
-    def __init__(self, link: Link, out: OutQueue, caps: Caps, channels: Channels,
+    def __init__(self, link: Link, out: Sender, caps: Caps, channels: Channels,
                  inbound: Inbound, who: Identity, timing: Timing, deliver: Deliver,
-                 now: float, more_command: str = "") -> None:  # fmt: skip
+                 now: float) -> None:  # fmt: skip
         self.link, self.out, self.caps, self.channels = link, out, caps, channels
         self.inbound, self.who, self.timing, self.deliver = inbound, who, timing, deliver
-        self.more_command = more_command
         self.nick_tries = 0
         self.joined_once = False
         self.last_inbound = now
@@ -82,7 +80,7 @@ class Session:
     def urgent(self, lines: list[str]) -> None:
         """Queue lines that skip flood control."""
         for line in lines:
-            self.out.push_urgent(line)
+            self.out.urgent(line)
 
     def start(self) -> None:
         """Send CAP LS 302, PASS, NICK and USER (pipelined)."""
@@ -164,13 +162,13 @@ class Session:
         self.timers.pop("motd", None)
         if not self.joined_once:
             self.joined_once = True
-            self.out.push(CONTROL, self.channels.join_all(self.link, now))
+            self.out.control(self.channels.join_all(self.link, now))
             link = self.link
             bot_mode = link.isupport.get("BOT", "")
             if len(bot_mode) == 1:  # IRCv3 bot mode: mark ourselves as a bot
-                self.out.push(CONTROL, [build("MODE", link.nick, f"+{bot_mode}")])
+                self.out.control([build("MODE", link.nick, f"+{bot_mode}")])
             if "MONITOR" in link.isupport and link.fold(link.nick) != link.fold(link.wanted_nick):
-                self.out.push(CONTROL, [build("MONITOR", "+", link.wanted_nick)])
+                self.out.control([build("MONITOR", "+", link.wanted_nick)])
 
     def next_nick(self) -> None:
         """Our nick is taken or refused during registration: try the next alternate."""
@@ -209,7 +207,7 @@ class Session:
             if "!" in line.source:
                 self.link.userhost = line.source.split("!", 1)[1]
             if "WHOX" in self.link.isupport and "account-tag" not in self.link.caps:
-                self.out.push(CONTROL, [build("WHO", channel, "%tna,42")])
+                self.out.control([build("WHO", channel, "%tna,42")])
 
     def on_names_end(self, line: Line, now: float) -> None:
         if line.arg(1) and self.link.is_channel(line.arg(1)):
@@ -244,16 +242,13 @@ class Session:
     def on_privmsg(self, line: Line, now: float) -> None:
         message = self.inbound.message(self.link, line)
         if message is not None:
-            if self.more_command and message.text.strip() == self.more_command:
-                more = self.out.take_more(self.link.fold(message.target))
-                if more:
-                    self.out.push(self.link.fold(message.target), more)
-                    return
-            self.deliver(message)
+            asker = message.identity or message.sender
+            if not self.out.more(self.link, message.target, message.text, asker, now):
+                self.deliver(message)
             return
         reply = ctcp_reply(line, now) if not self.inbound.is_replay(self.link, line) else None
         if reply is not None:
-            self.out.push(CONTROL, [build("NOTICE", reply[0], trailing=reply[1])])
+            self.out.ctcp(reply[0], reply[1], now)
 
     # keepalive and server control ---------------------------------------
 
@@ -280,7 +275,7 @@ class Session:
         if self.link.registered:
             self._keepalive(now)
             self._regain(now)
-            self.out.push(CONTROL, self.channels.due(self.link, now))
+            self.out.control(self.channels.due(self.link, now))
 
     def _keepalive(self, now: float) -> None:
         if "pong" not in self.timers and now - self.last_inbound >= self.timing.ping_interval:

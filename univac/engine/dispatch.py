@@ -24,7 +24,7 @@ from univac.engine.approvals import Approvals
 from univac.engine.catalog import Catalog, Handler
 from univac.engine.ratelimit import RateLimiter
 from univac.engine.reactive import ReactivePool
-from univac.engine.router import Router
+from univac.engine.router import Router, requester
 from univac.errors import UsageError, UserError
 from univac.message import Message
 from univac.ops.audit import AuditLog
@@ -128,7 +128,8 @@ class Dispatcher:
         return self._say(message, f"Unknown command '{shown}'.{hint}")
 
     def _say(self, message: Message, text: str) -> Callable[[], None]:
-        return lambda: self._p.router.send(message.transport, message.target, text)
+        asker = requester(message)
+        return lambda: self._p.router.send(message.transport, message.target, text, asker)
 
     def _run_command(self, handler: Handler, ctx: Context, args: str, privileged: bool) -> None:
         started = time.perf_counter()
