@@ -87,6 +87,21 @@ def test_several_flooders_in_one_channel_do_not_delay_another_user(wire):
     assert wire.lines(sender, limit=1)[0] == "PRIVMSG #c :second user"
 
 
+def test_with_flood_control_a_newcomer_does_not_wait_for_the_next_token(wire):
+    sender, link = make(flood_rate=1.0, flood_burst=8), registered()
+    for flooder in range(4):
+        sender.submit("#c", "\n".join(f"f{flooder}-{i}" for i in range(50)), f"flood{flooder}")
+    sender.drain(link, T0)
+    first = wire.lines(sender, T0)
+    assert len(first) == 6  # the burst, less the reserve kept for people who ask once
+    assert wire.lines(sender, T0 + 0.5) == []
+    sender.submit("#c", "second user", "mask:second!s@h")
+    sender.drain(link, T0 + 0.5)
+    assert wire.lines(sender, T0 + 0.5) == ["PRIVMSG #c :second user"]
+    later = [wire.lines(sender, T0 + second) for second in range(1, 11)]
+    assert [len(lines) for lines in later] == [0] + [1] * 9  # still one line per second
+
+
 def test_requesters_take_turns_and_keep_their_order(wire):
     sender, link = make(), registered()
     sender.submit("#c", "a1\na2\na3", "alice")

@@ -43,22 +43,23 @@ class TokenBucket:
         self.tokens = min(float(self.burst), self.tokens + elapsed * self.rate)
         self.stamp = now
 
-    def take(self, now: float) -> bool:
-        """Spend one token if there is one."""
+    def take(self, now: float, keep: int = 0) -> bool:
+        """Spend one token if there is one beyond the ``keep`` held in reserve."""
         if self.rate <= 0:
             return True
         self._refill(now)
-        if self.tokens >= 1.0:
+        if self.tokens >= 1.0 + keep:
             self.tokens -= 1.0
             return True
         return False
 
-    def wait(self, now: float) -> float:
-        """Seconds until the next token (0 when one is ready)."""
+    def wait(self, now: float, keep: int = 0) -> float:
+        """Seconds until ``take(now, keep)`` can succeed (0 when it can now)."""
         if self.rate <= 0:
             return 0.0
         self._refill(now)
-        return 0.0 if self.tokens >= 1.0 else (1.0 - self.tokens) / self.rate
+        need = 1.0 + min(keep, self.burst - 1)
+        return 0.0 if self.tokens >= need else (need - self.tokens) / self.rate
 
 
 class Drops:
@@ -161,30 +162,44 @@ class FairQueue:
             del self.queues[key], self.sizes[key]  # its heap entry is skipped when reached
         self.drops.add(reason, key, now, count)
 
+    def _head(self) -> str | None:
+        """The key served next (its stale heap entries are dropped on the way)."""
+        while self.heap:
+            key = self.heap[0][2]
+            if self.queues.get(key):
+                return key
+            heapq.heappop(self.heap)
+            self.in_heap.discard(key)
+        return None
+
+    def head_usage(self, now: float) -> float:
+        """What the key served next was sent lately (faded lines; 0 when nothing waits)."""
+        key = self._head()
+        if key is None:
+            return 0.0
+        return self.heap[0][0] * math.exp(-_DECAY * (now - self.base))
+
     def pop(self, now: float) -> bytes | None:
         """The next line: the oldest of the key with the lowest usage score."""
-        while self.heap:
-            score, _seq, key = self.heap[0]
-            queue = self.queues.get(key)
-            if not queue:
-                heapq.heappop(self.heap)
-                self.in_heap.discard(key)
-                continue
-            line = queue.popleft()
-            self.sizes[key] -= len(line)
-            self.held -= len(line)
-            self.usage[key] = score = score + math.exp(_DECAY * (now - self.base))
-            if queue:
-                self.seq += 1
-                heapq.heapreplace(self.heap, (score, self.seq, key))
-            else:
-                heapq.heappop(self.heap)
-                self.in_heap.discard(key)
-                del self.queues[key], self.sizes[key]
-            if _DECAY * (now - self.base) > _REBASE:
-                self._rebase(now)
-            return line
-        return None
+        key = self._head()
+        if key is None:
+            return None
+        score = self.heap[0][0]
+        queue = self.queues[key]
+        line = queue.popleft()
+        self.sizes[key] -= len(line)
+        self.held -= len(line)
+        self.usage[key] = score = score + math.exp(_DECAY * (now - self.base))
+        if queue:
+            self.seq += 1
+            heapq.heapreplace(self.heap, (score, self.seq, key))
+        else:
+            heapq.heappop(self.heap)
+            self.in_heap.discard(key)
+            del self.queues[key], self.sizes[key]
+        if _DECAY * (now - self.base) > _REBASE:
+            self._rebase(now)
+        return line
 
     def _rebase(self, now: float) -> None:
         """Scale every score down to ``now`` and forget keys whose usage has faded."""

@@ -42,6 +42,12 @@ INBOX_MAX = 10_000
 """Messages waiting for the I/O thread (it empties the inbox on every turn)."""
 CTCP_MAX = 32
 """CTCP replies waiting; older ones are dropped first."""
+RESERVE = 2
+"""Flood-control tokens kept for requesters who were sent (next to) nothing lately, so
+that someone asking while others flood is answered at once, not after the next token."""
+LIGHT = 0.5
+"""Lines sent lately (fading, see output.HALF_LIFE_S) below which a requester is light:
+one line sent counts as light again after one half-life."""
 
 
 def encode(line: str) -> bytes:
@@ -61,6 +67,7 @@ class Sender:
         self.io_thread = 0
         """The thread that runs the transport's loop (set by ``run``)."""
         self.bucket = TokenBucket(flood_burst, flood_rate, now)
+        self.reserve = min(RESERVE, self.bucket.burst - 1)
         self.drops = Drops(name)
         per_key = max_queued_lines if flood_rate > 0 else 0
         self.replies = FairQueue(per_key, max_queued_bytes, self.drops, now)
@@ -187,15 +194,21 @@ class Sender:
         if len(self.wbuf) >= WRITE_HIGH or not registered:
             return report  # waiting for the socket, not for a token
         if self.control_lines or self.replies or self.ctcp_lines:
-            return min(report, self.bucket.wait(now))
+            return min(report, self.bucket.wait(now, self._keep(now)))
         return report
+
+    def _keep(self, now: float) -> int:
+        """Tokens the next line must leave: none for control lines or a light requester."""
+        if self.control_lines or (self.replies and self.replies.head_usage(now) < LIGHT):
+            return 0
+        return self.reserve
 
     def _next(self, now: float, registered: bool) -> bytes | None:
         if self.urgent_lines:
             return self.urgent_lines.popleft()
         if not registered or not (self.control_lines or self.replies or self.ctcp_lines):
             return None
-        if not self.bucket.take(now):
+        if not self.bucket.take(now, self._keep(now)):
             return None
         if self.control_lines:
             return self.control_lines.popleft()
