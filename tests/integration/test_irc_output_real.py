@@ -26,6 +26,12 @@ class RawUser:
         self.sock.setblocking(False)
         self.buffer = self.user.buffer
 
+    def burst(self, lines: list[str]) -> None:
+        """Write every line at once."""
+        self.sock.setblocking(True)
+        self.sock.sendall("".join(f"{line}\r\n" for line in lines).encode())
+        self.sock.setblocking(False)
+
     def read(self) -> list[bytes]:
         try:
             data = self.sock.recv(1 << 18)
@@ -80,10 +86,7 @@ def test_ngircd_no_reply_lost_when_the_server_reads_slowly(ngircd, tmp_path):
         collect([observer], lambda line: line.startswith(b":univac!") and b" JOIN " in line, 20)
         users = [RawUser(server.port, f"load{i}", "#bench") for i in range(10)]
         for i, user in enumerate(users):
-            user.sock.setblocking(True)
-            user.sock.sendall(b"".join(f"PRIVMSG #bench :!echo c{i}-{j}\r\n".encode()
-                                       for j in range(100)))  # fmt: skip
-            user.sock.setblocking(False)
+            user.burst([f"PRIVMSG #bench :!echo c{i}-{j}" for j in range(100)])
         replies: set[bytes] = set()
 
         def all_seen(line: bytes) -> bool:
@@ -111,10 +114,7 @@ def test_ngircd_second_user_answered_while_four_connections_flood(ngircd, irc_bo
     asker = RawUser(server.port, "asker", "#flood")
     floods = [RawUser(server.port, f"flooder{i}", "#flood") for i in range(4)]
     for i, flooder in enumerate(floods):
-        flooder.sock.setblocking(True)
-        flooder.sock.sendall(b"".join(f"PRIVMSG #flood :!echo f{i}-{j}\r\n".encode()
-                                      for j in range(200)))  # fmt: skip
-        flooder.sock.setblocking(False)
+        flooder.burst([f"PRIVMSG #flood :!echo f{i}-{j}" for j in range(200)])
     wait_for(lambda: bot.transport._sender.replies.held > 20 * 400, 20, "the flood queued")
     while asker.read():  # what came before the question does not count
         pass

@@ -195,13 +195,19 @@ def test_ctcp_from_many_nicks_stays_bounded_and_behind_replies(wire):
     assert sender.dropped()["ctcp"] == 500 - CTCP_MAX
 
 
+def one_by_one(sender: Sender, count: int, every: float) -> None:
+    """Queue ``count`` lines for #chan, one each ``every`` seconds, reporting drops."""
+    link = registered()
+    for i in range(count):
+        sender.submit("#chan", f"line {i}", "")
+        sender.drain(link, T0 + i * every)
+        sender.drops.report(T0 + i * every)
+
+
 def test_drops_are_logged_once_per_burst(caplog):
-    sender, link = make(flood_rate=1.0, max_queued_lines=2), registered()
+    sender = make(flood_rate=1.0, max_queued_lines=2)
     with caplog.at_level(logging.WARNING, "univac.transports.irc"):
-        for i in range(200):
-            sender.submit("#chan", f"line {i}", "")
-            sender.drain(link, T0 + i * 0.01)
-            sender.drops.report(T0 + i * 0.01)
+        one_by_one(sender, 200, 0.01)
         assert caplog.records == []  # the burst goes on: nothing logged yet
         assert sender.wait(T0 + 2, registered=False) == pytest.approx(1.99)  # quiet at +3.99
         sender.drops.report(T0 + 5)
@@ -213,12 +219,9 @@ def test_drops_are_logged_once_per_burst(caplog):
 
 
 def test_a_long_burst_is_logged_every_thirty_seconds(caplog):
-    sender, link = make(flood_rate=1.0, max_queued_lines=1), registered()
+    sender = make(flood_rate=1.0, max_queued_lines=1)
     with caplog.at_level(logging.WARNING, "univac.transports.irc"):
-        for i in range(700):
-            sender.submit("#chan", f"line {i}", "")
-            sender.drain(link, T0 + i * 0.1)
-            sender.drops.report(T0 + i * 0.1)
+        one_by_one(sender, 700, 0.1)
     assert len(caplog.records) == 2  # at 30 s and at 60 s
 
 

@@ -140,7 +140,7 @@ class FairQueue:
             queue = self.queues[key] = deque()
             self.sizes[key] = 0
         queue.extend(lines)
-        added = sum(len(line) for line in lines)
+        added = len(lines[0]) if len(lines) == 1 else sum(map(len, lines))
         self.sizes[key] += added
         self.held += added
         if key not in self.in_heap:

@@ -193,9 +193,9 @@ class Sender:
         report = self.drops.deadline() - now
         if len(self.wbuf) >= WRITE_HIGH or not registered:
             return report  # waiting for the socket, not for a token
-        if self.control_lines or self.replies or self.ctcp_lines:
+        if self.bucket.rate > 0 and (self.control_lines or self.replies or self.ctcp_lines):
             return min(report, self.bucket.wait(now, self._keep(now)))
-        return report
+        return 0.0 if self.control_lines or self.replies or self.ctcp_lines else report
 
     def _keep(self, now: float) -> int:
         """Tokens the next line must leave: none for control lines or a light requester."""
@@ -208,7 +208,7 @@ class Sender:
             return self.urgent_lines.popleft()
         if not registered or not (self.control_lines or self.replies or self.ctcp_lines):
             return None
-        if not self.bucket.take(now, self._keep(now)):
+        if self.bucket.rate > 0 and not self.bucket.take(now, self._keep(now)):
             return None
         if self.control_lines:
             return self.control_lines.popleft()
