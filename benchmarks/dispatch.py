@@ -102,13 +102,17 @@ class ThreadPerMessage(ReactivePool):
         super().__init__(max_threads, queue_size, idle_s)
         self._slots = threading.BoundedSemaphore(max_threads)
         self._live_lock = threading.Lock()
-        self._live = 0
+        self._live = self._peak = 0
+
+    @property
+    def peak_threads(self) -> int:
+        return self._peak
 
     def submit(self, label: str, job: Callable[[], None]) -> bool:
         self._slots.acquire()
         with self._live_lock:
             self._live += 1
-            self.peak_threads = max(self.peak_threads, self._live)
+            self._peak = max(self._peak, self._live)
         threading.Thread(target=self._run_one, args=(job,), name=f"react:{label}").start()
         return True
 

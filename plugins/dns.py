@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import dns.exception
 import dns.name
@@ -26,7 +26,7 @@ import dns.resolver
 import dns.reversename
 
 from univac import Context, UserError, command
-from univac.plugins._text import one_line
+from univac.kit.text import one_line
 
 RecordType = Literal["A", "AAAA", "MX", "TXT", "CNAME", "NS", "SOA", "SRV", "CAA", "PTR"]
 
@@ -39,13 +39,15 @@ class Settings:
     port: int = 53
     timeout_s: float = 3.0
     max_answers: int = 8
-    max_length: int = 400
+    max_reply_chars: int = 400
+    RENAMED: ClassVar[dict[str, str]] = {"max_length": "max_reply_chars"}
 
     def __post_init__(self) -> None:
         for server in self.nameservers:
             ipaddress.ip_address(server)
-        if not 0 < self.timeout_s <= 30 or self.max_answers < 1 or self.max_length < 50:
-            raise ValueError("need 0 < timeout_s <= 30, max_answers >= 1, max_length >= 50")
+        if not 0 < self.timeout_s <= 30 or self.max_answers < 1 or self.max_reply_chars < 50:
+            raise ValueError(
+                "need 0 < timeout_s <= 30, max_answers >= 1, max_reply_chars >= 50")
 
 
 @command("dns")
@@ -87,7 +89,7 @@ def _summary(settings: Settings, head: str, records: list[str]) -> str:
     """``head: a, b, c (+N more)``, cut to the configured length."""
     shown = records[: settings.max_answers]
     more = f" (+{len(records) - len(shown)} more)" if len(records) > len(shown) else ""
-    return one_line(f"{head}: {', '.join(shown)}{more}", settings.max_length)
+    return one_line(f"{head}: {', '.join(shown)}{more}", settings.max_reply_chars)
 
 
 def _order(rdata: dns.rdata.Rdata) -> tuple[int, str]:

@@ -1,14 +1,20 @@
 """Announce new entries of RSS and Atom feeds.
 
 Each run fetches every feed with ``If-None-Match`` / ``If-Modified-Since`` (a 304 costs
-nothing), parses RSS 2.0, RSS 1.0 (RDF) or Atom, and announces the entries it has not
-seen, oldest first, to ``targets``. The first run of a feed only records its entries.
-A feed that answers 429 (or 403/503 with ``Retry-After``) is skipped until then; the
-other feeds carry on.
+nothing), parses it with ``feedparser`` (RSS 0.9x, 1.0 and 2.0, Atom 0.3 and 1.0, CDF;
+it copes with the malformed feeds real sites serve: wrong encodings, undeclared HTML
+entities, unclosed tags, relative links and ``xml:base``, dates in many formats) and
+announces the entries it has not seen, oldest first, to ``targets``. The first run of
+a feed only records its entries. A feed that answers 429 (or 403/503 with
+``Retry-After``) is skipped until then; the other feeds carry on.
 
-XML safety: the standard library's expat parser building an ElementTree, with entity
-declarations and external entities refused (as ``defusedxml`` does) and the body
-capped at ``max_bytes``.
+XML safety: the body is capped at ``max_bytes`` and fetched with the kit's timeouts. A
+document that declares entities is refused before it is parsed: feedparser drops
+nested and external entity declarations but expands the others, so a small feed could
+still grow a hundredfold in memory ("quadratic blowup"). feedparser never fetches an
+external entity or DTD (it removes the DOCTYPE and turns off external entities in its
+expat parser), and the body is handed to it as a stream, never as a string it could
+take for a URL or a file name.
 
 Settings (``[plugins.feeds]``)::
 
@@ -18,21 +24,26 @@ Settings (``[plugins.feeds]``)::
 
 from __future__ import annotations
 
-import pyexpat
+import calendar
+import io
 import re
-import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import feedparser
 from bs4 import BeautifulSoup
+from feedparser.encodings import convert_to_utf8
 
-from univac import Context, every
-from univac.plugins import _poll
-from univac.plugins._http import FetchError, Limits, RateLimited, Response, check, fetch
-from univac.plugins._text import one_line
+from univac import Context, Target, every
+from univac.kit.fetch import FetchError, Limits, RateLimited, Response, check, fetch
+from univac.kit.text import one_line
+from univac.kit.watch import Item, announce, check_watch, due, fresh
 
 URL = re.compile(r"https?://\S+")
+FIRST_ELEMENT = re.compile(rb"<\w")
+"""Where feedparser's prolog ends: entity declarations before it are the ones it reads."""
 
 
 @dataclass(frozen=True)
@@ -40,31 +51,31 @@ class Settings:
     """The ``[plugins.feeds]`` table."""
 
     feeds: tuple[str, ...] = ()
-    targets: tuple[str, ...] = ()
+    targets: tuple[Target, ...] = ()
     interval_s: float = 600.0
     max_announce: int = 5
     timeout_s: float = 10.0
     max_bytes: int = 2_000_000
 
     def __post_init__(self) -> None:
-        _poll.check_watch("feeds", self.feeds, URL, "an http:// or https:// URL", self.targets)
+        check_watch("feeds", self.feeds, URL, "an http:// or https:// URL", self.targets)
         if self.interval_s < 60 or self.max_announce < 1:
             raise ValueError("need interval_s >= 60 and max_announce >= 1")
 
 
 @dataclass(frozen=True)
 class Feed:
-    """A parsed feed: its title and entries, newest first as the feed lists them."""
+    """A parsed feed: its title and entries, newest first."""
 
     title: str
-    entries: list[_poll.Item]
+    entries: list[Item]
 
 
 @every(60)
 def poll(ctx: Context) -> None:
     """Announce the feed entries published since the last run."""
     settings: Settings = ctx.config
-    if not settings.feeds or not _poll.due(ctx, settings.interval_s):
+    if not settings.feeds or not due(ctx, settings.interval_s):
         return
     failed = [url for url in settings.feeds if not _poll_feed(ctx, url)]
     if failed:
@@ -78,7 +89,10 @@ def _poll_feed(ctx: Context, url: str) -> bool:
         return True  # the service asked us to wait: skipped, not failed again
     try:
         response = check(_get(ctx, url), ctx.now())
-        feed = parse(response.body, response.url or url) if response.status != 304 else None
+        feed = None
+        if response.status != 304:
+            feed = parse(response.body, response.url or url, response.headers.get(
+                "Content-Type", ""))
     except RateLimited as error:
         ctx.state[f"pause:{url}"] = error.until.timestamp()
         ctx.log.warning("feed %s: %s", _shown(url), error)
@@ -87,9 +101,9 @@ def _poll_feed(ctx: Context, url: str) -> bool:
         ctx.log.warning("feed %s: %s", _shown(url), error)
         return False
     if feed is not None:
-        new = _poll.fresh(ctx, url, feed.entries)
+        new = fresh(ctx, url, feed.entries)
         summary = f"[{feed.title}] ... and {{count}} more new entries"
-        _poll.announce(ctx, settings.targets, new, settings.max_announce, summary)
+        announce(ctx, settings.targets, new, settings.max_announce, summary)
         _remember_validators(ctx, url, response)
     return True
 
@@ -116,73 +130,54 @@ def _remember_validators(ctx: Context, url: str, response: Response) -> None:
         ctx.state[f"modified:{url}"] = response.headers.get("Last-Modified", "")
 
 
-def parse(body: bytes, base_url: str) -> Feed:
-    """Parse RSS 2.0, RSS 1.0 or Atom; FetchError when it is none of them."""
-    root = _xml(body)
-    if _local(root.tag) not in ("rss", "RDF", "feed"):
+def parse(body: bytes, base_url: str, content_type: str = "") -> Feed:
+    """Parse any RSS or Atom feed; FetchError when it is none, or declares entities.
+
+    ``base_url`` resolves relative links; ``content_type`` (the HTTP header) may name
+    the charset. Entries come newest first: by date when every entry has one, else in
+    the feed's order.
+    """
+    data = convert_to_utf8({"content-type": content_type}, body, {})
+    if b"<!ENTITY" in data[: _prolog_end(data)]:
+        raise FetchError("the feed declares entities; refused")
+    # No base URL for feedparser: it would rewrite guids into URLs, changing the keys.
+    parsed = feedparser.parse(io.BytesIO(data), response_headers={
+        "content-type": "application/xml; charset=utf-8"})
+    if not parsed.get("version"):
         raise FetchError("not an RSS or Atom feed")
-    channel = _child(root, "channel") if _local(root.tag) != "feed" else root
-    feed_title = _text(_child(channel, "title")) if channel is not None else ""
-    nodes = (node for node in root.iter() if _local(node.tag) in ("item", "entry"))
-    entries = [_entry(node, base_url) for node in nodes]
-    title = one_line(feed_title, 60) or _shown(base_url)
-    return Feed(title, [_poll.Item(key, f"[{title}] {line}") for key, line in entries])
+    title = one_line(_text(parsed.feed, "title"), 60) or _shown(base_url)
+    entries = [entry for entry in (_entry(e, base_url) for e in parsed.entries) if entry]
+    if all(when is not None for _, _, when in entries):
+        entries.sort(key=lambda entry: entry[2] or 0.0, reverse=True)
+    return Feed(title, [Item(key, f"[{title}] {line}") for key, line, _ in entries])
 
 
-def _entry(node: ET.Element, base_url: str) -> tuple[str, str]:
-    """An entry's stable key and its announcement (without the feed title)."""
-    title = one_line(_text(_child(node, "title")), 200) or "(untitled)"
-    link = _link(node, base_url)
-    key = _text(_child(node, "guid")) or _text(_child(node, "id")) or link or title
-    return key, f"{title} {link}".strip()
+def _prolog_end(data: bytes) -> int:
+    found = FIRST_ELEMENT.search(data)
+    return found.end() if found else len(data)
 
 
-def _link(node: ET.Element, base_url: str) -> str:
-    for child in node:
-        if _local(child.tag) != "link":
-            continue
-        href = child.get("href")
-        if href is None and (child.text or "").strip():
-            return one_line(urljoin(base_url, child.text.strip()), 300)
-        if href and child.get("rel", "alternate") == "alternate":
-            return one_line(urljoin(base_url, href), 300)
-    return ""
+def _entry(entry: dict[str, Any], base_url: str) -> tuple[str, str, float | None] | None:
+    """An entry's stable key, its announcement (without the feed title) and its date.
+
+    The key is the entry's ``guid`` / ``id`` as written, else its link, else its title.
+    """
+    title = one_line(_text(entry, "title"), 200)
+    written = str(entry.get("link") or "")
+    link = one_line(urljoin(base_url, written), 300) if written else ""
+    key = str(entry.get("id") or "") or link or title
+    if not key:
+        return None  # nothing to tell it from the next one: a fragment of a broken feed
+    updated = dict.get(entry, "updated_parsed")  # not feedparser's fallback to "published"
+    when = entry.get("published_parsed") or updated
+    line = f"{title or '(untitled)'} {link}".strip()
+    return key, line, float(calendar.timegm(when)) if when else None
 
 
-def _xml(body: bytes) -> ET.Element:
-    """Parse with expat into an ElementTree, refusing entity declarations (as defusedxml)."""
-    builder = ET.TreeBuilder()
-    parser = pyexpat.ParserCreate(namespace_separator="}")
-    parser.StartElementHandler = builder.start
-    parser.EndElementHandler = builder.end
-    parser.CharacterDataHandler = builder.data
-    parser.EntityDeclHandler = _refuse
-    parser.UnparsedEntityDeclHandler = _refuse
-    parser.ExternalEntityRefHandler = _refuse
-    try:
-        parser.Parse(body, True)
-        return builder.close()
-    except (pyexpat.ExpatError, AssertionError):
-        raise FetchError("the feed is not well-formed XML") from None
-
-
-def _refuse(*args: object) -> None:
-    raise FetchError("the feed declares entities; refused")
-
-
-def _child(node: ET.Element | None, name: str) -> ET.Element | None:
-    if node is None:
-        return None
-    return next((child for child in node if _local(child.tag) == name), None)
-
-
-def _text(node: ET.Element | None) -> str:
-    """An element's text; HTML titles (Atom type="html", RSS) lose their tags."""
-    raw = "".join(node.itertext()) if node is not None else ""
-    if "<" in raw or "&" in raw:
+def _text(node: Mapping[str, Any], field: str) -> str:
+    """A text field; HTML (Atom type="html", RSS titles with markup) loses its tags."""
+    raw = str(node.get(field) or "")
+    kind = str((node.get(f"{field}_detail") or {}).get("type", ""))
+    if "html" in kind:
         raw = BeautifulSoup(raw, "html.parser").get_text()
     return raw.strip()
-
-
-def _local(tag: Any) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""

@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from univac import Context, UserError, WebhookRequest, WebhookResponse, webhook
-from univac.plugins._text import one_line
+from univac import Context, Target, UserError, WebhookRequest, WebhookResponse, webhook
+from univac.kit.text import one_line
 
 FIELDS = {
     "push": ("repo", "branch", "pusher", "sender", "count", "compare", "message", "head"),
@@ -43,9 +43,9 @@ FIELDS = {
 class Settings:
     """The ``[plugins.hooks]`` table."""
 
-    targets: tuple[str, ...] = ()
-    alert_targets: tuple[str, ...] = ()
-    repo_targets: Any = None
+    targets: tuple[Target, ...] = ()
+    alert_targets: tuple[Target, ...] = ()
+    repo_targets: dict[str, tuple[Target, ...]] | None = None
     """A table: ``"owner/repo" = ["transport:target", ...]``, instead of ``targets``."""
     events: tuple[str, ...] = ("push", "issues", "pull_request")
     actions: tuple[str, ...] = ("opened", "closed", "reopened", "merged")

@@ -2,19 +2,25 @@
 
 One small waitress server, started in ``setup`` on a thread of its own and stopped in
 ``teardown``; bound to 127.0.0.1 by default, with a body size limit, a header size
-limit, a connection limit and an idle-connection timeout:
+limit, a connection limit, an idle-connection timeout (waitress's ``channel_timeout``)
+and an overall deadline for reading a request, which waitress lacks: a client that
+sends its request a line at a time is cut off ``request_timeout_s`` after it began,
+however steadily it trickles, so slow clients cannot hold the connection slots:
 
 - ``GET /healthz``: JSON of each transport (state, joined targets, last inbound traffic,
   reconnects), each poller (runs, last success, failures in a row and the kind of the
-  last error), the reactive threads and queue. 200 when healthy, 503 when not: healthy
-  means every transport is ``connected`` and no poller has failed
-  ``poller_failures_unhealthy`` times in a row.
+  last error), the reactive threads and queue, and the leader lease. 200 when healthy,
+  503 when not: healthy means every transport is ``connected``, no poller has failed
+  ``poller_failures_unhealthy`` times in a row and, with ``[ha]`` on, this instance
+  leads: a standby answers 503 (``"role": "standby"``), so a load balancer that checks
+  ``/healthz`` sends webhooks to the leader only.
 - ``GET /metrics``: Prometheus text, read from the bot on each scrape.
 - ``<webhook_prefix><path>``: the ``@webhook(path)`` handlers of every enabled plugin.
   A request must carry a valid ``X-Hub-Signature-256`` (HMAC-SHA256 of the body under
   ``webhook_secret``) or ``Authorization: Bearer <webhook_token>``, unless
-  ``allow_unsigned`` is set; a repeated ``X-GitHub-Delivery`` id is answered 200 and
-  not handled again. Handlers run on the server's worker threads (``threads``).
+  ``allow_unsigned`` is set; a repeated ``X-GitHub-Delivery`` id, or a signed body seen
+  before (by its SHA-256), is answered 200 and not handled again. Handlers run on the
+  server's worker threads (``threads``).
 
 Settings (``[plugins.http]``)::
 
@@ -27,12 +33,12 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, ClassVar
 
-import waitress
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -42,6 +48,10 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector, CollectorRegistry
 from waitress import wasyncore
+from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
+from waitress.server import TcpWSGIServer
+from waitress.task import ThreadedTaskDispatcher
 
 from univac import (
     Context,
@@ -52,7 +62,7 @@ from univac import (
     WebhookResponse,
     WebhookRoute,
 )
-from univac.plugins import _webhook
+from univac.kit import webhook as hooks
 
 log = logging.getLogger("univac.plugin.http")
 ENDPOINTS = ("healthz", "metrics", "webhooks")
@@ -71,9 +81,11 @@ class Settings:
     webhook_prefix: str = "/hooks"
     max_body_bytes: int = 1_000_000
     max_header_bytes: int = 65_536
-    timeout_s: int = 30
-    """Idle connections are closed after this many seconds."""
-    threads: int = 4
+    idle_timeout_s: int = 30
+    """Connections without traffic are closed after this many seconds."""
+    request_timeout_s: float = 10.0
+    """A request (head and body) not read in full this long after it began is cut off."""
+    threads: int = 8
     max_connections: int = 100
     webhook_secret: str = ""
     webhook_token: str = ""
@@ -81,6 +93,7 @@ class Settings:
     """Accept webhook requests without a signature or token (only behind a gateway)."""
     remember_deliveries: int = 1000
     poller_failures_unhealthy: int = 3
+    RENAMED: ClassVar[dict[str, str]] = {"timeout_s": "idle_timeout_s"}
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.endpoints) - set(ENDPOINTS))
@@ -88,10 +101,56 @@ class Settings:
             raise ValueError(f"endpoints: unknown {unknown}; choose from {list(ENDPOINTS)}")
         if not self.webhook_prefix.startswith("/") or self.webhook_prefix.endswith("/"):
             raise ValueError("webhook_prefix must start with / and not end with one")
-        if not 0 <= self.port <= 65535 or min(self.max_body_bytes, self.timeout_s) < 1:
-            raise ValueError("need port 0..65535, max_body_bytes >= 1 and timeout_s >= 1")
+        if not 0 <= self.port <= 65535 or min(self.max_body_bytes, self.idle_timeout_s) < 1:
+            raise ValueError("need port 0..65535, max_body_bytes >= 1 and idle_timeout_s >= 1")
+        if self.request_timeout_s < 1:
+            raise ValueError("need request_timeout_s >= 1")
         if min(self.threads, self.max_connections, self.poller_failures_unhealthy) < 1:
             raise ValueError("threads, max_connections, poller_failures_unhealthy must be >= 1")
+
+
+class Channel(HTTPChannel):
+    """A waitress connection that notes when the request it is reading began."""
+
+    reading_since: float | None
+    """None between requests; else when the first byte (or the connection) came."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reading_since = self.creation_time
+
+    def received(self, data: bytes) -> bool:
+        if self.request is None and self.reading_since is None and data:
+            self.reading_since = time.time()
+        handled = bool(super().received(data))
+        if self.request is None:  # nothing half-read: the requests so far are complete
+            self.reading_since = None
+        return handled
+
+
+class DeadlineServer(TcpWSGIServer):
+    """waitress's TCP server, whose maintenance also cuts requests read for too long."""
+
+    channel_class = Channel
+    request_timeout_s: float = 10.0
+    cut = 0
+    """Connections cut since the last log line (one line a minute at most)."""
+    logged = 0.0
+
+    def maintenance(self, now: float) -> None:
+        super().maintenance(now)
+        cutoff = now - self.request_timeout_s
+        for channel in list(self.active_channels.values()):
+            since = getattr(channel, "reading_since", None)
+            if since is None or channel.requests or channel.will_close:
+                continue  # not reading a request (idle, or being answered), or closing
+            if since < cutoff:
+                channel.will_close = True
+                self.cut += 1
+        if self.cut and now - self.logged >= 60:
+            log.info("http: cut %d connection(s) whose request took over %g s",
+                     self.cut, self.request_timeout_s)
+            self.cut, self.logged = 0, now
 
 
 class Server:
@@ -99,30 +158,41 @@ class Server:
 
     def __init__(self, app: WSGIApp, settings: Settings) -> None:
         self._map: dict[int, Any] = {}
-        self._server = waitress.create_server(
-            app, map=self._map, host=settings.host, port=settings.port,
-            threads=settings.threads, connection_limit=settings.max_connections,
-            channel_timeout=settings.timeout_s, cleanup_interval=max(1, settings.timeout_s // 2),
+        shortest = min(settings.idle_timeout_s, settings.request_timeout_s)
+        adj = Adjustments(
+            host=settings.host, port=settings.port, threads=settings.threads,
+            connection_limit=settings.max_connections, channel_timeout=settings.idle_timeout_s,
+            cleanup_interval=max(1, int(shortest // 2)),
             max_request_body_size=settings.max_body_bytes,
             max_request_header_size=settings.max_header_bytes,
             expose_tracebacks=False, ident="univac",
         )
-        self.port: int = int(self._server.effective_port)  # type: ignore[union-attr]
+        self._dispatcher = ThreadedTaskDispatcher()
+        self._dispatcher.set_thread_count(adj.threads)
+        self._servers = [self._listen(app, adj, sockinfo, settings) for sockinfo in adj.listen]
+        self.port: int = int(self._servers[0].effective_port)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="http:server", daemon=True)
+
+    def _listen(self, app: WSGIApp, adj: Adjustments, sockinfo: Any,
+                settings: Settings) -> DeadlineServer:
+        server = DeadlineServer(app, map=self._map, dispatcher=self._dispatcher, adj=adj,
+                                sockinfo=sockinfo)
+        server.request_timeout_s = settings.request_timeout_s
+        return server
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
-        self._server.pull_trigger()  # type: ignore[union-attr]
+        self._servers[0].pull_trigger()
         self._thread.join(timeout)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             wasyncore.loop(timeout=0.5, map=self._map, count=1)
-        self._server.task_dispatcher.shutdown(timeout=2)  # type: ignore[union-attr]
+        self._dispatcher.shutdown(timeout=2)
         wasyncore.close_all(self._map)
 
 
@@ -169,10 +239,10 @@ class App:
         self.registry.register(BotCollector(ctx, self.settings))
         self.requests = Counter("univac_webhook_requests", "Webhook requests, by answer.",
                                 ["path", "status"], registry=self.registry)
-        self.deliveries = _webhook.Deliveries(
-            self.settings.remember_deliveries, ctx.state.get("deliveries", []),
-            lambda ids: ctx.state.__setitem__("deliveries", ids),
-        )
+        self._routes: dict[str, WebhookRoute] | None = None
+        self._counted: dict[tuple[str, int], Any] = {}
+        self.deliveries = hooks.Deliveries(
+            ctx.state, 2 * self.settings.remember_deliveries, legacy_key="deliveries")
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         try:
@@ -199,14 +269,24 @@ class App:
             return WebhookResponse(200, generate_latest(self.registry), CONTENT_TYPE_LATEST)
         prefix = self.settings.webhook_prefix
         if "webhooks" in on and path.startswith(prefix + "/"):
-            route = next((r for r in self.ctx.bot.webhooks() if r.path == path[len(prefix):]),
-                         None)
+            route = self._route_of(path[len(prefix):])
             if route is None:
                 return WebhookResponse(404, "no webhook here\n")
             response = self._webhook(environ, method, route)
-            self.requests.labels(route.path, str(response.status)).inc()
+            self._count(route.path, response.status)
             return response
         return WebhookResponse(404, "not found\n")
+
+    def _route_of(self, path: str) -> WebhookRoute | None:
+        if self._routes is None:  # the first request: every plugin is enabled by now
+            self._routes = {route.path: route for route in self.ctx.bot.webhooks()}
+        return self._routes.get(path)
+
+    def _count(self, path: str, status: int) -> None:
+        child = self._counted.get((path, status))
+        if child is None:
+            child = self._counted[(path, status)] = self.requests.labels(path, str(status))
+        child.inc()
 
     def _webhook(
         self, environ: dict[str, Any], method: str, route: WebhookRoute
@@ -215,24 +295,27 @@ class App:
         if method not in route.methods:
             return WebhookResponse(405, f"use {' or '.join(route.methods)}\n")
         settings = self.settings
-        body = _webhook.read_body(environ, settings.max_body_bytes)
+        body = hooks.read_body(environ, settings.max_body_bytes)
         if body is None:
             return WebhookResponse(413, f"the body is over {settings.max_body_bytes} bytes\n")
-        headers = _webhook.headers_of(environ)
-        refusal = _webhook.refusal(headers, body, settings.webhook_secret,
-                                   settings.webhook_token, settings.allow_unsigned)
+        headers = hooks.headers_of(environ)
+        refusal = hooks.refusal(headers, body, settings.webhook_secret,
+                                settings.webhook_token, settings.allow_unsigned)
         if refusal is not None:
             log.warning("webhook %s refused from %s: %s", path, environ.get("REMOTE_ADDR"),
                         refusal[1])
             return WebhookResponse(refusal[0], refusal[1] + "\n")
-        delivery = headers.get("x-github-delivery", "")
-        if delivery and not self.deliveries.claim(delivery):
-            return WebhookResponse(200, f"delivery {delivery} was already handled\n")
+        marks = hooks.marks(headers, body)
+        if marks and not self.deliveries.claim(marks):
+            return WebhookResponse(200, "this delivery was already handled\n")
         request = WebhookRequest(method, path, headers, body, environ.get("REMOTE_ADDR", ""))
-        response = route.call(request)
-        if delivery:
-            settle = self.deliveries.done if response.status < 500 else self.deliveries.release
-            settle(delivery)
+        try:
+            response = route.call(request)
+        except BaseException:
+            self.deliveries.release(marks)
+            raise
+        settle = self.deliveries.done if response.status < 500 else self.deliveries.release
+        settle(marks)
         return response
 
 
@@ -242,6 +325,9 @@ def problems(report: StatusReport, failures_unhealthy: int) -> list[str]:
              for name, t in report.transports.items() if t.state != "connected"]
     found += [f"poller {p.name} failed {p.failures} times in a row"
               for p in report.pollers if p.failures >= failures_unhealthy]
+    lease = report.lease
+    if lease is not None and lease.role != "leader":
+        return [f"{lease.role}: {lease.detail}"]
     return found
 
 
@@ -254,8 +340,12 @@ def health(ctx: Context, failures_unhealthy: int) -> WebhookResponse:
         return WebhookResponse(503, json.dumps({"healthy": False, "problems": ["starting"]}), JSON)
     found = problems(report, failures_unhealthy)
     threads, running, queued = report.reactive
+    lease = report.lease
     document = {
         "healthy": not found, "problems": found, "version": report.version,
+        "role": lease.role if lease else "",
+        "lease": {"role": lease.role, "epoch": lease.epoch, "since": lease.since,
+                  "detail": lease.detail} if lease else None,
         "started": report.started,
         "transports": {name: {
             "state": t.state, "targets": list(t.targets), "last_inbound": t.last_inbound,
@@ -287,6 +377,7 @@ class BotCollector(Collector):
         yield from _command_metrics(report)
         yield from _load_metrics(status, report.counters)
         yield from _poller_metrics(status)
+        yield from _plugin_metrics(report)
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
@@ -306,6 +397,11 @@ def _bot_metrics(status: StatusReport, settings: Settings) -> Iterator[Metric]:
     yield _gauge("univac_healthy", "1 when /healthz answers 200, else 0.", float(healthy))
     yield _gauge("univac_plugins_disabled", "Plugins disabled by an error.",
                  len(status.plugin_errors))
+    if status.lease is not None:
+        yield _gauge("univac_lease_leader", "1 while this instance leads ([ha]), else 0.",
+                     float(status.lease.role == "leader"))
+        yield _gauge("univac_lease_epoch", "The epoch this instance leads with (0: none).",
+                     float(status.lease.epoch or 0))
 
 
 def _transport_metrics(status: StatusReport, counters: Mapping[str, int]) -> Iterator[Metric]:
@@ -343,6 +439,29 @@ def _command_metrics(report: MetricsReport) -> Iterator[Metric]:
         buckets = [(_le(b), c) for b, c in zip(snap.bounds, snap.cumulative, strict=True)]
         latency.add_metric([plugin, kind], [*buckets, ("+Inf", snap.count)], snap.total)
     yield latency
+
+
+def _plugin_metrics(report: MetricsReport) -> Iterator[Metric]:
+    """The plugins' own counters, gauges and histograms, under the names they gave."""
+    own = report.plugins
+    if own is None:
+        return
+    kinds = {"counter": CounterMetricFamily, "gauge": GaugeMetricFamily,
+             "histogram": HistogramMetricFamily}
+    for name, family in sorted(own.families.items()):
+        doc = f"Counted by the {family.plugin} plugin."
+        metric = kinds[family.kind](name, doc, labels=list(family.labels))
+        if family.kind == "histogram":
+            for (owner, values), snap in sorted(own.histograms.items()):
+                if owner == name:
+                    buckets = [(_le(b), c) for b, c in zip(snap.bounds, snap.cumulative,
+                                                             strict=True)]
+                    metric.add_metric(list(values), [*buckets, ("+Inf", snap.count)], snap.total)
+        else:
+            for (owner, values), value in sorted(own.values.items()):
+                if owner == name:
+                    metric.add_metric(list(values), value)
+        yield metric
 
 
 def _le(bound: float) -> str:

@@ -3,12 +3,14 @@
 For each http(s) link in a message (at most ``max_links``) in a channel listed in
 ``channels``, the bot fetches the page and replies with its ``og:title`` or
 ``<title>``. It reads at most ``max_bytes``, only ``text/html`` pages, follows at
-most ``max_redirects`` redirects, and stays silent on any failure.
+most ``max_redirects`` redirects, and stays silent on any failure. A link that is not
+a valid URL (``http://[::1/``, a port over 65535) is skipped quietly.
 
-Server-side request forgery guard: the bot never connects to loopback, private,
-link-local, shared, multicast or reserved addresses. The check is made on the address
-actually connected to (after DNS resolution) for the first request and for every
-redirect; ``allow_networks`` lists networks to allow anyway (an intranet, or tests).
+Server-side request forgery guard (``univac.kit.fetch.Guard``): the bot never
+connects to loopback, private, link-local, shared, multicast or reserved addresses.
+The host name is resolved first, every address is checked, and only then is a
+connection opened, to a checked address; the same for every redirect.
+``allow_networks`` lists networks to allow anyway (an intranet, or tests).
 
 Settings (``[plugins.links]``)::
 
@@ -22,13 +24,14 @@ import ipaddress
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 from bs4 import BeautifulSoup
 
 from univac import Context, match
-from univac.plugins._http import FetchError, Guard, Limits, Response, fetch
-from univac.plugins._text import one_line
+from univac.kit.fetch import FetchError, Guard, Limits, Response, fetch
+from univac.kit.text import one_line
 
 URL = r"\bhttps?://[^\s<>\"'`]+"
 TRAILING = ".,;:!?)]}>'\""
@@ -46,7 +49,8 @@ class Settings:
     max_bytes: int = 262_144
     max_redirects: int = 3
     timeout_s: float = 5.0
-    max_title: int = 200
+    max_title_chars: int = 200
+    RENAMED: ClassVar[dict[str, str]] = {"max_title": "max_title_chars"}
 
     def __post_init__(self) -> None:
         for network in self.allow_networks:
@@ -61,7 +65,7 @@ def titles(ctx: Context, found: re.Match[str]) -> Iterator[str]:
     settings: Settings = ctx.config
     if not _opted_in(ctx):
         return
-    urls = [url for url in _urls(found) if urlsplit(url).hostname not in settings.skip_hosts]
+    urls = [url for url in _urls(found) if _host(url) not in (None, *settings.skip_hosts)]
     for url in urls[: settings.max_links]:
         try:
             title = _title(ctx, url)
@@ -86,6 +90,16 @@ def _urls(found: re.Match[str]) -> list[str]:
     return list(dict.fromkeys(urls))
 
 
+def _host(url: str) -> str | None:
+    """The URL's host name; None when the URL is malformed (bad brackets or port)."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError for a port out of range
+    except ValueError:
+        return None
+    return parts.hostname
+
+
 def _title(ctx: Context, url: str) -> str:
     """The page's title line, or "" when it has none; FetchError when it cannot be read."""
     settings: Settings = ctx.config
@@ -98,7 +112,7 @@ def _title(ctx: Context, url: str) -> str:
         raise FetchError(f"HTTP {response.status}")
     title = _page_title(response)
     host = urlsplit(response.url).hostname or ""
-    return f"[ {one_line(title, settings.max_title)} ] - {host}" if title else ""
+    return f"[ {one_line(title, settings.max_title_chars)} ] - {host}" if title else ""
 
 
 def _page_title(response: Response) -> str:

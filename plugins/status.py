@@ -8,11 +8,18 @@ from univac import Context, TransportStatus, command
 
 @command
 def status(ctx: Context):
-    """Show uptime, each transport's state, each poller's last run and plugin errors."""
+    """Show uptime, each transport's state, each poller's last run and plugin errors.
+
+    With [ha] on, a line says whether this instance leads and since when."""
     report = ctx.bot.status()
     threads, running, queued = report.reactive
     yield (f"Univac {report.version}, up {_duration(time.time() - report.started)}; "
            f"handlers: {running} running, {queued} queued, {threads} threads")
+    if report.lease is not None:
+        lease = report.lease
+        epoch = f" with epoch {lease.epoch}" if lease.epoch is not None else ""
+        since = _duration(time.time() - lease.since)
+        yield f"lease: {lease.role}{epoch} for {since} ({lease.detail})"
     for name, state in report.transports.items():
         yield f"transport {name}: {_transport(state)}"
     for poller in report.pollers:

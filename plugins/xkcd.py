@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from univac import Context, UserError, command, match
-from univac.plugins._http import FetchError, HttpStatus, Limits, check, fetch
-from univac.plugins._text import one_line
+from univac.kit.fetch import FetchError, HttpStatus, Limits, check, fetch
+from univac.kit.text import one_line
 
 LINK = r"\b(?:https?://)?(?:www\.|m\.)?xkcd\.com/(\d{1,5})\b"
 

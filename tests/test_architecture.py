@@ -1,8 +1,13 @@
 """Import rules of the architecture, checked by parsing every module with ``ast``.
 
-    plugins/*     -> univac (public names) + univac.plugins._* + stdlib + own libraries
+    plugins/*     -> univac (public names) + univac.kit (public names) + stdlib
+                     + own libraries; no plugin imports another plugin
+    kit/*         -> univac (public names) + univac.kit + stdlib + the plugin libraries;
+                     never a plugin
     transports/*  -> univac (public names) + stdlib + its one protocol library; a
                      transport package (transports/irc/) imports its siblings relatively
+    stores/*      -> univac (public names) + stdlib + its one database library; the
+                     modules of one backend (postgres.py, postgres_lease.py) import each other
     univac/**     -> univac/** + stdlib (never a transport, a plugin, irc or slixmpp),
                      and no import cycle among core modules, type-only imports included
 """
@@ -18,18 +23,25 @@ import univac
 
 ROOT = Path(__file__).resolve().parent.parent
 STDLIB = set(sys.stdlib_module_names) | {"__future__"}
-PLUGIN_LIBRARIES = {"requests", "bs4", "dns", "waitress", "prometheus_client"}
+PLUGIN_LIBRARIES = {"requests", "bs4", "dns", "feedparser", "waitress", "prometheus_client"}
+KIT = "univac.kit"
 TRANSPORT_LIBRARIES = {
     "console": set(),
     "irc": {"irc", "jaraco", "cryptography"},
     "xmpp": {"slixmpp"},
+    "matrix": {"nio", "aiohttp", "markdown_it"},
+    "slack": {"slack_sdk", "aiohttp"},
 }
+STORE_LIBRARIES = {"postgres": {"psycopg"}}
 CORE_EXCEPTIONS = {"pytest_plugin.py": {"pytest"}}
 PUBLIC_API = {
+    "Backoff", "Calendar", "RetryAfter", "Schedule", "Skip",
     "CommandInfo", "ConfigError", "Context", "Deliver", "Message", "MetricsReport",
-    "PluginError", "PollerReport", "StatusReport", "Transport", "TransportError",
-    "TransportStatus", "UnivacError", "UsageError", "UserError", "WebhookRequest",
-    "WebhookResponse", "WebhookRoute", "__version__", "command", "every", "match", "webhook",
+    "PluginError", "PollerReport", "SettingsError", "StaleEpochError", "StatusReport", "Store",
+    "StoreError", "Target", "Transport", "TransportError", "TransportStatus", "UnivacError",
+    "UsageError", "UserError", "WebhookRequest",
+    "WebhookResponse", "WebhookRoute", "__version__", "command", "every", "match",
+    "plugin_settings", "webhook",
 }
 
 
@@ -70,7 +82,8 @@ def public_only(module: str, names: list[str]) -> str:
 def test_core_imports_only_core_and_stdlib() -> None:
     def allowed(path: Path, module: str, names: list[str]) -> str:
         if top(module) == "univac":
-            return "" if not module.startswith(("univac.plugins", "univac.transports")) else "no"
+            outside = ("univac.plugins", "univac.transports", "univac.stores", KIT)
+            return "" if not module.startswith(outside) else "no"
         extra = CORE_EXCEPTIONS.get(path.name, set())
         return "" if top(module) in STDLIB | extra else "core uses the standard library only"
 
@@ -91,16 +104,84 @@ def test_transports_import_one_protocol_library() -> None:
     assert violations("transports", allowed) == []
 
 
+def test_stores_import_public_api_and_one_database_library() -> None:
+    def allowed(path: Path, module: str, names: list[str]) -> str:
+        family = path.stem.split("_")[0]
+        if module.startswith(f"univac.stores.{family}"):
+            return ""
+        if top(module) == "univac":
+            return public_only(module, names)
+        libraries = STORE_LIBRARIES.get(family, set())
+        return "" if top(module) in STDLIB | libraries else f"not allowed for {family}"
+
+    assert violations("stores", allowed) == []
+    assert (ROOT / "stores" / "postgres.py").exists()
+
+
+def kit_only(module: str, names: list[str]) -> str:
+    """Plugins share code only through the kit's public modules and names."""
+    if module != KIT and not module.startswith(KIT + "."):
+        return f"plugins share code only through {KIT}"
+    parts = module.split(".")[2:] + names
+    private = [part for part in parts if part.startswith("_")]
+    return f"not public: {private}" if private else ""
+
+
 def test_plugins_import_public_api_and_own_libraries() -> None:
     def allowed(path: Path, module: str, names: list[str]) -> str:
-        shared = module == "univac.plugins" and all(n.startswith("_") for n in names)
-        if module.startswith("univac.plugins._") or shared:
-            return ""
+        if module.startswith(("univac.plugins", KIT)):
+            return kit_only(module, names)
         if top(module) == "univac":
             return public_only(module, names)
         return "" if top(module) in STDLIB | PLUGIN_LIBRARIES else "not an allowed library"
 
     assert violations("plugins", allowed) == []
+
+
+def test_the_kit_imports_public_api_and_plugin_libraries_never_a_plugin() -> None:
+    def allowed(path: Path, module: str, names: list[str]) -> str:
+        if module == KIT or module.startswith(KIT + "."):
+            return ""
+        if top(module) == "univac":
+            return public_only(module, names)
+        return "" if top(module) in STDLIB | PLUGIN_LIBRARIES else "not an allowed library"
+
+    assert violations("kit", allowed) == []
+
+
+def test_kit_rule_refuses_private_names_and_other_plugins() -> None:
+    assert kit_only("univac.kit.fetch", ["Guard", "fetch"]) == ""
+    assert kit_only("univac.kit", ["rest"]) == ""
+    assert "not public" in kit_only("univac.kit.fetch", ["_origin"])
+    assert "not public" in kit_only("univac.kit._private", ["helper"])
+    assert "only through" in kit_only("univac.plugins.links", ["titles"])
+    assert "only through" in kit_only("univac.plugins", ["links"])
+
+
+KIT_API = {
+    "fetch": {"REDIRECTS", "USER_AGENT", "Blocked", "FetchError", "Guard", "HttpStatus",
+              "Limits", "RateLimited", "Resolver", "Response", "check", "fetch", "remaining",
+              "reset_time", "retry_after", "slow_down", "system_resolver"},
+    "watch": {"KEEP_MIN", "Item", "announce", "check_targets", "check_watch", "due", "fresh",
+              "pause", "paused", "seen_keys", "slow_down"},
+    "rest": {"RestSettings", "Service", "Source", "check_paging", "get", "lookup", "poll"},
+    "webhook": {"PREFIX", "SIGNATURE_HEADER", "Deliveries", "Store", "bearer_ok", "headers_of",
+                "marks", "read_body", "refusal", "sign", "verify"},
+    "text": {"CONTROL", "one_line"},
+}
+
+
+def test_the_kit_api_is_pinned_and_documented() -> None:
+    import importlib
+
+    found = {path.stem for path in (ROOT / "kit").glob("*.py") if path.stem != "__init__"}
+    assert found == set(KIT_API)
+    page = (ROOT / "docs" / "kit.md").read_text(encoding="utf-8")
+    for name, public in KIT_API.items():
+        module = importlib.import_module(f"{KIT}.{name}")
+        assert set(module.__all__) == public, name
+        assert all(hasattr(module, attribute) for attribute in public)
+        assert module.__doc__ and f"`kit.{name}`" in page, name
 
 
 def test_public_api_is_pinned() -> None:
@@ -109,16 +190,22 @@ def test_public_api_is_pinned() -> None:
 
 
 def test_no_generic_top_level_packages_are_installed() -> None:
+    import univac.kit
     import univac.plugins
+    import univac.stores
     import univac.transports
 
+    assert Path(univac.stores.__file__).parent == ROOT / "stores"
+    assert Path(univac.kit.__file__).parent == ROOT / "kit"
     assert Path(univac.plugins.__file__).parent == ROOT / "plugins"
     assert Path(univac.transports.__file__).parent == ROOT / "transports"
     setup = configparser.ConfigParser()
     setup.read(ROOT / "setup.cfg", encoding="utf-8")
     packages = setup["options"]["packages"].split()
-    assert packages == ["univac", "univac.engine", "univac.ops", "univac.plugins",
-                        "univac.transports", "univac.transports.irc", "univac.transports.xmpp"]
+    assert packages == ["univac", "univac.engine", "univac.kit", "univac.ops",
+                        "univac.plugins", "univac.stores", "univac.transports",
+                        "univac.transports.irc", "univac.transports.xmpp",
+                        "univac.transports.matrix", "univac.transports.slack"]
     assert all(name.startswith("univac") for name in packages)
 
 

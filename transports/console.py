@@ -2,7 +2,9 @@
 
 The embedded default, for trying the bot and for scripts: each input line is a private
 message from the local user (so ``help`` works as well as ``!help``), and each reply
-is a line on stdout. It works with piped input (``echo '!help' | univac``) and
+is a line on stdout. A line ``#room text`` is said in the channel ``#room`` instead,
+as channel chat (so ``@match`` handlers and channel rules can be tried; replies to it
+show as ``[#room] text``). It works with piped input (``echo '!help' | univac``) and
 finishes at end of input, which shuts the bot down cleanly. Text said to another
 target is shown as ``[target] text``.
 
@@ -23,7 +25,8 @@ from typing import TextIO
 
 from univac import Deliver, Message, TransportStatus
 
-BANNER = "You are chatting with {nick}. Try: help, echo hi, status. Ctrl-D quits."
+BANNER = ("You are chatting with {nick}. Try: help, echo hi, status; "
+          "'#room text' speaks in a channel. Ctrl-D quits.")
 MAX_LINE_BYTES = 16_384
 POLL_S = 0.2
 
@@ -84,9 +87,10 @@ class ConsoleTransport:
         if not text.strip():
             return
         self._last_inbound = time.time()
+        room, said = channel_line(text)
         deliver(Message(
-            transport=self.name, target=self._user, sender=self._user, text=text,
-            private=True, identity=f"console:{self._user}", bot_nick=self._settings.nick,
+            transport=self.name, target=room or self._user, sender=self._user, text=said,
+            private=not room, identity=f"console:{self._user}", bot_nick=self._settings.nick,
         ))
 
     def send(self, target: str, text: str) -> None:
@@ -106,6 +110,15 @@ class ConsoleTransport:
     def status(self) -> TransportStatus:
         detail = f"stdin/stdout with {self._user}"
         return TransportStatus(self._state, self._settings.nick, (), detail, self._last_inbound)
+
+
+def channel_line(text: str) -> tuple[str, str]:
+    """``("#room", "text")`` for a line ``#room text``; ``("", text)`` for any other line."""
+    if text.startswith("#"):
+        room, _, said = text.partition(" ")
+        if len(room) > 1 and said.strip():
+            return room, said
+    return "", text
 
 
 def _login_name() -> str:

@@ -3,17 +3,29 @@
 This module is the public API, the one page plugin and transport authors read.
 Everything not listed in ``__all__`` is internal and may change.
 
-Plugins use: ``command``, ``match``, ``every``, ``webhook`` (with ``WebhookRequest``
-and ``WebhookResponse``), ``Context``, ``UserError``, ``UsageError``. Transports use:
-``Message``, ``Deliver``, ``Transport``, ``TransportStatus``, ``TransportError``.
+Plugins use: ``command``, ``match``, ``every`` (returning ``Skip`` or ``RetryAfter``
+when they did not poll; on a ``Schedule`` such as a ``Calendar``), ``webhook`` (with
+``WebhookRequest`` and ``WebhookResponse``), ``Context``, ``UserError``, ``UsageError``;
+in settings dataclasses, ``Target`` (a ``transport:target`` setting) and
+``SettingsError``. Transports use: ``Message``, ``Deliver``, ``Transport``,
+``TransportStatus``, ``TransportError`` (and ``SettingsError`` in their settings).
+Anything that retries uses ``Backoff``. State store backends (``univac.stores``)
+implement ``Store`` and raise ``StoreError`` and ``StaleEpochError``; a plugin may
+catch ``StoreError`` from ``ctx.state``. A plugin's command-line tool
+(``univac NAME ...``) reads its settings with ``plugin_settings``.
 """
 
+from univac.backoff import Backoff
 from univac.botview import CommandInfo
 from univac.context import Context
 from univac.decorators import command, every, match, webhook
+from univac.engine.store import Store
 from univac.errors import (
     ConfigError,
     PluginError,
+    SettingsError,
+    StaleEpochError,
+    StoreError,
     TransportError,
     UnivacError,
     UsageError,
@@ -22,11 +34,17 @@ from univac.errors import (
 from univac.message import Deliver, Message
 from univac.ops.metrics import MetricsReport
 from univac.ops.reports import PollerReport, StatusReport
+from univac.plugincli import plugin_settings
+from univac.polls import RetryAfter, Skip
+from univac.schedules import Calendar, Schedule
+from univac.targets import Target
 from univac.transport import Transport, TransportStatus
 from univac.version import __version__
 from univac.webhooks import WebhookRequest, WebhookResponse, WebhookRoute
 
 __all__ = [
+    "Backoff",
+    "Calendar",
     "CommandInfo",
     "ConfigError",
     "Context",
@@ -35,7 +53,15 @@ __all__ = [
     "MetricsReport",
     "PluginError",
     "PollerReport",
+    "RetryAfter",
+    "Schedule",
+    "SettingsError",
+    "Skip",
+    "StaleEpochError",
     "StatusReport",
+    "Store",
+    "StoreError",
+    "Target",
     "Transport",
     "TransportError",
     "TransportStatus",
@@ -49,5 +75,6 @@ __all__ = [
     "command",
     "every",
     "match",
+    "plugin_settings",
     "webhook",
 ]

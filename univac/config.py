@@ -1,16 +1,20 @@
 """Read the one TOML configuration file into frozen dataclasses. Layer: core; start-up.
 
-The file has three parts, all optional (no file at all means: console transport and
+The file has seven parts, all optional (no file at all means: console transport and
 the core plugins):
 
-- ``[bot]``: the core's settings (``BotSettings``);
+- ``[bot]``: the core's settings (``BotSettings``, in ``univac/botsettings.py``);
 - ``[[transports]]``: a list; each entry has ``type`` (and ``name``, which defaults to
   the type), the rest is that transport's own ``Settings``;
-- ``[plugins.<name>]``: each enabled plugin's own ``Settings``.
+- ``[plugins.<name>]``: each enabled plugin's own ``Settings``; its ``Target`` settings
+  must name configured transports;
+- ``[roles.<role>]`` and ``[access.<name>]``: who may run what (``engine/access.py``);
+- ``[store]``: where state is kept (``univac/engine/store.py``);
+- ``[ha]``: several instances, one active (``univac/engine/lease.py``).
 
 Every problem is collected, not only the first. Problems with the core or a transport
 stop start-up (``ConfigError``); a plugin's problem disables that plugin at run time and
-fails ``univac check``.
+fails ``univac check``. Old setting names are accepted with a warning (``warnings``).
 """
 
 from __future__ import annotations
@@ -21,54 +25,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any
 
-from univac.engine import loader
+from univac import targets
+from univac.botsettings import BotSettings
+from univac.engine import lease, loader
 from univac.engine.access import ANY_TRANSPORT, AccessRule, Roles
+from univac.engine.store import StoreEntry, read_table
 from univac.errors import ConfigError, ConfigIssue, PluginError
 from univac.settings import Source, convert, did_you_mean, fill
 
-CORE_PLUGINS = ("help", "echo", "version", "status", "whereareyou")
-TOP_LEVEL = ("bot", "transports", "plugins", "roles", "access")
-
-
-@dataclass(frozen=True)
-class BotSettings:
-    """The ``[bot]`` table: how the core behaves."""
-
-    prefix: str = "!"
-    plugins: tuple[str, ...] = CORE_PLUGINS
-    plugin_dirs: tuple[str, ...] = ()
-    state_dir: str = ""
-    max_reactive: int = 16
-    queue_size: int = 256
-    slow_handler_s: float = 10.0
-    user_rate: float = 1.0
-    user_burst: int = 5
-    rate_exempt: tuple[str, ...] = ("console:*",)
-    channel_rate: float = 2.0
-    channel_burst: int = 10
-    audit_log: str = "audit.jsonl"
-    audit_max_bytes: int = 10_000_000
-    audit_keep: int = 5
-    shutdown_timeout_s: float = 5.0
-    goodbye: str = "Univac signing off."
-    max_crashes: int = 5
-    crash_window_s: float = 300.0
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-
-    def __post_init__(self) -> None:
-        if not self.prefix or any(c.isspace() for c in self.prefix):
-            raise ValueError("prefix must be non-empty and contain no spaces")
-        _at_least(self, "max_reactive", 1, "max_crashes", 1, "queue_size", 0, "user_burst", 1)
-        _at_least(self, "user_rate", 0, "slow_handler_s", 0, "shutdown_timeout_s", 0)
-        _at_least(self, "channel_rate", 0, "channel_burst", 1, "audit_keep", 1)
-
-
-def _at_least(settings: object, *pairs: Any) -> None:
-    for name, low in zip(pairs[::2], pairs[1::2], strict=True):
-        if getattr(settings, name) < low:
-            raise ValueError(f"{name} must be at least {low}")
+TOP_LEVEL = ("bot", "transports", "plugins", "roles", "access", "store", "ha")
 
 
 @dataclass(frozen=True)
@@ -104,6 +71,10 @@ class Config:
     secrets: frozenset[str]
     roles: Roles = field(default_factory=dict)
     access: dict[str, AccessRule] = field(default_factory=dict)
+    store: StoreEntry = field(default_factory=StoreEntry)
+    warnings: tuple[ConfigIssue, ...] = ()
+    """Old setting names that still work: ``univac check`` and the start-up log show them."""
+    ha: lease.HaSettings = field(default_factory=lease.HaSettings)
 
 
 def load(path: Path | None, environ: Mapping[str, str] | None = None) -> Config:
@@ -112,13 +83,24 @@ def load(path: Path | None, environ: Mapping[str, str] | None = None) -> Config:
         return from_mapping({}, Source("<defaults>", Path.cwd(), environ or os.environ))
     source = Source(str(path), path.resolve().parent, environ or os.environ)
     try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
+        data = tomllib.loads(_decode(path.read_bytes(), str(path)))
     except OSError as error:
         raise ConfigError([ConfigIssue(str(path), "", error.strerror or str(error))]) from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError([ConfigIssue(str(path), "", f"not valid TOML: {error}")]) from None
     return from_mapping(data, source)
+
+
+def _decode(data: bytes, file: str) -> str:
+    """The file's text; ConfigError naming the line and column of a byte that is not UTF-8."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        reason = (f"not UTF-8: byte 0x{data[error.start]:02x} at line {line}, column {column}"
+                  "; save the file as UTF-8")
+        raise ConfigError([ConfigIssue(file, "", reason)]) from None
 
 
 def from_mapping(data: Mapping[str, Any], source: Source) -> Config:
@@ -131,7 +113,10 @@ def from_mapping(data: Mapping[str, Any], source: Source) -> Config:
     transports = _transports(data.get("transports", [{"type": "console"}]), core)
     roles = _roles(data.get("roles", {}), {t.name for t in transports}, core)
     access = _access(data.get("access", {}), roles, core)
-    plugins = _Reader(source)
+    store = read_table(data.get("store", {}), core.fill, core.issue)
+    ha = core.fill(lease.HaSettings, data.get("ha", {}), "ha")
+    lease.check(ha, store.backend if store else "", store and store.module, core.issue)
+    plugins = _Reader(source, transports={t.name for t in transports})
     entries = _plugins(bot or _fallback_bot(data.get("bot")), data.get("plugins", {}), plugins)
     if core.issues or bot is None:
         raise ConfigError(core.issues + plugins.issues)
@@ -145,6 +130,9 @@ def from_mapping(data: Mapping[str, Any], source: Source) -> Config:
         secrets=frozenset(core.secrets + plugins.secrets),
         roles=roles,
         access=access,
+        store=store or StoreEntry(),
+        warnings=tuple(core.warnings + plugins.warnings),
+        ha=ha or lease.HaSettings(),
     )
 
 
@@ -165,6 +153,9 @@ class _Reader:
     source: Source
     issues: list[ConfigIssue] = field(default_factory=list)
     secrets: list[str] = field(default_factory=list)
+    warnings: list[ConfigIssue] = field(default_factory=list)
+    transports: set[str] = field(default_factory=set)
+    """Configured transport names, which ``Target`` settings must name."""
 
     def issue(self, key: str, reason: str) -> None:
         self.issues.append(ConfigIssue(self.source.file, key, reason))
@@ -176,6 +167,7 @@ class _Reader:
         filled = fill(cls, table, self.source, where)
         self.issues.extend(filled.issues)
         self.secrets.extend(filled.secrets)
+        self.warnings.extend(filled.warnings)
         return filled.value
 
 
@@ -252,6 +244,9 @@ def _plugins(bot: BotSettings, tables: Any, reader: _Reader) -> tuple[PluginEntr
         reader.issue("plugins", "expected tables such as [plugins.dns]")
         tables = {}
     base_dir = reader.source.base_dir
+    for index, folder in enumerate(bot.plugin_dirs):
+        if not (path := base_dir / Path(folder).expanduser()).is_dir():
+            reader.issue("bot.plugin_dirs", f"item {index}: no folder {path}")
     files = loader.folder_plugins(bot.plugin_dirs, base_dir)
     files |= {Path(n).stem: base_dir / Path(n).expanduser() for n in bot.plugins if _is_file(n)}
     names = list(dict.fromkeys(Path(n).stem if _is_file(n) else n for n in bot.plugins))
@@ -284,4 +279,9 @@ def _plugin(name: str, path: Path | None, table: Any, reader: _Reader) -> Plugin
             reader.issue(where, f"plugin '{name}' takes no settings")
         return PluginEntry(name, module, None)
     settings = reader.fill(settings_class, table, where)
-    return PluginEntry(name, module, settings) if settings is not None else None
+    if settings is None:
+        return None
+    bad_targets = targets.problems(settings, reader.transports)
+    for key, reason in bad_targets:
+        reader.issue(f"{where}.{key}", reason)
+    return None if bad_targets else PluginEntry(name, module, settings)

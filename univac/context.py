@@ -11,15 +11,20 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from univac.botview import BotView
+from univac.engine.access import Access
 from univac.engine.approvals import Approvals
 from univac.engine.router import Router, requester
 from univac.engine.state import State
 from univac.host import HostInfo
 from univac.message import Message
 from univac.ops.audit import AuditLog
+from univac.ops.plugin_metrics import PluginMetrics
+
+S = TypeVar("S")
+"""The plugin's settings dataclass: ``ctx: Context[Settings]`` types ``ctx.config``."""
 
 
 def utc_now() -> datetime:
@@ -35,14 +40,17 @@ class Services:
     host: HostInfo
     approvals: Approvals
     audit: AuditLog
+    access: Access
+    metrics: PluginMetrics
     clock: Callable[[], datetime] = utc_now
 
 
-class Context:
+class Context(Generic[S]):
     """What a handler gets as its first argument.
 
     ``message`` (None in pollers, webhooks and ``setup``), ``config`` (the plugin's
-    settings dataclass, or None), ``state``, ``log``, ``bot`` (``commands()``,
+    settings dataclass, or None; annotate ``ctx: Context[Settings]`` and type checkers
+    know it), ``state``, ``log``, ``bot`` (``commands()``,
     ``status()``, ``metrics()``, ``webhooks()``), ``host`` (``name``, ``addresses``),
     ``transport``, ``reply()``, ``say()``, ``now()``, ``approve()``, ``confirm()``,
     ``audit()``.
@@ -51,7 +59,7 @@ class Context:
     __slots__ = ("_services", "config", "log", "message", "plugin", "state")
 
     def __init__(
-        self, plugin: str, *, config: Any, state: State, services: Services,
+        self, plugin: str, *, config: S, state: State, services: Services,
         message: Message | None = None, log: logging.Logger | None = None,
     ) -> None:
         self.plugin = plugin
@@ -63,7 +71,7 @@ class Context:
 
     def derive(
         self, message: Message | None = None, clock: Callable[[], datetime] | None = None
-    ) -> Context:
+    ) -> Context[S]:
         """A copy of this context for one message (and, in tests, another clock)."""
         services = dataclasses.replace(self._services, clock=clock) if clock else self._services
         return Context(self.plugin, config=self.config, state=self.state,
@@ -99,6 +107,26 @@ class Context:
         if text:
             self._services.router.send(transport, where, str(text), requester(self.message))
 
+    def count(self, name: str, amount: float = 1, **labels: str) -> None:
+        """Add to the plugin's counter ``name`` (exported as ``name_total`` on /metrics)."""
+        self._services.metrics.count(self.plugin, name, amount, labels)
+
+    def gauge(self, name: str, value: float, **labels: str) -> None:
+        """Set the plugin's gauge ``name`` (a level: queue length, quota left)."""
+        self._services.metrics.gauge(self.plugin, name, value, labels)
+
+    def observe(self, name: str, seconds: float, **labels: str) -> None:
+        """Record a duration in the plugin's histogram ``name`` (seconds)."""
+        self._services.metrics.observe(self.plugin, name, seconds, labels)
+
+    def has_role(self, role: str) -> bool:
+        """Whether the sender of the message holds ``role`` (``[roles]``; False in pollers).
+
+        For a plugin that decides per subcommand or per object who may do what; a
+        command that needs one role for everything says ``@command(requires=...)``.
+        """
+        return self.message is not None and self._services.access.has_role(role, self.message)
+
     def approve(self, action: str, *, approvals: int = 1, ttl_s: float = 300.0,
                 role: str = "approvers", self_approve: bool = False) -> str:
         """Ask holders of ``role`` to approve ``action``; wait for the outcome.
@@ -129,7 +157,7 @@ class Context:
         return self.message
 
 
-def send_result(ctx: Context, result: object) -> None:
+def send_result(ctx: Context[Any], result: object) -> None:
     """Reply with a handler's result: a string, or each string an iterable yields."""
     if result is None:
         return

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from univac.schedules import Schedule, schedule_of
+
 F = TypeVar("F", bound=Callable[..., Any])
 SPEC_ATTRIBUTE = "__univac_spec__"
 
@@ -28,16 +30,21 @@ class CommandSpec:
 
 @dataclass(frozen=True)
 class MatchSpec:
-    """A passive matcher: the handler runs for every message the pattern is found in."""
+    """A passive matcher: the handler runs for every message the pattern is found in,
+    with every match."""
 
     pattern: re.Pattern[str]
 
 
 @dataclass(frozen=True)
 class EverySpec:
-    """A poller: the handler runs every ``seconds``, give or take ``jitter`` (a fraction)."""
+    """A poller: when it runs (a schedule, or the name of a setting that holds one).
 
-    seconds: float
+    ``jitter`` (a fraction) spreads interval pollers; calendars run on time.
+    """
+
+    schedule: Schedule | None
+    setting: str = ""
     jitter: float = 0.1
 
 
@@ -74,16 +81,37 @@ def command(
 
 
 def match(pattern: str, flags: int = re.IGNORECASE) -> Callable[[F], F]:
-    """Run the function for each message in which ``pattern`` is found (``re.search``)."""
+    """Run ``handler(ctx, matches)`` for each message in which ``pattern`` is found.
+
+    ``matches`` is every match in the message, in order (``re.finditer``), never empty.
+    A handler whose second parameter is annotated ``re.Match`` gets the first one only,
+    as before matches were lists.
+    """
     compiled = re.compile(pattern, flags)
     return lambda func: _attach(func, MatchSpec(compiled))
 
 
-def every(seconds: float, *, jitter: float = 0.1) -> Callable[[F], F]:
-    """Run the function as a poller every ``seconds`` (jitter is a fraction, 0 to 0.5)."""
-    if seconds <= 0 or not 0 <= jitter <= 0.5:
-        raise ValueError("every() needs seconds > 0 and 0 <= jitter <= 0.5")
-    return lambda func: _attach(func, EverySpec(float(seconds), jitter))
+def every(
+    when: float | str | Schedule | None = None, *, setting: str = "", jitter: float = 0.1
+) -> Callable[[F], F]:
+    """Run the function as a poller: ``handler(ctx)``, returning None, Skip or RetryAfter.
+
+    ``@every(300)``: every 300 s, give or take ``jitter`` (a fraction, 0 to 0.5).
+    ``@every("mon 08:00 UTC")``: a calendar (see ``univac.schedules``); any object with
+    ``next_after(datetime)`` works too. ``@every(setting="interval_s")``: read it from
+    the plugin's settings when the plugin is enabled (seconds, a calendar or a Schedule).
+    """
+    if not 0 <= jitter <= 0.5:
+        raise ValueError("every() needs 0 <= jitter <= 0.5")
+    if (when is None) == (not setting):
+        raise ValueError("every() needs either a schedule or setting='name'")
+    try:
+        schedule = None if when is None else schedule_of(when)
+    except (TypeError, ValueError) as error:
+        hint = f"; to read a setting, write every(setting={when!r})" if isinstance(when, str) \
+            and when.isidentifier() else ""
+        raise ValueError(f"every({when!r}): {error}{hint}") from None
+    return lambda func: _attach(func, EverySpec(schedule, setting, jitter))
 
 
 def webhook(path: str, *, methods: Iterable[str] = ("POST",)) -> Callable[[F], F]:

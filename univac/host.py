@@ -19,7 +19,9 @@ class HostInfo:
 
     @cached_property
     def name(self) -> str:
-        return socket.getfqdn() or socket.gethostname()
+        """The machine's own name (``gethostname``); ``getfqdn`` can pick a ``localhost``
+        alias from ``/etc/hosts`` instead."""
+        return socket.gethostname()
 
     @cached_property
     def addresses(self) -> tuple[str, ...]:

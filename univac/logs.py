@@ -1,7 +1,10 @@
-"""Logging set-up: stderr, thread names, secrets redacted. Layer: core; start-up.
+"""Logging set-up: stderr, thread names, secrets masked. Layer: core; start-up, any thread.
 
-Every line, traceback included, passes through a formatter that replaces each secret
-value from the configuration with ``***`` before it is written.
+Secrets are the values the configuration reader collects (``Config.secrets``: settings
+named like ``password`` or ``token``, values read with ``key_file``/``key_env``, and
+for list items ``name=secret`` the part after ``=``). A ``Masker`` replaces each with
+``***``; every log line, traceback included, passes through one in the formatter, and
+every outgoing chat line through the same one in the router.
 """
 
 from __future__ import annotations
@@ -12,13 +15,13 @@ from collections.abc import Iterable
 
 FORMAT = "%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s"
 MIN_SECRET_LENGTH = 4
+MASK = "***"
 
 
-class RedactingFormatter(logging.Formatter):
-    """A formatter that hides secret values anywhere in the formatted record."""
+class Masker:
+    """Replaces secret values in text with ``***`` (the longest first)."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        super().__init__(FORMAT)
         self.secrets: tuple[str, ...] = ()
         self.set_secrets(secrets)
 
@@ -26,11 +29,29 @@ class RedactingFormatter(logging.Formatter):
         usable = {s for s in secrets if len(s) >= MIN_SECRET_LENGTH}
         self.secrets = tuple(sorted(usable, key=len, reverse=True))
 
-    def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
+    def mask(self, text: str) -> str:
         for secret in self.secrets:
-            text = text.replace(secret, "***")
+            if secret in text:
+                text = text.replace(secret, MASK)
         return text
+
+
+class RedactingFormatter(logging.Formatter):
+    """A formatter that hides secret values anywhere in the formatted record."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__(FORMAT)
+        self.masker = Masker(secrets)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return self.masker.secrets
+
+    def set_secrets(self, secrets: Iterable[str]) -> None:
+        self.masker.set_secrets(secrets)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.masker.mask(super().format(record))
 
 
 def setup(level: str = "INFO") -> RedactingFormatter:
@@ -42,3 +63,10 @@ def setup(level: str = "INFO") -> RedactingFormatter:
     root.handlers[:] = [handler]
     root.setLevel(level)
     return formatter
+
+
+def mask_everywhere(secrets: Iterable[str]) -> None:
+    """Add ``secrets`` to every masking formatter on the root logger's handlers."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler.formatter, RedactingFormatter):
+            handler.formatter.set_secrets((*handler.formatter.secrets, *secrets))

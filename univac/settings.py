@@ -7,6 +7,14 @@ collected as a ``ConfigIssue`` naming the file, the key and the reason.
 Secrets: any ``str`` setting ``key`` may instead be given as ``key_file = "path"`` (read
 at start; a relative path is looked up in ``$CREDENTIALS_DIRECTORY`` first, as systemd's
 ``LoadCredential=`` provides, then beside the config file) or ``key_env = "VARIABLE"``.
+
+Range checks: a dataclass's ``__post_init__`` raises ``SettingsError({key: reason})`` to
+report every problem under its own key (a plain ``ValueError`` is reported under the
+table's key).
+
+Renamed settings: a dataclass may declare ``RENAMED: ClassVar[dict[str, str]] =
+{"old_name": "new_name"}``. The old key (and its ``_file``/``_env`` forms) still works
+as the new one, with a warning naming both; giving both is an error.
 """
 
 from __future__ import annotations
@@ -19,9 +27,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from univac.errors import ConfigIssue
+from univac.errors import ConfigIssue, SettingsError
 
-SECRET_WORDS = ("password", "passwd", "token", "secret", "passphrase", "apikey", "api_key")
+SECRET_WORDS = ("password", "passwd", "token", "secret", "passphrase", "apikey", "api_key",
+                "dsn")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,11 +44,13 @@ class Source:
 
 @dataclasses.dataclass
 class Filled:
-    """The outcome of filling one dataclass: the value (None on errors), issues, secrets."""
+    """The outcome of filling one dataclass: the value (None on errors), issues, secrets,
+    and warnings (old setting names)."""
 
     value: Any
     issues: list[ConfigIssue]
     secrets: list[str]
+    warnings: list[ConfigIssue] = dataclasses.field(default_factory=list)
 
 
 def did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
@@ -60,35 +71,75 @@ def fill(cls: type, table: Mapping[str, Any], source: Source, where: str) -> Fil
     """Build ``cls`` from ``table``; ``where`` is the table's dotted path for messages."""
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    issues: list[ConfigIssue] = []
-    secrets: list[str] = []
+    renamed: Mapping[str, str] = getattr(cls, "RENAMED", {})
+    filled = Filled(None, [], [])
     values: dict[str, Any] = {}
+    given_as: dict[str, str] = {}
+
+    def path(key: str) -> str:
+        return f"{where}.{key}" if where else key
 
     def issue(key: str, reason: str) -> None:
-        issues.append(ConfigIssue(source.file, f"{where}.{key}" if where else key, reason))
+        filled.issues.append(ConfigIssue(source.file, path(key), reason))
 
     for key, raw in table.items():
-        name, value, reason = _resolve(key, raw, fields, hints, source)
+        current = _current_name(key, renamed)
+        if current != key:
+            filled.warnings.append(ConfigIssue(
+                source.file, path(key), f"renamed to {path(current)}; the old name still works"))
+        name, value, reason = _resolve(current, raw, fields, hints, source)
         if reason:
             issue(key, reason)
         elif name in values:
-            issue(key, f"'{name}' is given twice (directly and through {key})")
+            issue(key, _twice(name, given_as[name], key, renamed))
         else:
-            values[name] = value
-            if isinstance(value, str) and value and (name != key or is_secret_key(name)):
-                secrets.append(value)
-            elif isinstance(value, tuple) and is_secret_key(name):
-                secrets.extend(item for item in value if isinstance(item, str) and item)
+            values[name], given_as[name] = value, key
+            filled.secrets.extend(_secrets(name, current, value))
     for name, field in fields.items():
         if name not in values and _required(field):
             issue(name, "missing required setting")
-    if issues:
-        return Filled(None, issues, secrets)
+    if filled.issues:
+        return filled
     try:
-        return Filled(cls(**values), issues, secrets)
+        filled.value = cls(**values)
+    except SettingsError as error:
+        for key, reason in error.problems.items():
+            issue(key, reason)
     except (ValueError, TypeError) as error:
-        issues.append(ConfigIssue(source.file, where, str(error)))
-        return Filled(None, issues, secrets)
+        filled.issues.append(ConfigIssue(source.file, where, str(error)))
+    return filled
+
+
+def _current_name(key: str, renamed: Mapping[str, str]) -> str:
+    """The key under its current name: ``old`` -> ``new``, ``old_file`` -> ``new_file``."""
+    if key in renamed:
+        return renamed[key]
+    for suffix in ("_file", "_env"):
+        stem = key.removesuffix(suffix)
+        if key.endswith(suffix) and stem in renamed:
+            return renamed[stem] + suffix
+    return key
+
+
+def _twice(name: str, first: str, second: str, renamed: Mapping[str, str]) -> str:
+    old = [k for k in (first, second) if _current_name(k, renamed) != k]
+    if old:
+        new = second if old[0] == first else first
+        return f"both {old[0]} (the old name) and {new} are given; keep only {new}"
+    if name not in (first, second):
+        return f"'{name}' is given twice (through {first} and {second})"
+    return f"'{name}' is given twice (directly and through {second if first == name else first})"
+
+
+def _secrets(name: str, key: str, value: Any) -> list[str]:
+    """The secret values a setting holds: by its name, or because it came from a file or
+    the environment; for list items ``name=secret``, the part after ``=`` as well."""
+    if isinstance(value, str) and value and (name != key or is_secret_key(name)):
+        return [value]
+    if not (isinstance(value, tuple) and is_secret_key(name)):
+        return []
+    items = [item for item in value if isinstance(item, str) and item]
+    return items + [item.partition("=")[2] for item in items if item.partition("=")[2]]
 
 
 def _required(field: dataclasses.Field[Any]) -> bool:
@@ -168,14 +219,21 @@ def convert(raw: Any, hint: Any) -> Any:
             raise ValueError(f"expected a list, got {_kind(raw)}")
         item = args[0] if args else Any
         return tuple(_convert_item(i, value, item) for i, value in enumerate(raw))
+    if origin in (dict, Mapping):
+        if not isinstance(raw, dict):
+            raise ValueError(f"expected a table, got {_kind(raw)}")
+        item = args[1] if args else Any
+        return {str(key): _convert_item(key, value, item) for key, value in raw.items()}
     return _convert_scalar(raw, hint)
 
 
-def _convert_item(index: int, value: Any, hint: Any) -> Any:
+def _convert_item(index: int | str, value: Any, hint: Any) -> Any:
+    """Convert a list item (``index`` a number) or a table's value (``index`` its key)."""
     try:
         return convert(value, hint)
     except ValueError as error:
-        raise ValueError(f"item {index}: {error}") from None
+        where = f"item {index}" if isinstance(index, int) else repr(index)
+        raise ValueError(f"{where}: {error}") from None
 
 
 def _convert_scalar(raw: Any, hint: Any) -> Any:

@@ -11,11 +11,19 @@ outside pytest, use ``Harness`` directly and ``close()`` it. ``ask`` delivers on
 waits (with a deadline) until every handler it started has finished, and returns what
 was sent to where the message came from since the last look (replies of handlers still
 running from earlier messages included); ``tick`` runs a poller once, now, with
-``ctx.now()`` set to the time you give.
+``ctx.now()`` set to the time you give (a skip or a retry-after is not a failure).
+
+A plugin that fails to load (a syntax error, a bad setting, a missing file, a failing
+``setup``) is disabled, as in a running bot. The harness then refuses to ``ask``,
+``tick``, ``said`` or ``wait`` and raises ``PluginError`` with every load error, so a
+test fails with the reason rather than with an empty reply. A test that expects the
+failure reads ``bot.errors`` first (``{"plugins.name": reason}``); from then on the
+harness works with the plugins that did load.
 """
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import threading
 from collections.abc import Iterable, Mapping
@@ -26,11 +34,13 @@ from typing import Any
 
 from univac.config import from_mapping
 from univac.engine.bot import Bot
+from univac.errors import PluginError
 from univac.message import Deliver, Message
 from univac.settings import Source
 from univac.transport import TransportStatus
 
 TEST_TRANSPORT = "test"
+log = logging.getLogger("univac.testing")
 
 
 class FakeTransport:
@@ -78,7 +88,7 @@ class Harness:
         access: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self._tmp = None if state_dir else tempfile.TemporaryDirectory(prefix="univac-test-")
-        folder = state_dir or Path(self._tmp.name)  # type: ignore[union-attr]
+        folder = state_dir or Path(self._tmp.name if self._tmp else ".")
         names = [_plugin_name(p) for p in plugins] or ["echo"]
         table = {"plugins": names, "state_dir": str(folder), "user_rate": 0.0, "channel_rate": 0.0}
         data = {"bot": table | dict(bot or {}), "plugins": dict(settings or {})}
@@ -89,7 +99,23 @@ class Harness:
         self.fakes = {name: FakeTransport(name, nick) for name in transports}
         extra = {"clock": clock} if clock else {}
         self.bot = Bot(config, transports=self.fakes, **extra)
-        self.errors = self.bot.plugin_errors
+        self._errors = self.bot.plugin_errors
+        self._errors_read = False
+        for issue in config.plugin_issues:  # setup() failures are logged by the Bot
+            log.error("%s (plugin disabled)", issue)
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """Load errors of disabled plugins, by key; reading them says the test expects them."""
+        self._errors_read = True
+        return self._errors
+
+    def _loaded(self) -> None:
+        """PluginError naming every load error, unless the test has read ``errors``."""
+        if self._errors and not self._errors_read:
+            lines = "\n".join(f"  {key}: {reason}" for key, reason in self._errors.items())
+            raise PluginError("plugins failed to load (read bot.errors first if the test "
+                              f"expects this):\n{lines}")
 
     def ask(
         self,
@@ -103,6 +129,7 @@ class Harness:
         timeout: float = 10.0,
     ) -> list[str]:
         """Deliver one message; return the texts sent back to where it came from."""
+        self._loaded()
         where = sender if private else target
         message = Message(
             transport=transport, target=where, sender=sender, text=text,
@@ -120,20 +147,22 @@ class Harness:
         Returns every ``(target, text)`` sent while it ran, on any fake transport, with
         the target written ``transport:target``.
         """
+        self._loaded()
         found = [p for p in self.bot.pollers if poller in (p.name, p.handler.plugin)]
         if len(found) != 1:
             raise LookupError(f"no single poller named {poller!r}")
-        ok = found[0].run_once(now)
-        if not ok:
+        if found[0].run_once(now).kind == "failed":
             raise AssertionError(f"poller {poller} failed: {found[0].last_error}")
         return self.said()
 
     def said(self) -> list[tuple[str, str]]:
         """Everything sent so far on any fake transport, as (``transport:target``, text)."""
+        self._loaded()
         return [(f"{n}:{to}", text) for n, fake in self.fakes.items() for to, text in fake.take()]
 
     def wait(self, timeout: float = 10.0) -> None:
         """Wait until no handler is queued or running; TimeoutError after ``timeout``."""
+        self._loaded()
         if not self.bot.pool.wait_idle(timeout):
             raise TimeoutError(f"handlers still busy after {timeout} s")
 

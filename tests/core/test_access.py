@@ -173,3 +173,9 @@ def test_waiting_handlers_never_starve_the_approve_command(univac_bot) -> None:
     for version in ("a", "b", "c"):
         assert chat.wait_for(f"hotfix {version}: approved")
     assert wait_for(lambda: bot.bot.pool.load()[0] <= 1, timeout=40)
+
+
+def test_a_plugin_asks_whether_the_sender_holds_a_role(bot) -> None:
+    assert bot.ask("!whoami", identity="account:alice") == ["ops"]
+    assert bot.ask("!whoami", identity="account:mallory") == ["not ops"]
+    assert bot.ask("!whoami", identity="") == ["not ops"]

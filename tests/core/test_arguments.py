@@ -10,6 +10,7 @@ from univac import UsageError, command, every, match
 from univac.arguments import parse, signature_of, usage
 from univac.decorators import CommandSpec, EverySpec, MatchSpec, spec_of
 from univac.errors import PluginError
+from univac.schedules import Calendar, Interval
 
 
 def test_decorators_attach_a_spec_and_return_the_function() -> None:
@@ -21,7 +22,9 @@ def test_decorators_attach_a_spec_and_return_the_function() -> None:
     named = command("dns", aliases=["lookup"])(lambda ctx: None)
     assert spec_of(named) == CommandSpec("dns", ("lookup",))
     assert isinstance(spec_of(match(r"a+")(lambda ctx, m: None)), MatchSpec)
-    assert spec_of(every(30)(lambda ctx: None)) == EverySpec(30.0, 0.1)
+    assert spec_of(every(30)(lambda ctx: None)) == EverySpec(Interval(30.0))
+    assert spec_of(every("mon 08:00")(lambda ctx: None)) == EverySpec(Calendar.parse("mon 08:00"))
+    assert spec_of(every(setting="interval_s")(lambda ctx: None)) == EverySpec(None, "interval_s")
 
 
 def test_decorators_reject_bad_specs() -> None:
@@ -29,6 +32,14 @@ def test_decorators_reject_bad_specs() -> None:
         command("two words")
     with pytest.raises(ValueError):
         every(0)
+    with pytest.raises(ValueError, match="either a schedule or setting"):
+        every()
+    with pytest.raises(ValueError, match="either a schedule or setting"):
+        every(60, setting="interval_s")
+    with pytest.raises(ValueError, match=r"write every\(setting='interval_s'\)"):
+        every("interval_s")
+    with pytest.raises(ValueError, match="not a day"):
+        every("someday 08:00")
     with pytest.raises(re.error):
         match("(")
     twice = command(lambda ctx: None)

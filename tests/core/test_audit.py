@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from univac.errors import StaleEpochError
 from univac.message import Message
 from univac.ops.audit import AuditLog
 
@@ -34,3 +37,21 @@ def test_rotation_keeps_the_newest_records_in_at_most_keep_old_files(tmp_path: P
     numbers = sorted(json.loads(line)["number"] for line in lines)
     assert numbers == list(range(numbers[0], 30)), "the newest records, none missing"
     assert numbers[0] > 0 and len(numbers) >= 15
+
+
+def test_records_also_go_to_the_store_and_a_refusal_is_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    taken: list[str] = []
+    audit = AuditLog(tmp_path / "audit.jsonl", sink=taken.append)
+    audit.record("deploy", "done", target="web")
+    assert [json.loads(line) for line in taken] == [
+        json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+
+    def refuse(record: str) -> None:
+        raise StaleEpochError("refused: this instance is no longer the leader")
+
+    audit = AuditLog(tmp_path / "audit.jsonl", sink=refuse)
+    audit.record("deploy", "done", target="db")
+    assert len((tmp_path / "audit.jsonl").read_text().splitlines()) == 2
+    assert "audit record not written to the store; it is in" in caplog.text

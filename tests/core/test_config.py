@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from univac.botsettings import CORE_PLUGINS
 from univac.cli import main
-from univac.config import CORE_PLUGINS, load
+from univac.config import load
 from univac.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,8 +61,8 @@ def test_several_transports_share_one_process(tmp_path: Path) -> None:
         ("[bot]\nplugins = 'help'\n", "bot.plugins: expected a list, got a string"),
         ("[bot]\nplugins = [1]\n", "bot.plugins: item 0: expected a string, got an integer"),
         ("[bot]\nlog_level = 'LOUD'\n", "bot.log_level: expected one of 'DEBUG'"),
-        ("[bot]\nmax_reactive = 0\n", "bot: max_reactive must be at least 1"),
-        ("[bot]\nprefix = ''\n", "bot: prefix must be non-empty"),
+        ("[bot]\nmax_reactive = 0\n", "bot.max_reactive: must be at least 1"),
+        ("[bot]\nprefix = ''\n", "bot.prefix: must be non-empty"),
         ("bot = 3\n", "bot: expected a table"),
         ("transports = []\n", "transports: expected a non-empty list"),
         ("[[transports]]\nname = 'x'\n", "transports[0].type: missing"),
@@ -228,7 +229,7 @@ def test_every_bot_setting_is_documented_and_in_the_example() -> None:
     import dataclasses
     import re
 
-    from univac.config import BotSettings
+    from univac.botsettings import BotSettings
 
     reference = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     example = (ROOT / "contrib" / "univac.example.toml").read_text(encoding="utf-8")

@@ -10,7 +10,7 @@ import pytest
 
 from tests.core.sample_plugins import kit
 from tests.waiting import wait_for
-from univac.engine.dispatch import APOLOGY
+from univac.engine.handlers import APOLOGY
 from univac.message import Message
 
 KIT = str(Path(kit.__file__))
@@ -76,6 +76,12 @@ def test_never_reacts_to_its_own_messages(bot) -> None:
 def test_matchers_see_plain_messages_only(bot) -> None:
     assert bot.ask("see ticket-42 please") == ["Ticket 42"]
     assert bot.ask("!add 1 ticket-3") != ["Ticket 3"]
+
+
+def test_a_matcher_gets_every_match_and_the_old_form_the_first(bot) -> None:
+    assert bot.ask("ticket-42 dup of ticket-7, see ticket-42") == [
+        "Ticket 42", "Ticket 7", "Ticket 42"]
+    assert bot.ask("bug-1 and bug-2") == ["Bug 1"]
 
 
 def test_message_identity_transport_and_private(bot) -> None:

@@ -1,9 +1,11 @@
-"""The router hands who asked (``requester``) to transports that take it, and only to them."""
+"""The router hands who asked (``requester``) to transports that take it, and only to them,
+with the text made safe on the same path;."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from tests.core.sample_plugins import ops
 from univac.config import from_mapping
 from univac.engine.bot import Bot
 from univac.engine.router import Router, requester
@@ -82,3 +84,27 @@ def test_replies_and_says_carry_who_asked(tmp_path: Path) -> None:
         ]
     finally:
         bot.shutdown()
+
+
+def test_text_with_a_requester_is_made_safe_too() -> None:
+    fair = FairTransport()
+    router = Router({"fair": fair}, Stats(), secrets=["hunter2"])
+    router.send("fair", "#c", "\x01ACTION pw hunter2\u202e\x01", "account:alice")
+    assert fair.asked == [("#c", "ACTION pw ***", "account:alice")]
+
+
+def test_refusals_carry_who_asked(tmp_path: Path) -> None:
+    data = {"bot": {"plugins": [ops.__file__], "state_dir": str(tmp_path), "user_rate": 0.0},
+            "roles": {"ops": {"fair": ["account:alice"]}},
+            "transports": [{"type": "console", "name": "fair"}]}  # fmt: skip
+    fair = FairTransport()
+    bot = Bot(from_mapping(data, Source("<test>", Path.cwd())), transports={"fair": fair})
+    try:
+        with bot.pool.batch() as batch:
+            bot.dispatcher.deliver(Message("fair", "#c", "eve", "!restart web",
+                                           identity="mask:eve!e@h"))  # fmt: skip
+        assert batch.wait(10)
+        assert len(fair.asked) == 1 and fair.asked[0][2] == "mask:eve!e@h", fair.asked
+    finally:
+        bot.shutdown()
+

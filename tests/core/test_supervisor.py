@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from univac.engine.supervisor import EXIT_CRASH_LOOP, EXIT_OK, Supervisor
+from univac.engine.supervisor import Supervisor
+from univac.exitcodes import CRASH_LOOP, OK
 
 
 def supervisor(stop: threading.Event, max_crashes: int = 3) -> Supervisor:
@@ -20,7 +21,7 @@ def test_a_crashing_child_is_restarted_until_the_crash_budget_is_spent() -> None
 
     sup = supervisor(threading.Event(), max_crashes=3)
     sup.add("transport:bad", crash, essential=True)
-    assert sup.run(tick_s=0.01) == EXIT_CRASH_LOOP
+    assert sup.run(tick_s=0.01) == CRASH_LOOP
     assert len(runs) == 4
 
 
@@ -37,7 +38,7 @@ def test_a_restarted_child_recovers() -> None:
     sup = supervisor(stop)
     sup.add("poll:flaky", flaky)
     sup.on_tick(lambda: stop.set() if len(attempts) >= 3 else None)
-    assert sup.run(tick_s=0.01) == EXIT_OK
+    assert sup.run(tick_s=0.01) == OK
     assert len(attempts) == 3
     assert sup.join(2) == []
 
@@ -47,7 +48,7 @@ def test_when_every_transport_finishes_the_bot_stops_cleanly() -> None:
     sup = supervisor(stop)
     sup.add("transport:console", lambda: None, essential=True)
     sup.add("poll:forever", lambda: stop.wait(10))
-    assert sup.run(tick_s=0.01) == EXIT_OK
+    assert sup.run(tick_s=0.01) == OK
     stop.set()
     assert sup.join(2) == []
 
@@ -57,5 +58,5 @@ def test_request_stop_ends_the_loop() -> None:
     sup = supervisor(stop)
     sup.add("transport:idle", lambda: stop.wait(10), essential=True)
     threading.Timer(0.05, sup.request_stop).start()
-    assert sup.run(tick_s=5.0) == EXIT_OK
+    assert sup.run(tick_s=5.0) == OK
     assert sup.join(2) == []

@@ -23,7 +23,7 @@ def test_tutorial_plugins_and_tests_pass(tmp_path: Path) -> None:
         cwd=tmp_path, capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "2 passed" in done.stdout
+    assert "3 passed" in done.stdout
 
 
 def test_hello_is_about_ten_lines() -> None:

@@ -4,24 +4,37 @@ from __future__ import annotations
 
 import os
 import signal
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
 from univac.cli import _parser
 from univac.ops.sdnotify import Notifier, NotifyServer
-from univac.ops.watchdog import CrashBudget, backoff, describe
+from univac.ops.watchdog import Child, CrashBudget, Policy, Watchdog, describe
 
 
 def test_reasons_name_the_exit_code_or_the_signal() -> None:
     assert describe(0) == "exited with code 0"
     assert describe(3) == (
-        "exited with code 3 (its supervisor gave up after repeated thread crashes)")
+        "exited with code 3 (the supervisor gave up after repeated thread crashes)")
+    assert describe(1) == "exited with code 1 (invalid configuration)"
     assert describe(-signal.SIGKILL) == "killed by SIGKILL"
     assert describe(-200) == "killed by signal 200"
 
 
-def test_backoff_doubles_up_to_the_cap() -> None:
-    assert [backoff(n, (1.0, 10.0)) for n in range(1, 7)] == [1, 2, 4, 8, 10, 10]
+def test_restart_delays_double_and_reset_once_the_bot_ran_ready_long_enough() -> None:
+    dog = Watchdog(["true"], Policy(backoff_s=(1.0, 10.0), healthy_after_s=60.0))
+    try:
+        child = Child(process=cast(Any, SimpleNamespace(pid=4242)), started=1000.0)
+        assert [dog.backoff.failed(1000.0 + n) for n in range(5)] == [1, 2, 4, 8, 10]
+        dog._heard(child, {"READY": "1"})  # ready: healthy counts from its start
+        assert dog.backoff.failed(1000.0 + 30) == 10  # not long enough
+        dog._heard(Child(process=child.process, started=2000.0), {"READY": "1"})
+        assert dog.backoff.failed(2000.0 + 60) == 1  # healthy for 60 s: from the start
+    finally:
+        dog.server.close()
+        dog.signals.close()
 
 
 def test_the_crash_budget_counts_within_a_sliding_window() -> None:

@@ -337,9 +337,10 @@ class RealIrcd:
     """A real ngircd or InspIRCd (+ Anope) in a temp dir on free 127.0.0.1 ports."""
 
     def __init__(self, kind: str, tls: TlsFiles, accounts: dict[str, str] | None = None,
-                 default_flood: bool = False, sts: bool = False) -> None:  # fmt: skip
+                 default_flood: bool = False, sts: bool = False,
+                 account_tag: bool = True) -> None:  # fmt: skip
         self.kind, self.tls, self.accounts = kind, tls, accounts or {}
-        self.default_flood, self.sts = default_flood, sts
+        self.default_flood, self.sts, self.account_tag = default_flood, sts, account_tag
         self.dir = Path(tempfile.mkdtemp(prefix=f"univac-{kind}-"))
         self.port, self.tls_port, self.link_port = free_port(), free_port(), free_port()
         self.strict_port = free_port()
@@ -354,6 +355,8 @@ class RealIrcd:
         text = text.replace("16900", str(self.link_port)).replace("16668", str(self.strict_port))
         if self.default_flood:
             text = text.replace("MaxPenaltyTime = 0", "MaxPenaltyTime = -1")
+        if not self.account_tag:
+            text = text.replace('<module name="ircv3_accounttag">\n', "")
         if self.sts:  # a policy for "localhost" (TLS port), no services
             text = text.split("# --- SASL / accounts")[0]
             text += f'<module name="ircv3_sts">\n<sts host="localhost" port="{self.tls_port}" '
@@ -475,6 +478,17 @@ INSPIRCD_ACCOUNTS = {"alice": "alicepw", "univacbot": "botpw", "certbot": "unuse
 def inspircd(irc_tls: TlsFiles) -> Iterator[RealIrcd]:
     """One real InspIRCd + Anope for the session, with accounts ``INSPIRCD_ACCOUNTS``."""
     server = RealIrcd("inspircd", irc_tls, accounts=INSPIRCD_ACCOUNTS)
+    try:
+        yield server.start()
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def inspircd_without_account_tag(irc_tls: TlsFiles) -> Iterator[RealIrcd]:
+    """InspIRCd + Anope without ``account-tag``: a client learns accounts only from
+    extended-join, account-notify and WHOX (like servers that predate the tag)."""
+    server = RealIrcd("inspircd", irc_tls, accounts=INSPIRCD_ACCOUNTS, account_tag=False)
     try:
         yield server.start()
     finally:

@@ -43,7 +43,7 @@ jid = "bot@localhost"
 password = "botpw"
 host = "127.0.0.1"
 port = {prosody.port}
-ca_file = "{prosody.cafile}"
+tls_ca_file = "{prosody.cafile}"
 rooms = ["{ROOM}"]
 """)
     impostor = xmpp_peer("bob")

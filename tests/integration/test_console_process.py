@@ -39,6 +39,16 @@ def test_commands_through_stdin_get_replies_on_stdout(tmp_path: Path) -> None:
     assert "univac stopped" in bot.stderr
 
 
+def test_a_hash_line_is_channel_chat_in_that_room(tmp_path: Path) -> None:
+    bot = BotProcess("--config", str(config(tmp_path)))
+    bot.send("#ops !echo in the room")
+    assert bot.expect() == ["[#ops] in the room"]
+    bot.send("#ops echo no prefix, no command")  # channel chat needs the prefix
+    bot.send("!echo private again")
+    assert bot.expect() == ["private again"]
+    assert bot.finish() == 0
+
+
 def test_piped_input_is_answered_then_the_bot_exits(tmp_path: Path) -> None:
     done = subprocess.run(
         [*univac_command(), "--config", str(config(tmp_path))],

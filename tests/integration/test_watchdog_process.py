@@ -16,6 +16,7 @@ import pytest
 
 from tests.integration.botprocess import univac_command
 from tests.integration.test_systemd_notify import controlled_config
+from tests.waiting import wait_for
 
 FAST = ["--backoff-min", "0.05", "--backoff-max", "0.2"]
 
@@ -109,7 +110,7 @@ def test_a_crash_loop_is_restarted_with_reasons_then_given_up(
                       f"[[transports]]\ntype = '{crashy}'\n")
     watchdog = WatchdogProcess(config, "--max-crashes", "1", "--window", "60", *FAST)
     cleanup.append(watchdog)
-    first = watchdog.wait_for(r"the bot exited with code 3 \(its supervisor gave up.*"
+    first = watchdog.wait_for(r"the bot exited with code 3 \(the supervisor gave up.*"
                               r"restarting in ([\d.]+) s \(crash 1 of at most 1 within 60 s\)")
     assert float(first.group(1)) == pytest.approx(0.05, abs=0.01)
     watchdog.wait_for(r"giving up: 2 crashes within 60 s \(the last one: exited with code 3")
@@ -205,3 +206,28 @@ def test_a_child_that_never_gets_ready_is_a_hang_and_counts_as_a_crash(
     assert 0.25 < time.monotonic() - started < 3
     watchdog.wait_for(r"giving up: 1 crashes within 600 s \(the last one: hung: not ready")
     assert watchdog.finish() == 4
+
+
+def gone(pid: int) -> bool:
+    """True once ``pid`` has exited (reaped, or a zombie waiting for its new parent)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rpartition(")")[2].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_the_bot_dies_with_a_watchdog_killed_by_sigkill(
+    tmp_path: Path, cleanup: list[WatchdogProcess]
+) -> None:
+    watchdog = WatchdogProcess(controlled_config(tmp_path, console=False), *FAST)
+    cleanup.append(watchdog)
+    bot = watchdog.ready_pid()
+    try:
+        assert not gone(bot)
+        watchdog.process.kill()
+        assert watchdog.finish() == -signal.SIGKILL
+        assert wait_for(lambda: gone(bot), timeout=10, what=f"the bot (pid {bot}) to die")
+    finally:
+        if not gone(bot):  # an orphan would answer beside the next test's bot
+            os.kill(bot, signal.SIGKILL)

@@ -48,7 +48,7 @@ def test_direct_tls_login(prosody, xmpp_bot, xmpp_peer):
 
 
 def test_plaintext_login_on_loopback(xmpp_bot, xmpp_peer):
-    bot = xmpp_bot(tls="plaintext", ca_file="")
+    bot = xmpp_bot(tls="plaintext", tls_ca_file="")
     bot.wait_status(lambda s: s.state == "connected")
     alice = xmpp_peer("alice")
     alice.dm("bot@localhost", "!echo plain")
@@ -56,7 +56,7 @@ def test_plaintext_login_on_loopback(xmpp_bot, xmpp_peer):
 
 
 def test_untrusted_certificate_is_refused(xmpp_bot):
-    bot = xmpp_bot(ca_file="")
+    bot = xmpp_bot(tls_ca_file="")
     status = bot.wait_status(lambda s: "certificate" in s.detail.lower()
                              or "CERTIFICATE_VERIFY_FAILED" in s.detail)
     assert status.state in ("connecting", "disconnected")
@@ -140,7 +140,7 @@ def test_identity_is_occupant_jid_when_room_hides_real_jids(xmpp_bot, xmpp_peer)
 
 
 def test_long_reply_is_cut_with_a_continuation(xmpp_bot, xmpp_peer):
-    bot = xmpp_bot(max_lines=5)
+    bot = xmpp_bot(max_lines_per_reply=5)
     bot.wait_status(lambda s: s.state == "connected")
     alice = xmpp_peer("alice")
     bot.transport.send("alice@localhost", "\n".join(f"line {i}" for i in range(50)))

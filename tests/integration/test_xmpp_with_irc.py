@@ -53,7 +53,7 @@ jid = "bot@localhost"
 password = "botpw"
 host = "127.0.0.1"
 port = {prosody.port}
-ca_file = "{prosody.cafile}"
+tls_ca_file = "{prosody.cafile}"
 rooms = ["{ROOM}"]
 """)
     irc_user = IrcUser(irc_server.port, "alice")

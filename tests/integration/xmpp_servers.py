@@ -10,7 +10,9 @@ Fixtures (auto-loaded by tests/conftest.py):
   disconnected at teardown;
 - ``xmpp_bot``: a factory of ``RunningBot``: the XMPP transport under test, logged in as
   bot@localhost and run on its own thread, stopped (and its thread joined) at teardown;
-- ``tcp_proxy``: a relay to the server whose connections a test can cut (a link drop).
+- ``tcp_proxy``: a relay to the server whose connections a test can cut (a link drop);
+- ``ScriptedServer``: a TCP server that plays a stalled XMPP server (silent, or stuck
+  in the login).
 
 ``Peer`` runs slixmpp on its own loop in its own thread, like the transport does, and
 offers blocking calls with deadlines to the test thread.
@@ -360,6 +362,58 @@ def tcp_proxy(prosody: ProsodyServer) -> Iterator[TcpProxy]:
     proxy.close()
 
 
+STREAM_HEADER = (b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+                 b"xmlns:stream='http://etherx.jabber.org/streams' id='s1' "
+                 b"from='localhost' version='1.0'>")
+PLAIN_FEATURES = (b"<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
+                  b"<mechanism>PLAIN</mechanism></mechanisms></stream:features>")
+STARTTLS_FEATURES = (b"<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'>"
+                     b"<required/></starttls></stream:features>")
+PROCEED = b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"
+
+
+class ScriptedServer:
+    """A TCP server on 127.0.0.1 playing a stalled XMPP server.
+
+    Each connection gets, once, the reply in ``script`` for each key the client's bytes
+    contain (for example the stream header for ``b"<stream:stream"``), and nothing else.
+    An empty script accepts connections and never says a word.
+    """
+
+    def __init__(self, script: dict[bytes, bytes] | None = None) -> None:
+        self.script = script or {}
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.accepted = 0
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True, name="scripted-xmpp").start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            self.sockets.append(conn)
+            threading.Thread(target=self._play, args=(conn,), daemon=True).start()
+
+    def _play(self, conn: socket.socket) -> None:
+        heard, pending = b"", dict(self.script)
+        with contextlib.suppress(OSError):
+            while data := conn.recv(65536):
+                heard += data
+                for key in [k for k in pending if k in heard]:
+                    conn.sendall(pending.pop(key))
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+        self.listener.close()
+        for conn in self.sockets:
+            conn.close()
+
+
 class RunningBot:
     """The XMPP transport under test, run on its own thread like the supervisor does.
 
@@ -410,8 +464,8 @@ def xmpp_bot(prosody: ProsodyServer) -> Iterator[Callable[..., RunningBot]]:
 
     def make(name: str = "xmpp", **overrides: Any) -> RunningBot:
         values = {"jid": "bot@localhost", "password": USERS["bot"], "host": "127.0.0.1",
-                  "port": prosody.port, "ca_file": str(prosody.cafile),
-                  "reconnect_min": 0.1, "reconnect_max": 1.0, **overrides}
+                  "port": prosody.port, "tls_ca_file": str(prosody.cafile),
+                  "reconnect_min_s": 0.1, "reconnect_max_s": 1.0, **overrides}
         bot = RunningBot(xmpp.create(name, xmpp.Settings(**values)))
         bots.append(bot.start())
         return bot

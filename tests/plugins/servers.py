@@ -6,7 +6,8 @@ Both bind port 0, run on daemon threads and are closed by their fixtures.
   a ``.http`` file under ``fixtures/<plugin>/`` holding the status line, the headers
   and the body exactly as the service sent them (``{base}`` stands for this server's
   URL). Like the real services it answers ``If-None-Match`` / ``If-Modified-Since``
-  with 304 when the ETag / Last-Modified match. Every request is recorded.
+  with 304 when the ETag / Last-Modified match. Every request is recorded, and every
+  TCP connection accepted is counted (``connections``), also one closed at once.
 - ``DnsServer`` is a tiny authoritative responder built on dnspython's
   ``dns.message.from_wire`` / ``make_response``, over UDP and TCP (truncating big UDP
   answers so resolvers retry over TCP). Names under ``silent.test.`` never get an
@@ -68,10 +69,10 @@ class HttpServer:
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.routes: dict[str, list[Reply]] = {}
         self.seen: list[Seen] = []
+        self.connections = 0
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
-        self._server = ThreadingHTTPServer((host, 0), _handler_for(self))
-        self._server.daemon_threads = True
+        self._server = _CountingServer((host, 0), _handler_for(self), self)
         self.base = f"http://{host}:{self._server.server_address[1]}"
         serve = self._server.serve_forever
         threading.Thread(target=serve, args=(0.05,), daemon=True).start()
@@ -114,6 +115,23 @@ class HttpServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class _CountingServer(ThreadingHTTPServer):
+    """Counts every connection it accepts, before any byte is read from it."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
+                 owner: HttpServer) -> None:
+        self.owner = owner
+        super().__init__(address, handler)
+
+    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
+        accepted = super().get_request()
+        with self.owner._arrived:
+            self.owner.connections += 1
+        return accepted
 
 
 def _handler_for(server: HttpServer) -> type[BaseHTTPRequestHandler]:

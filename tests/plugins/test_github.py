@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.plugins.servers import HttpServer, Reply
+from tests.plugins.servers import HttpServer, Reply, recorded
 
 LIST = "/repos/acme/rocket/issues?state=all&sort=created&direction=desc&per_page=3"
 PAGE = "/repositories/1296269/issues?state=all&sort=created&direction=desc&per_page=3&page="
@@ -61,9 +61,22 @@ def test_unchanged_list_is_a_conditional_request_answered_304(univac_bot, server
     assert first.headers["authorization"] == "Bearer ghp_SECRET"
 
 
+def test_a_list_with_last_modified_only_is_asked_if_modified_since(univac_bot, server):
+    initial = recorded("github", "issues_initial.http", server.base)
+    headers = {k: v for k, v in initial.headers.items() if k != "ETag"}
+    headers["Last-Modified"] = "Sun, 22 Nov 2026 19:55:00 GMT"
+    server.route(LIST, Reply(200, headers, initial.body))
+    bot = univac_bot("github", settings=settings(server), transports=BOTH)
+    bot.tick("github", now=T0)
+    assert bot.tick("github", now=T0 + STEP) == []
+    first, second = server.requests(LIST)
+    assert "if-modified-since" not in first.headers and "if-none-match" not in second.headers
+    assert second.headers["if-modified-since"] == "Sun, 22 Nov 2026 19:55:00 GMT"
+
+
 def test_interval_is_respected_between_ticks(univac_bot, server):
     server.record("github", LIST, "issues_initial.http")
-    bot = univac_bot("github", settings=settings(server, interval_s=300))
+    bot = univac_bot("github", settings=settings(server, interval_s=300), transports=BOTH)
     bot.tick("github", now=T0)
     bot.tick("github", now=T0 + STEP)
     assert len(server.requests(LIST)) == 1
@@ -127,7 +140,7 @@ def test_retry_after_on_429_is_respected(univac_bot, server):
 
 def test_low_remaining_quota_slows_down_before_the_limit(univac_bot, server):
     server.record("github", LIST, "issues_low_quota.http")
-    bot = univac_bot("github", settings=settings(server, reserve=10))
+    bot = univac_bot("github", settings=settings(server, reserve=10), transports=BOTH)
     bot.tick("github", now=T0)
     bot.tick("github", now=T0 + STEP)
     assert len(server.requests(LIST)) == 1

@@ -82,7 +82,7 @@ def test_429_with_retry_after_pauses_the_poller(univac_bot, server):
 def test_gl_shows_a_merge_request_and_an_issue(univac_bot, server):
     server.record("gitlab", f"{PROJECT}/merge_requests/7", "mr_7.http")
     server.record("gitlab", f"{PROJECT}/issues/3", "issue_3.http")
-    bot = univac_bot("gitlab", settings=settings(server))
+    bot = univac_bot("gitlab", settings=settings(server), transports=("test", "irc"))
     assert bot.ask("!gl acme/rocket!7") == [
         "acme/rocket!7 (merge request, merged): Bump Go to 1.23 - by kate - "
         "https://gitlab.example.com/acme/rocket/-/merge_requests/7"
@@ -95,7 +95,7 @@ def test_gl_shows_a_merge_request_and_an_issue(univac_bot, server):
 
 def test_gl_errors_are_short_and_leak_nothing(univac_bot, server):
     server.record("gitlab", f"{PROJECT}/merge_requests/70", "not_found.http")
-    bot = univac_bot("gitlab", settings=settings(server))
+    bot = univac_bot("gitlab", settings=settings(server), transports=("test", "irc"))
     assert bot.ask("!gl acme/rocket!70") == ["acme/rocket!70 was not found."]
     assert bot.ask("!gl rocket!1")[0].startswith("ref: expected group/project!number")
     server.close()

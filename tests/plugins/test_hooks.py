@@ -122,11 +122,11 @@ def test_bad_settings_disable_the_plugin_and_name_the_key(univac_bot) -> None:
     cases = [
         ({"issues_template": "{sender.login}"}, "issues_template: {sender.login} is not allowed"),
         ({"targets": ["#dev"]}, "transport:target"),
-        ({"repo_targets": {"a/b": "irc:#x"}}, "repo_targets must be a table of lists"),
+        ({"repo_targets": {"a/b": "irc:#x"}}, "'a/b': expected a list, got a string"),
         ({"events": ["release"]}, "events: unknown ['release']"),
         ({}, "nothing would be posted"),
     ]
     for table, reason in cases:
         bot = univac_bot("hooks", settings={"hooks": table})
-        assert reason in bot.errors["plugins.hooks"]
+        assert any(reason in text for key, text in bot.errors.items() if "hooks" in key)
         assert bot.bot.webhooks() == []

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
+import sqlite3
 import threading
+import time
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,8 +16,10 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.waiting import wait_for
 from univac import TransportStatus
-from univac.plugins import _webhook
+from univac.kit import webhook as hooks
+from univac.ops.reports import LeaseReport
 from univac.plugins import http as http_plugin
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hooks"
@@ -63,7 +68,7 @@ class Served:
 @pytest.fixture
 def serve(univac_bot):
     def make(*plugins: str, http: dict | None = None, **options) -> Served:
-        table = {"port": 0, "webhook_secret": SECRET, "webhook_token": TOKEN, "timeout_s": 5}
+        table = {"port": 0, "webhook_secret": SECRET, "webhook_token": TOKEN, "idle_timeout_s": 5}
         settings = {"http": table | (http or {})} | options.pop("settings", {})
         return Served(univac_bot("http", *plugins, settings=settings, **options))
 
@@ -77,7 +82,7 @@ def hooks_settings() -> dict[str, dict]:
 def github(event: str, body: bytes, delivery: str = "", secret: str = SECRET) -> dict[str, str]:
     return {
         "X-GitHub-Event": event, "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
-        "X-Hub-Signature-256": _webhook.sign(secret, body), "Content-Type": "application/json",
+        "X-Hub-Signature-256": hooks.sign(secret, body), "Content-Type": "application/json",
     }
 
 
@@ -221,6 +226,41 @@ def test_a_good_delivery_posts_exactly_once_even_when_delivered_twice(serve) -> 
     assert said[0][1].startswith("[acme/rocket] margaret pushed 2 commit(s) to main")
 
 
+def test_a_standby_refuses_webhooks_with_503_and_forgets_the_delivery(serve) -> None:
+    served = serve("hooks", settings=hooks_settings())
+    body = (FIXTURES / "push.json").read_bytes()
+    headers = github("push", body, delivery="during-a-failover")
+    leading = [False]
+    served.bot.bot.ha.active = lambda: leading[0]
+    refused = served.post("/hooks/github", body, headers)
+    assert refused.status_code == 503 and refused.text.startswith("standby:")
+    assert served.bot.said() == []
+    leading[0] = True
+    assert served.post("/hooks/github", body, headers).status_code == 200
+    assert len(served.bot.said()) == 1
+
+
+def test_health_of_a_standby_is_503_and_names_its_role(serve) -> None:
+    served = serve("echo")
+    assert served.get("/healthz").json()["role"] == "" and "univac_lease_leader" not in str(
+        served.metrics())
+    lease = LeaseReport("standby", None, 1700000000.0, "another instance leads")
+    served.bot.bot.ha.report = lambda: lease
+    response = served.get("/healthz")
+    assert response.status_code == 503
+    report = response.json()
+    assert report["role"] == "standby" and report["healthy"] is False
+    assert report["problems"] == ["standby: another instance leads"]
+    assert report["lease"] == {"role": "standby", "epoch": None, "since": 1700000000.0,
+                               "detail": "another instance leads"}
+    assert served.metrics()[("univac_lease_leader", ())] == 0.0
+    served.bot.bot.ha.report = lambda: LeaseReport("leader", 4, 1700000000.0, "epoch 4")
+    assert served.get("/healthz").status_code == 200
+    metrics = served.metrics()
+    assert metrics[("univac_lease_leader", ())] == 1.0
+    assert metrics[("univac_lease_epoch", ())] == 4.0
+
+
 def test_concurrent_repeats_of_one_delivery_post_once(serve) -> None:
     served = serve("hooks", settings=hooks_settings(), http={"threads": 4})
     body = (FIXTURES / "issues.json").read_bytes()
@@ -241,7 +281,42 @@ def test_concurrent_repeats_of_one_delivery_post_once(serve) -> None:
     assert len(served.bot.said()) == 1
 
 
-def test_deliveries_are_remembered_across_a_restart(serve, tmp_path) -> None:
+def test_a_signed_body_replayed_without_or_with_another_delivery_id_is_not_applied(serve):
+    served = serve("hooks", settings=hooks_settings())
+    body = (FIXTURES / "push.json").read_bytes()
+    headers = github("push", body, delivery="first-id")
+    assert "posted" in served.post("/hooks/github", body, headers).text
+    no_id = {k: v for k, v in headers.items() if k != "X-GitHub-Delivery"}
+    other_id = headers | {"X-GitHub-Delivery": "second-id"}
+    for replayed in (no_id, other_id, no_id):
+        again = served.post("/hooks/github", body, replayed)
+        assert again.status_code == 200 and "already handled" in again.text
+    assert len(served.bot.said()) == 1
+
+
+def test_bearer_requests_with_the_same_body_are_each_handled(serve) -> None:
+    """Alertmanager repeats a notification with an identical body; each is posted."""
+    served = serve("hooks", settings=hooks_settings())
+    body = (FIXTURES / "alertmanager.json").read_bytes()
+    for _ in range(2):
+        reply = served.post("/hooks/alertmanager", body, {"Authorization": f"Bearer {TOKEN}"})
+        assert reply.status_code == 200, reply.text
+    assert len(served.bot.said()) == 4
+
+
+def stored_keys(state_dir) -> set[str]:
+    """The http plugin's keys, read from the state store's file."""
+    with sqlite3.connect(state_dir / "state.sqlite3") as db:
+        rows = db.execute("SELECT key FROM univac_state WHERE namespace = 'http'").fetchall()
+    return {key for (key,) in rows}
+
+
+def handled(state_dir) -> set[str]:
+    """The http plugin's remembered deliveries."""
+    return {key for key in stored_keys(state_dir) if key.startswith("handled:")}
+
+
+def test_deliveries_are_remembered_across_a_restart_one_key_each(serve, tmp_path) -> None:
     body = (FIXTURES / "push.json").read_bytes()
     headers = github("push", body, delivery="persisted-id")
     state = tmp_path / "state"
@@ -249,10 +324,40 @@ def test_deliveries_are_remembered_across_a_restart(serve, tmp_path) -> None:
     assert first.post("/hooks/github", body, headers).status_code == 200
     assert len(first.bot.said()) == 1
     first.bot.close()
-    assert json.loads((state / "http.json").read_text())["deliveries"] == ["persisted-id"]
+    digest = hashlib.sha256(body).hexdigest()
+    assert handled(state) == {"handled:id:persisted-id", f"handled:sha256:{digest}"}
     second = serve("hooks", settings=hooks_settings(), state_dir=state)
     assert "already handled" in second.post("/hooks/github", body, headers).text
     assert second.bot.said() == []
+
+
+def test_ids_kept_as_one_list_by_an_older_version_are_taken_over(serve, tmp_path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "http.json").write_text(json.dumps({"deliveries": ["old-1", "old-2"]}))
+    served = serve("hooks", settings=hooks_settings(), state_dir=state)
+    body = (FIXTURES / "push.json").read_bytes()
+    assert "already handled" in served.post(
+        "/hooks/github", body, github("push", body, delivery="old-2")).text
+    stored = stored_keys(state)
+    assert "deliveries" not in stored
+    assert {"handled:id:old-1", "handled:id:old-2"} <= stored
+
+
+def test_remembered_deliveries_are_bounded_and_the_oldest_forgotten(serve, tmp_path) -> None:
+    state = tmp_path / "state"
+    served = serve("hooks", settings=hooks_settings(), state_dir=state,
+                   http={"remember_deliveries": 2})
+    body = (FIXTURES / "push.json").read_bytes()
+    bodies = [body.replace(b"main", name.encode()) for name in ("one", "two", "three")]
+    for number, each in enumerate(bodies):
+        served.post("/hooks/github", each, github("push", each, delivery=f"id-{number}"))
+    assert len(handled(state)) == 4  # two deliveries, by id and by digest
+    oldest = served.post("/hooks/github", bodies[0], github("push", bodies[0], delivery="id-0"))
+    assert "posted" in oldest.text  # forgotten, so handled again
+    newest = served.post("/hooks/github", bodies[2], github("push", bodies[2]))
+    assert "already handled" in newest.text
+    assert len(served.bot.said()) == 4
 
 
 def test_oversize_and_malformed_bodies_are_refused(serve) -> None:
@@ -271,7 +376,7 @@ def test_oversize_and_malformed_bodies_are_refused(serve) -> None:
 
 
 def test_idle_and_half_sent_requests_are_cut_off_after_the_timeout(serve) -> None:
-    served = serve("echo", http={"timeout_s": 1})
+    served = serve("echo", http={"idle_timeout_s": 1})
     port = int(served.base.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=6) as idle, \
             socket.create_connection(("127.0.0.1", port), timeout=6) as half:
@@ -280,9 +385,65 @@ def test_idle_and_half_sent_requests_are_cut_off_after_the_timeout(serve) -> Non
         assert half.recv(1024) == b""
 
 
+def test_health_answers_while_slow_clients_trickle_their_requests(serve) -> None:
+    """12 clients send a header line every half second, more than the 10 connections
+    allowed: each is cut off once its request takes over request_timeout_s, however
+    steadily it trickles, so /healthz gets a connection and an answer."""
+    served = serve("echo", http={"max_connections": 10, "request_timeout_s": 2,
+                                 "idle_timeout_s": 60})
+    port = int(served.base.rsplit(":", 1)[1])
+    stop, started, cut = threading.Event(), threading.Semaphore(0), []
+
+    def trickle() -> None:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: bot\r\n")
+            started.release()
+            until = time.monotonic() + 90
+            while not stop.wait(0.5) and time.monotonic() < until:
+                try:
+                    sock.sendall(b"X-Slow: still sending\r\n")
+                except OSError:
+                    cut.append(True)
+                    return
+
+    clients = [threading.Thread(target=trickle, daemon=True) for _ in range(12)]
+    try:
+        for client in clients:
+            client.start()
+        for _ in clients:
+            assert started.acquire(timeout=10)
+        response = requests.get(served.base + "/healthz", timeout=45)
+        assert response.status_code == 200
+        wait_for(lambda: len(cut) >= 10, timeout=30, what="the server to cut the slow clients")
+    finally:
+        stop.set()
+        for client in clients:
+            client.join(5)
+
+
+def test_a_request_that_takes_too_long_is_cut_even_when_never_idle(serve) -> None:
+    served = serve("echo", http={"request_timeout_s": 1, "idle_timeout_s": 60})
+    port = int(served.base.rsplit(":", 1)[1])
+    pacing = threading.Event()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as slow:
+        slow.sendall(b"GET /healthz HTTP/1.1\r\n")
+        until = time.monotonic() + 30
+        while time.monotonic() < until:  # a header line every 0.2 s: never idle
+            try:
+                slow.sendall(b"X-Slow: 1\r\n")
+            except OSError:
+                break
+            pacing.wait(0.2)
+        assert time.monotonic() < until, "the slow request was never cut off"
+
+
 def test_a_failed_handler_answers_500_and_a_redelivery_is_handled_again(serve) -> None:
-    settings = {"hooks": {"targets": ["nowhere:#dev"]}}
-    served = serve("hooks", settings=settings)
+    served = serve("hooks", settings=hooks_settings())
+
+    def broken(target: str, text: str) -> None:
+        raise RuntimeError("the link to nowhere is down")
+
+    served.bot.fakes["test"].send = broken
     body = (FIXTURES / "push.json").read_bytes()
     headers = github("push", body, delivery="retry-me")
     failed = served.post("/hooks/github", body, headers)
@@ -327,3 +488,15 @@ def test_teardown_stops_the_server(serve) -> None:
     assert http_plugin.bound_port() is None
     with pytest.raises(requests.ConnectionError):
         served.get("/healthz")
+
+
+def test_plugin_metrics_are_served_under_their_own_names(serve) -> None:
+    from tests.core.sample_plugins import counting
+
+    served = serve(str(Path(counting.__file__)))
+    assert served.bot.ask("!step restart ok") == ["counted"]
+    metrics = served.metrics()
+    labels = (("action", "restart"), ("result", "ok"), ("service", "web"))
+    assert metrics[("runbook_steps_executed_total", labels)] == 1
+    assert metrics[("quota_left", ())] == 42
+    assert metrics[("runbook_step_duration_seconds_count", (("action", "restart"),))] == 1

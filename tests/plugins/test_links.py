@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import socket
+import ssl
+import threading
 from collections.abc import Iterator
 
 import pytest
+import requests
 
+from tests.integration.irc_servers import make_cert
 from tests.plugins.servers import HttpServer, Reply
-from univac.plugins._http import Guard
+from univac.kit.fetch import Blocked, FetchError, Guard, Limits, fetch
 
 LOCAL = ["127.0.0.1/32"]
 
@@ -72,6 +78,81 @@ def test_redirects_are_followed_up_to_a_bound(univac_bot, server):
     ]
     assert bot.ask(f"{server.base}/loop") == []
     assert len(server.requests("/loop")) == 3
+
+
+def connections_before_ours(server: HttpServer) -> int:
+    """Connections the server accepted before one we open now (the backlog is FIFO)."""
+    assert requests.get(f"{server.base}/ours", timeout=10).status_code == 404
+    return server.connections - 1
+
+
+def test_a_name_resolving_to_loopback_gets_no_connection_at_all(univac_bot, server):
+    bot = univac_bot("links", settings={"links": {"channels": ["#test"]}})
+    port = server.base.rsplit(":", 1)[1]
+    assert bot.ask(f"http://localhost:{port}/schedule") == []
+    assert bot.ask(f"{server.base}/schedule") == []
+    assert connections_before_ours(server) == 0
+
+
+def test_a_name_with_any_internal_address_is_refused_before_connecting(server):
+    port = int(server.base.rsplit(":", 1)[1])
+    guard = Guard(resolve=lambda host, port: ["93.184.215.14", "127.0.0.1"])
+    with pytest.raises(Blocked):
+        fetch(f"http://mixed.test:{port}/schedule", Limits(2.0), guard=guard)
+    assert connections_before_ours(server) == 0
+
+
+def test_the_checked_address_is_used_and_the_name_stays_in_the_host_header(server):
+    port = int(server.base.rsplit(":", 1)[1])
+    asked: list[tuple[str, int]] = []
+
+    def resolve(host: str, port: int) -> list[str]:
+        asked.append((host, port))
+        return ["127.0.0.1"]
+
+    server.route("/hop", Reply(302, {"Location": "/schedule"}))
+    guard = Guard(LOCAL, resolve=resolve)
+    response = fetch(f"http://intranet.test:{port}/hop", Limits(2.0), guard=guard)
+    assert response.status == 200  # "intranet.test" does not resolve: no second lookup
+    assert asked and set(asked) == {("intranet.test", port)}
+    assert [seen.headers["host"] for seen in server.requests()] == [f"intranet.test:{port}"] * 2
+
+
+def test_tls_keeps_the_name_for_sni_and_still_verifies_the_certificate(tmp_path):
+    cert, key = make_cert(tmp_path, "site", "/CN=intranet.test")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    names: list[str | None] = []
+    context.sni_callback = lambda _sock, name, _context: names.append(name)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        def handshake() -> None:
+            conn, _ = listener.accept()
+            with conn, pytest.raises(ssl.SSLError):
+                context.wrap_socket(conn, server_side=True)
+
+        server = threading.Thread(target=handshake, daemon=True)
+        server.start()
+        port = listener.getsockname()[1]
+        guard = Guard(LOCAL, resolve=lambda host, port: ["127.0.0.1"])
+        with pytest.raises(FetchError, match="SSLError"):  # self-signed: not trusted
+            fetch(f"https://intranet.test:{port}/", Limits(5.0), guard=guard)
+        server.join(10)
+    assert names == ["intranet.test"]
+
+
+def test_malformed_links_are_ignored_quietly(univac_bot, server, caplog):
+    bot = make(univac_bot)
+    with caplog.at_level(logging.INFO):
+        said = bot.ask(f"see http://[::1/ and http://example.com:99999/ then {server.base}/cafe")
+    assert said == ["[ Café crème menü ] - 127.0.0.1"]
+    assert bot.bot.metrics().counters.get("handler_errors", 0) == 0
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+@pytest.mark.parametrize("url", ["http://[::1/", "http://example.com:99999/", "ftp://x/"])
+def test_fetch_turns_a_malformed_url_into_a_fetch_error(url):
+    with pytest.raises(FetchError):
+        fetch(url, Limits(1.0), guard=Guard())
 
 
 def test_loopback_is_never_fetched_by_default(univac_bot, server):

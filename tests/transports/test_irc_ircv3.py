@@ -1,10 +1,12 @@
-"""Scripted IRCv3 tests: CAP LS 302 variants, SASL, identity, playback and edits."""
+"""Scripted IRCv3 tests: CAP LS 302 variants, SASL, playback and edits (identity:
+test_irc_identity.py)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+import logging
 from datetime import UTC, datetime, timedelta
 
 from tests.waiting import wait_for
@@ -129,31 +131,99 @@ def test_sasl_scram_bad_server_signature_aborts(irc_fake, irc_bot):
     scram_server(client, "s3cret", tamper=True)
     assert client.line() == b"AUTHENTICATE *\r\n"
     client.send(b":irc.test 906 univac :SASL authentication aborted\r\n")
+    assert client.line() == b"QUIT :SASL: the server's answer did not verify\r\n"
     assert client.closed()
     wait_for(lambda: "did not verify" in bot.transport.status().detail, what="status")
 
 
-def test_sasl_mechanism_not_offered_is_clear_failure(irc_fake, irc_bot):
-    server, bot, client = start_caps(irc_fake, irc_bot, b"sasl=EXTERNAL",
-                                     sasl_mechanism="PLAIN", sasl_password="pw",
-                                     auth_failure_backoff_s=60)  # fmt: skip
+NOT_OFFERED = b"SASL PLAIN not offered (server offers EXTERNAL)"
+
+
+def quits_for_good(server, bot, client, reason: bytes) -> None:
+    """The bot's next line is ``QUIT :<reason>``, it hangs up, reports the reason and
+    waits ``auth_failure_backoff_s`` (the test sets 60 s) instead of redialling."""
+    assert client.line() == b"QUIT :" + reason + b"\r\n"
     assert client.closed()
-    wait_for(lambda: "PLAIN not offered" in bot.transport.status().detail, what="status")
-    assert "EXTERNAL" in bot.transport.status().detail
+    wait_for(lambda: bot.transport.status().detail == reason.decode(), what="status")
+    assert bot.transport.status().state == "disconnected"
     assert server.accepted.empty()
 
 
+def test_sasl_mechanism_not_in_cap_ls_requests_sasl_then_quits(irc_fake, irc_bot):
+    """irctest testPlainNotAvailable, SASL 3.2: ``sasl=EXTERNAL`` offered, PLAIN set."""
+    server, bot, client = start_caps(irc_fake, irc_bot, b"sasl=EXTERNAL",
+                                     sasl_mechanism="PLAIN", sasl_password="pw",
+                                     auth_failure_backoff_s=60)  # fmt: skip
+    assert client.line() == b"CAP REQ :sasl\r\n"
+    client.send(b":irc.test CAP * ACK :sasl\r\n")
+    quits_for_good(server, bot, client, NOT_OFFERED)
+    assert not any(line.startswith(b"AUTHENTICATE") for line in client.seen)
+
+
+def test_sasl_mechanism_refused_with_908_quits(irc_fake, irc_bot):
+    """irctest testPlainNotAvailable, SASL 3.1: plain ``sasl``, then 908 lists EXTERNAL."""
+    server, bot, client = start_caps(irc_fake, irc_bot, b"sasl", sasl_mechanism="PLAIN",
+                                     sasl_password="pw", auth_failure_backoff_s=60)  # fmt: skip
+    assert client.line() == b"CAP REQ :sasl\r\n"
+    client.send(b":irc.test CAP * ACK :sasl\r\n")
+    assert client.line() == b"AUTHENTICATE PLAIN\r\n"
+    client.send(b":irc.test 908 univac EXTERNAL :are available SASL mechanisms\r\n")
+    client.send(b":irc.test 904 univac :SASL authentication failed\r\n")
+    quits_for_good(server, bot, client, NOT_OFFERED)
+
+
+def test_optional_sasl_not_offered_ends_cap_and_registers(irc_fake, irc_bot, caplog):
+    """With ``sasl_required = false`` both variants carry on without an account (and
+    say so once in the log)."""
+    optional = {"sasl_mechanism": "PLAIN", "sasl_password": "pw", "sasl_required": False}
+    _s, bot, client = start_caps(irc_fake, irc_bot, b"sasl=EXTERNAL multi-prefix", **optional)
+    assert client.line() == b"CAP REQ :multi-prefix sasl\r\n"
+    client.send(b":irc.test CAP * ACK :multi-prefix sasl\r\n")
+    assert client.line() == b"CAP END\r\n"
+    finish(client)
+    wait_for(lambda: bot.transport.status().state == "connected", what="registered")
+
+    _s, second, client = start_caps(irc_fake, irc_bot, b"sasl", **optional)
+    assert client.line() == b"CAP REQ :sasl\r\n"
+    client.send(b":irc.test CAP * ACK :sasl\r\n")
+    assert client.line() == b"AUTHENTICATE PLAIN\r\n"
+    client.send(b":irc.test 908 univac EXTERNAL :are available SASL mechanisms\r\n")
+    client.send(b":irc.test 904 univac :SASL authentication failed\r\n")
+    assert client.line() == b"CAP END\r\n"
+    finish(client)
+    wait_for(lambda: second.transport.status().state == "connected", what="registered")
+    assert not any(line.startswith(b"QUIT") for line in client.seen)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    alone = f"irc: {NOT_OFFERED.decode()}; going on without an account (sasl_required = false)"
+    assert warnings.count(alone) == 2, warnings
+
+
+def test_required_sasl_without_sasl_on_the_server_quits(irc_fake, irc_bot):
+    server, bot, client = start_caps(irc_fake, irc_bot, b"multi-prefix", sasl_mechanism="PLAIN",
+                                     sasl_password="pw", auth_failure_backoff_s=60)  # fmt: skip
+    quits_for_good(server, bot, client, b"the server offers no SASL")
+
+
+def test_required_sasl_and_a_server_that_ignores_cap_quits_at_001(irc_fake, irc_bot):
+    server = irc_fake()
+    bot = irc_bot(server.port, sasl_mechanism="PLAIN", sasl_password="pw",
+                  auth_failure_backoff_s=60)  # fmt: skip
+    client = server.accept()
+    client.expect_prefix(b"USER ")
+    client.send(b":irc.test 001 univac :Welcome\r\n")
+    quits_for_good(server, bot, client, b"registered without a SASL login")
+
+
 def test_sasl_failure_904(irc_fake, irc_bot):
-    _s, bot, client = start_caps(irc_fake, irc_bot, b"sasl", sasl_mechanism="PLAIN",
-                                 sasl_password="bad", auth_failure_backoff_s=60)  # fmt: skip
+    server, bot, client = start_caps(irc_fake, irc_bot, b"sasl", sasl_mechanism="PLAIN",
+                                     sasl_password="bad", auth_failure_backoff_s=60)  # fmt: skip
     client.expect(b"CAP REQ :sasl\r\n")
     client.send(b":irc.test CAP * ACK :sasl\r\n")
     client.expect(b"AUTHENTICATE PLAIN\r\n")
     client.send(b"AUTHENTICATE +\r\n")
     client.line()
     client.send(b":irc.test 904 univac :SASL authentication failed\r\n")
-    assert client.closed()
-    wait_for(lambda: "904" in bot.transport.status().detail, what="status")
+    quits_for_good(server, bot, client, b"SASL login failed (904: SASL authentication failed)")
 
 
 def test_server_rejects_cap_with_421(irc_fake, irc_bot):
@@ -181,19 +251,6 @@ def test_welcome_before_cap_end(irc_fake, irc_bot):
     client.expect(b"PONG :x\r\n")
     assert b"CAP END\r\n" not in client.seen
     assert bot.transport.status().state == "connected"
-
-
-def test_identity_from_extended_join_and_account_notify(irc_fake, irc_bot):
-    _s, bot, client = start_caps(irc_fake, irc_bot, b"extended-join account-notify")
-    client.expect(b"CAP REQ :account-notify extended-join\r\n")
-    client.send(b":irc.test CAP * ACK :account-notify extended-join\r\n")
-    finish(client)
-    client.send(b":dave!d@h JOIN #c dave_acct :Dave\r\n:dave!d@h PRIVMSG #c :one\r\n")
-    assert bot.message().identity == "account:dave_acct"
-    client.send(b":dave!d@h NICK dave2\r\n:dave2!d@h PRIVMSG #c :two\r\n")
-    assert bot.message().identity == "account:dave_acct"
-    client.send(b":dave2!d@h ACCOUNT *\r\n:dave2!d@h PRIVMSG #c :three\r\n")
-    assert bot.message().identity == "mask:dave2!d@h"
 
 
 def test_playback_and_edits_are_never_delivered(irc_fake, irc_bot):
@@ -260,24 +317,6 @@ def test_sasl_ecdsa_nist256p_challenge(irc_fake, irc_bot, tmp_path):
     assert client.line() == b"CAP END\r\n"
 
 
-def test_identity_from_whox_when_no_account_tag(irc_fake, irc_bot):
-    server = irc_fake()
-    bot = irc_bot(server.port, channels=("#w",))
-    client = server.accept()
-    client.expect_prefix(b"USER ")
-    client.send(b":irc.test CAP * LS :x-unknown\r\n")
-    client.expect(b"CAP END\r\n")
-    client.send(b":irc.test 001 univac :hi\r\n:irc.test 005 univac WHOX :are supported\r\n")
-    client.send(b":irc.test 376 univac :End\r\n")
-    client.expect(b"JOIN #w\r\n")
-    client.send(b":univac!u@h JOIN #w\r\n")
-    client.expect(b"WHO #w %tna,42\r\n")
-    client.send(b":irc.test 354 univac 42 erin erin_acct\r\n:irc.test 354 univac 42 fay 0\r\n")
-    client.send(b":erin!e@h PRIVMSG #w :a\r\n:fay!f@h PRIVMSG #w :b\r\n")
-    assert bot.message().identity == "account:erin_acct"
-    assert bot.message().identity == "mask:fay!f@h"
-
-
 def test_jaraco_pattern_copy_matches_library():
     import irc.client
 
@@ -294,6 +333,5 @@ def test_sasl_908_names_the_offered_mechanisms(irc_fake, irc_bot):
     client.expect(b"AUTHENTICATE SCRAM-SHA-256\r\n")
     client.send(b":irc.test 908 univac PLAIN,EXTERNAL :are available SASL mechanisms\r\n")
     client.send(b":irc.test 904 univac :SASL authentication failed\r\n")
-    assert client.closed()
-    detail = "SASL SCRAM-SHA-256 not offered (server offers PLAIN, EXTERNAL)"
-    wait_for(lambda: bot.transport.status().detail == detail, what="status")
+    detail = b"SASL SCRAM-SHA-256 not offered (server offers PLAIN, EXTERNAL)"
+    quits_for_good(_s, bot, client, detail)

@@ -89,6 +89,26 @@ def test_nick_collision_alternates_then_regain(irc_fake, irc_bot):
     wait_for(lambda: bot.transport.status().nick == "univac", what="regained nick")
 
 
+def test_no_nick_accepted_quits_after_the_alternates_and_ten_more(irc_fake, irc_bot):
+    """A server that refuses every nick gets ten ``<nick>NN`` tries after the alternates,
+    then a QUIT, instead of an endless NICK loop until the registration timeout."""
+    server = irc_fake()
+    bot = irc_bot(server.port, alt_nicks=("univac_",), register_timeout_s=30)
+    client = server.accept()
+    client.expect_prefix(b"USER ")
+    tried = [b"univac"]
+    for _ in range(11):
+        client.send(b":irc.test 433 * " + tried[-1] + b" :Nickname is already in use\r\n")
+        tried.append(client.line()[len(b"NICK ") : -2])
+    assert tried[1:] == [b"univac_", *(b"univac%02d" % n for n in range(2, 12))]
+    client.send(b":irc.test 432 * univac11 :Erroneous Nickname\r\n")
+    reason = "no nick accepted after 12 tries (last: 432 Erroneous Nickname)"
+    assert client.line() == f"QUIT :{reason}\r\n".encode()
+    assert client.closed()
+    wait_for(lambda: bot.transport.status().detail == reason, what="status")
+    server.accept(timeout=5).expect(b"CAP LS 302\r\n")
+
+
 def test_reconnect_after_drop_rejoins(irc_fake, irc_bot):
     server = irc_fake()
     bot = irc_bot(server.port, channels=("#a",))
@@ -110,10 +130,13 @@ def test_error_and_reconnect_command_redial_at_once(irc_fake, irc_bot):
     first.register()
     first.send(b"RECONNECT\r\n")
     started = time.monotonic()
+    assert first.line() == b"QUIT :server asked us to reconnect\r\n"
     second = server.accept(timeout=3)
     assert time.monotonic() - started < 2
     second.register()
     second.send(b"ERROR :Closing Link: server restart\r\n")
+    assert second.closed()
+    assert not any(line.startswith(b"QUIT") for line in [*second.seen, second.buffer])
     third = server.accept(timeout=3)
     third.expect(b"CAP LS 302\r\n")
     assert bot.transport.status().state in ("connecting", "connected")
@@ -147,6 +170,8 @@ def test_registration_timeout_reconnects(irc_fake, irc_bot):
     irc_bot(server.port, register_timeout_s=0.3)
     client = server.accept()
     client.expect_prefix(b"USER ")
+    client.send(b":irc.test NOTICE * :*** Checking ident\r\n")
+    assert client.line(timeout=3) == b"QUIT :registration timed out after 0.3 s\r\n"
     assert client.closed(timeout=3)
     server.accept(timeout=3).expect(b"CAP LS 302\r\n")
 
@@ -181,6 +206,7 @@ def test_auth_failures_back_off_long(irc_fake, irc_bot):
     client = server.accept()
     client.expect_prefix(b"USER ")
     client.send(b":irc.test 464 * :Password incorrect\r\n")
+    assert client.line() == b"QUIT :server refused login (464: Password incorrect)\r\n"
     assert client.closed()
     wait_for(lambda: "464" in bot.transport.status().detail, what="auth failure")
     assert bot.transport.status().state == "disconnected"
@@ -194,6 +220,7 @@ def test_slack_444_is_an_auth_failure(irc_fake, irc_bot):
     client = server.accept()
     client.expect_prefix(b"USER ")
     client.send(b":irc.tinyspeck.com 444 univac :Invalid password\r\n")
+    assert client.line() == b"QUIT :server refused login (444: Invalid password)\r\n"
     assert client.closed()
     wait_for(lambda: "444" in bot.transport.status().detail, what="auth failure")
     bot.stop()

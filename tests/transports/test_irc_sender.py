@@ -336,4 +336,5 @@ def test_univac_check_accepts_the_queue_settings_and_names_a_bad_one(tmp_path, c
     bad = tmp_path / "bad.toml"
     bad.write_text(table + "max_queued_bytes = 100\n")
     assert main(["check", "--config", str(bad)]) == 1
-    assert "max_queued_bytes >= 4096" in capsys.readouterr().err
+    assert "transports[0].max_queued_bytes: must be at least 4096" in capsys.readouterr().err
+

@@ -208,3 +208,98 @@ def test_stop_during_a_stalled_tls_handshake_returns_promptly(irc_fake, irc_bot)
     assert time.monotonic() - started < 2
     assert bot.transport.status().state == "stopped"
     assert client.closed(timeout=2)
+
+
+# dead links: a server that never speaks, a link that goes silent -----------------------
+
+
+def test_default_timeouts_redial_a_dead_link_within_30_s():
+    """With the default settings both dead-link cases are redialled within 30 s: a QUIT
+    to a silent server costs at most 0.5 s more (``LinkIO._quit`` stops reading after
+    half a second of silence) and the first redial waits at most ``reconnect_min_s``."""
+    from univac.transports.irc import Settings
+
+    s = Settings(host="irc.example.org")
+    quit_wait = 0.5
+    assert s.ping_interval_s + s.ping_timeout_s <= 30
+    assert s.ping_interval_s + s.ping_timeout_s + quit_wait + s.reconnect_min_s <= 30
+    assert s.first_byte_timeout_s <= 20
+    assert s.first_byte_timeout_s + quit_wait + s.reconnect_min_s <= 30
+    assert s.register_timeout_s > s.first_byte_timeout_s  # a slow registration gets longer
+
+
+def test_server_that_accepts_and_never_speaks_is_redialled(irc_fake, irc_bot, caplog):
+    """No byte at all within ``first_byte_timeout_s``: QUIT, hang up, redial, even though
+    ``register_timeout_s`` is far away."""
+    caplog.set_level(logging.WARNING, logger="univac.transports.irc")
+    server = irc_fake()
+    bot = irc_bot(server.port, first_byte_timeout_s=0.4, register_timeout_s=30)
+    client = server.accept()
+    connected = time.monotonic()
+    client.expect_prefix(b"USER ")
+    assert client.line(timeout=3) == b"QUIT :no byte from the server within 0.4 s\r\n"
+    assert client.closed(timeout=3)
+    held = time.monotonic() - connected
+    assert 0.3 <= held < 0.4 + 1.5, held
+    server.accept(timeout=3).expect(b"CAP LS 302\r\n")
+    assert any("no byte from the server within 0.4 s; reconnecting in" in r.getMessage()
+               for r in caplog.records)  # fmt: skip
+    assert bot.thread.is_alive()
+
+
+def test_a_server_that_talks_keeps_the_registration_timeout(irc_fake, irc_bot):
+    """One early byte (a NOTICE while the server looks up our host name) and the slower
+    ``register_timeout_s`` applies instead of ``first_byte_timeout_s``."""
+    server = irc_fake()
+    irc_bot(server.port, first_byte_timeout_s=0.2, register_timeout_s=1.5)
+    client = server.accept()
+    connected = time.monotonic()
+    client.send(b":irc.test NOTICE * :*** Looking up your hostname...\r\n")
+    client.expect_prefix(b"USER ")
+    assert client.line(timeout=5) == b"QUIT :registration timed out after 1.5 s\r\n"
+    assert time.monotonic() - connected >= 1.4
+    assert client.closed(timeout=3)
+    server.accept(timeout=5).expect(b"CAP LS 302\r\n")
+
+
+def test_server_that_goes_silent_after_registration_is_redialled(irc_fake, irc_bot):
+    """Registered, then not a byte more: our PING after ``ping_interval_s``, no answer
+    within ``ping_timeout_s``, QUIT and redial."""
+    interval, timeout = 0.3, 0.4
+    server = irc_fake()
+    bot = irc_bot(server.port, ping_interval_s=interval, ping_timeout_s=timeout,
+                  reconnect_min_s=0.1, reconnect_max_s=0.2)  # fmt: skip
+    client = server.accept()
+    client.register()
+    silent_since = time.monotonic()
+    assert client.expect_prefix(b"PING :univac-", timeout=3).endswith(b"\r\n")
+    assert client.line(timeout=3) == b"QUIT :no answer to our PING: link silent for 0.7 s\r\n"
+    assert client.closed(timeout=3)
+    again = server.accept(timeout=3)
+    redialled = time.monotonic() - silent_since
+    assert interval + timeout <= redialled < interval + timeout + 0.5 + 0.2 + 1.5, redialled
+    again.register()
+    wait_for(lambda: bot.transport.status().state == "connected", 5, "connected again")
+
+
+def test_connects_and_reconnects_are_logged_with_attempts_and_downtime(irc_fake, irc_bot,
+                                                                        caplog):  # fmt: skip
+    caplog.set_level(logging.INFO, logger="univac.transports.irc")
+    server = irc_fake()
+    bot = irc_bot(server.port, reconnect_min_s=0.1, reconnect_max_s=0.2)
+    first = server.accept()
+    first.register()
+    wait_for(lambda: bot.transport.status().state == "connected", 5, "connected")
+    first.sock.close()
+    dropped = time.monotonic()
+    server.accept().sock.close()  # the first redial fails before registration
+    third = server.accept()
+    third.register()
+    wait_for(lambda: bot.transport.status().state == "connected", 5, "connected again")
+    down = time.monotonic() - dropped
+    infos = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    where = f"127.0.0.1:{server.port}"
+    assert infos[0] == f"irc-test: connected to {where} as univac (attempt 1)"
+    prefix, suffix = f"irc-test: reconnected to {where} as univac after ", " s down (attempt 2)"
+    assert len(infos) == 2 and infos[1].startswith(prefix) and infos[1].endswith(suffix)
+    assert 0 < float(infos[1][len(prefix) : -len(suffix)]) <= down + 0.1

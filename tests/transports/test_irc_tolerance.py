@@ -178,6 +178,7 @@ def test_overlong_line_dropped_and_endless_line_reconnects(irc_fake, irc_bot):
     assert bot.message().text == "short"
     client.send(b":a!a@h PRIVMSG #c :" + b"y" * 10000)
     assert client.closed()
+    assert client.buffer == b"QUIT :framing: no line ending in 4096 bytes\r\n"
     server.accept().expect(b"CAP LS 302\r\n")
 
 

@@ -1,4 +1,5 @@
-"""Unit tests of the XMPP transport: settings, the inbound filter, rooms, reply text.
+"""Unit tests of the XMPP transport: settings (and their reference in docs/xmpp.md), the
+inbound filter, rooms, reply text, backoff, the failure log.
 
 Stanzas are built from XML as a server would send them and handed to the same functions
 the slixmpp event handlers call; nothing connects here (tests/integration does).
@@ -7,7 +8,11 @@ the slixmpp event handlers call; nothing connects here (tests/integration does).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
+import re
 import threading
+from pathlib import Path
 
 import pytest
 from slixmpp import JID, ClientXMPP
@@ -15,11 +20,18 @@ from slixmpp.stanza import Message as MessageStanza
 from slixmpp.stanza import Presence
 from slixmpp.xmlstream import ET
 
+from tests.waiting import wait_for
 from univac import Transport, TransportError
 from univac.transports import xmpp
 from univac.transports.xmpp.inbound import RoomView, to_message
 from univac.transports.xmpp.rooms import RoomOptions, Rooms
-from univac.transports.xmpp.support import Backoff, RoomSpec, parse_rooms, reply_text
+from univac.transports.xmpp.support import (
+    Backoff,
+    FailureLog,
+    RoomSpec,
+    parse_rooms,
+    reply_text,
+)
 
 ROOM = "room@conference.example.org"
 OWN = JID("bot@example.org/univac")
@@ -86,11 +98,49 @@ def test_settings_need_only_a_jid_and_create_returns_a_transport():
     ({"jid": "bot@example.org", "rooms": ("not a room",)}, "rooms:"),
     ({"jid": "bot@example.org", "rooms": (ROOM,), "room_passwords": ("x@y=z",)}, "no such room"),
     ({"jid": "bot@example.org", "room_passwords": ("nopassword",)}, "room_passwords"),
-    ({"jid": "bot@example.org", "max_lines": -1}, "max_lines"),
+    ({"jid": "bot@example.org", "max_lines_per_reply": -1}, "max_lines_per_reply"),
+    ({"jid": "bot@example.org", "ping_timeout_s": -1}, "ping_timeout_s: must be 0 or more"),
 ])
 def test_bad_settings_are_refused_with_the_setting_named(settings, error):
     with pytest.raises(ValueError, match=error):
         xmpp.Settings(**settings)
+
+
+def test_the_defaults_find_a_dead_link_and_redial_within_30_s():
+    s = xmpp.Settings(jid="bot@example.org")
+    # Silence before the ping, the ping's deadline, then the longest first redial delay
+    # (the backoff starts again at reconnect_min_s once a session was up).
+    assert s.keepalive_interval_s + s.ping_timeout_s + s.reconnect_min_s <= 30
+    assert 0 < s.connect_timeout_s <= 20  # a server that never speaks
+    assert s.login_timeout_s > s.connect_timeout_s  # one that talks, but logs in slowly
+
+
+def test_renamed_settings_name_their_replacement():
+    fields = {f.name for f in dataclasses.fields(xmpp.Settings)}
+    assert set(xmpp.Settings.RENAMED.values()) <= fields
+    assert not set(xmpp.Settings.RENAMED) & fields
+    assert "RENAMED" not in fields
+
+
+def test_the_settings_table_in_the_docs_is_the_settings_dataclass():
+    docs = (Path(__file__).parents[2] / "docs" / "xmpp.md").read_text(encoding="utf-8")
+    table = docs.split("## Settings", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(\w+)` \| (.+?) \|", table, re.MULTILINE)
+    expected = []
+    for field in dataclasses.fields(xmpp.Settings):
+        default = field.default
+        if default is dataclasses.MISSING:
+            shown = "(required)"
+        elif isinstance(default, bool):
+            shown = f"`{str(default).lower()}`"
+        elif isinstance(default, str):
+            shown = f'`"{default}"`'
+        elif isinstance(default, tuple):
+            shown = "`[]`"
+        else:
+            shown = f"`{default}`"
+        expected.append((field.name, shown))
+    assert rows == expected
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost", "127.0.0.5"])
@@ -126,6 +176,36 @@ def test_backoff_grows_with_jitter_up_to_the_ceiling_and_resets():
         assert ceiling / 2 <= delay <= ceiling
     backoff.reset()
     assert backoff.next() <= 1.0
+
+
+def test_failure_log_repeats_a_failure_once_a_minute_and_counts_the_rest(caplog):
+    now = [0.0]
+    failures = FailureLog(logging.getLogger("test.xmpp"), "xmpp", every=60.0,
+                          clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="test.xmpp"):
+        for _ in range(5):  # refused again and again for 30 s
+            failures.ended("connection refused", 1.0, dropped=False)
+            now[0] += 6
+        failures.ended("authentication failed", 2.0, dropped=False)  # new: logged at once
+        failures.ended("authentication failed", 2.0, dropped=False)
+        now[0] += 60
+        failures.ended("authentication failed", 4.0, dropped=False)
+    assert [r.getMessage() for r in caplog.records] == [
+        "xmpp: connection refused; reconnecting in 1.0 s",
+        "xmpp: authentication failed (4 more since the last report); reconnecting in 2.0 s",
+        "xmpp: authentication failed (1 more since the last report); reconnecting in 4.0 s",
+    ]
+    assert failures.connected() == 8
+    assert failures.connected() == 0
+
+
+def test_failure_log_says_when_a_link_was_lost(caplog):
+    failures = FailureLog(logging.getLogger("test.xmpp"), "chat")
+    with caplog.at_level(logging.WARNING, logger="test.xmpp"):
+        failures.ended("no answer to a ping within 10 s", 0.7, dropped=True)
+    assert caplog.records[0].getMessage() == (
+        "chat: link lost: no answer to a ping within 10 s; reconnecting in 0.7 s")
+    assert failures.connected() == 0  # a lost link is not a failed attempt
 
 
 # -- inbound filter -------------------------------------------------------------
@@ -192,7 +272,7 @@ def presence(client, nick: str, codes=(), kind: str = "", extra: str = "") -> Pr
 
 
 def make_rooms(client, joined: list) -> Rooms:
-    options = RoomOptions(self_ping_interval=0, retry_min=5, retry_max=10)
+    options = RoomOptions(self_ping_interval_s=0, retry_min_s=5, retry_max_s=10)
     return Rooms(client, (RoomSpec(ROOM, "univac"),), options, joined.append, lambda: None)
 
 
@@ -274,9 +354,9 @@ def test_stop_before_run_makes_run_return_at_once():
     assert transport.status().state == "stopped"
 
 
-def test_an_unreadable_ca_file_makes_run_raise_a_transport_error(tmp_path):
+def test_an_unreadable_tls_ca_file_makes_run_raise_a_transport_error(tmp_path):
     transport = xmpp.create("x", xmpp.Settings(jid="bot@localhost",
-                                               ca_file=str(tmp_path / "missing.pem")))
+                                               tls_ca_file=str(tmp_path / "missing.pem")))
     with pytest.raises(TransportError, match=r"missing\.pem"):
         transport.run(lambda m: None)
     assert transport.status().state == "stopped"
@@ -284,7 +364,7 @@ def test_an_unreadable_ca_file_makes_run_raise_a_transport_error(tmp_path):
 
 def test_stop_while_the_server_is_unreachable_ends_run():
     transport = xmpp.create("x", xmpp.Settings(jid="bot@localhost", host="127.0.0.1", port=1,
-                                               tls="plaintext", reconnect_min=0.05))
+                                               tls="plaintext", reconnect_min_s=0.05))
     thread = threading.Thread(target=transport.run, args=(lambda m: None,))
     thread.start()
     deadline = threading.Event()
@@ -297,3 +377,19 @@ def test_stop_while_the_server_is_unreachable_ends_run():
     transport.stop()
     thread.join(5)
     assert not thread.is_alive() and transport.status().state == "stopped"
+
+
+@pytest.mark.parametrize("host", ["nosuch.invalid", ""])
+def test_a_failed_dns_lookup_names_the_address_and_is_logged(host, caplog):
+    transport = xmpp.create("x", xmpp.Settings(jid="bot@nowhere.invalid", host=host,
+                                               reconnect_min_s=5))
+    thread = threading.Thread(target=transport.run, args=(lambda m: None,))
+    thread.start()
+    try:
+        expected = f"connection failed: DNS lookup failed for {host or 'nowhere.invalid'}"
+        wait_for(lambda: "reconnect in" in transport.status().detail, 30, "a failed lookup")
+        assert transport.status().detail.startswith(expected)
+        assert f"x: {expected}; reconnecting in" in caplog.text
+    finally:
+        transport.stop()
+        thread.join(5)

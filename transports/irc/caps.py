@@ -2,12 +2,16 @@
 
 Layer: transport (IRC adapter); stdlib + ``univac``. The transport's I/O thread runs it.
 Copes with servers that ignore CAP, answer it with 421, or register us before
-``CAP END``. A configured SASL mechanism the server does not offer, or a failed login,
-ends the connection as an auth failure (long backoff) unless SASL is optional.
+``CAP END``. ``sasl`` is requested whenever it is offered; a configured mechanism the
+server does not offer (``sasl=...`` in ``CAP LS``, or 908) is then not tried, and like a
+failed login it ends the connection with a QUIT saying why, as an auth failure (long
+backoff), unless SASL is optional: then ``CAP END`` and registration goes on without it.
+A stored STS policy's expiry is moved to close time + duration when a TLS link closes.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -15,6 +19,8 @@ from . import net
 from .lines import Line, build
 from .sasl import ChallengeReader, Step, chunks, mechanism
 from .state import Closed, Link
+
+log = logging.getLogger("univac.transports.irc")
 
 WANTED = (
     "account-notify",
@@ -53,6 +59,8 @@ class Caps:
         self.step: Step | None = None
         self.reader = ChallengeReader()
         self.failure = ""
+        self.not_offered = ""
+        self.warned = False
 
     def end(self) -> list[str]:
         """``CAP END`` once."""
@@ -83,7 +91,7 @@ class Caps:
             return
         policy = net.parse_sts(self.offered["sts"])
         if not link.tls and policy.get("port", "").isdigit():
-            raise Closed("STS: upgrading to TLS", "now", int(policy["port"]))
+            raise Closed("STS: upgrading to TLS", "now", int(policy["port"]), quit=True)
         if link.tls and policy.get("duration", "").isdigit():
             duration = int(policy["duration"])
             net.save_sts(self.sts_path, self.host, self.port, duration, time.time())
@@ -101,19 +109,22 @@ class Caps:
             self._require_sasl("the server offers no SASL")
             return
         offered = [m.upper() for m in self.offered["sasl"].split(",") if m]
-        if offered and self.sasl.mechanism not in offered:
-            self.offered.pop("sasl")
-            self._require_sasl(
-                f"SASL {self.sasl.mechanism} not offered (server offers {', '.join(offered)})"
-            )
+        if offered and self.sasl.mechanism not in offered:  # still requested: see _after_ack
+            self.not_offered = _not_offered(self.sasl.mechanism, offered)
 
     def _require_sasl(self, reason: str) -> None:
         self.failure = reason
         if self.sasl.mechanism and self.sasl.required:
-            raise Closed(reason, "auth")
+            raise Closed(reason, "auth", quit=True)
+        if self.sasl.mechanism and not self.warned:
+            self.warned = True
+            log.warning("irc: %s; going on without an account (sasl_required = false)", reason)
 
     def _after_ack(self, link: Link) -> list[str]:
         if "sasl" in link.caps and self.sasl.mechanism and self.step is None:
+            if self.not_offered:  # trying the mechanism cannot succeed
+                self._require_sasl(self.not_offered)
+                return self.end()
             cfg = self.sasl
             self.step = mechanism(cfg.mechanism, cfg.user, cfg.password, cfg.key_file)
             return [build("AUTHENTICATE", cfg.mechanism)]
@@ -138,8 +149,9 @@ class Caps:
         if code == "900":
             link.account = line.arg(2)
         if code == "908":
-            offered = line.arg(1).replace(",", ", ")
-            self.failure = f"SASL {self.sasl.mechanism} not offered (server offers {offered})"
+            offered = [m.upper() for m in line.arg(1).split(",") if m]
+            if self.sasl.mechanism not in offered:
+                self.failure = _not_offered(self.sasl.mechanism, offered)
         if code in ("903", "907"):
             return self.end()
         if code in ("902", "904", "905", "906"):
@@ -148,11 +160,25 @@ class Caps:
             return self.end()
         return []
 
+    def on_closed(self, link: Link, now: float) -> None:
+        """The link closed: a stored STS policy now expires ``duration`` from ``now``
+        (IRCv3 STS: clients MUST reschedule the expiry when closing a connection)."""
+        if not link.tls:
+            return
+        try:
+            net.reschedule_sts(self.sts_path, self.host, now)
+        except OSError as error:
+            log.warning("irc: cannot update the STS policy in %s: %s", self.sts_path, error)
+
     def on_registered(self, link: Link) -> None:
         """001 arrived: a required SASL login must have happened by now."""
         self.ended = True
         if self.sasl.mechanism and not link.account:
             self._require_sasl(self.failure or "registered without a SASL login")
+
+
+def _not_offered(mechanism: str, offered: list[str]) -> str:
+    return f"SASL {mechanism} not offered (server offers {', '.join(offered)})"
 
 
 def _tokens(text: str) -> dict[str, str]:

@@ -4,7 +4,10 @@ Layer: transport (IRC adapter); stdlib + ``univac``. The transport's I/O thread 
 Never delivered: our own words (and the Slack gateway's ``[nick]`` self-DM echo),
 bouncer playback (ZNC markers, IRCv3 playback batches, ``server-time`` older than the
 connection), bridge edits (configured prefixes), CTCP, and NOTICEs (bots must not answer
-them). Identity is the IRCv3 account when known, else the full ``nick!user@host``.
+them). Identity is the IRCv3 account when known, else the full ``nick!user@host``: with
+``account-tag`` negotiated the message's tag alone says which account sent it (no tag:
+no account); without it, ``accounts.Accounts`` answers only for nicks the bot shares a
+channel with.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from datetime import datetime
 
 from univac import Message
 
+from .accounts import Accounts
 from .lines import Line
 from .state import Link
 
@@ -40,13 +44,13 @@ class Inbound:
         self.skew = skew
         self.batches: dict[str, str] = {}
         self.znc_playback: set[str] = set()
-        self.accounts: dict[str, str] = {}
+        self.accounts = Accounts()
 
     def reset(self) -> None:
         """Forget per-connection state."""
         self.batches.clear()
         self.znc_playback.clear()
-        self.accounts.clear()
+        self.accounts.reset()
 
     def on_batch(self, line: Line) -> None:
         """Track ``BATCH +id type`` / ``BATCH -id``."""
@@ -59,25 +63,14 @@ class Inbound:
         elif ref.startswith("-"):
             self.batches.pop(ref[1:], None)
 
-    def set_account(self, link: Link, nick: str, account: str) -> None:
-        """Remember (``*`` or empty: forget) the account behind ``nick``."""
-        if account and account not in ("*", "0"):
-            self.accounts[link.fold(nick)] = account
-        else:
-            self.accounts.pop(link.fold(nick), None)
-
-    def rename(self, link: Link, old: str, new: str) -> None:
-        """Carry a known account across a nick change."""
-        account = self.accounts.pop(link.fold(old), "")
-        if account:
-            self.accounts[link.fold(new)] = account
-
     def identity(self, link: Link, line: Line) -> str:
         """``account:<name>`` when known, else ``mask:<nick!user@host>``."""
         account = line.tags.get("account", "")
         if account and account != "*":
             return f"account:{account}"
-        known = self.accounts.get(link.fold(line.nick), "") if self.accounts else ""
+        if "account-tag" in link.caps:  # the server tags every logged-in sender
+            return f"mask:{line.source}"
+        known = self.accounts.account(link, line.nick)
         return f"account:{known}" if known else f"mask:{line.source}"
 
     def is_replay(self, link: Link, line: Line) -> bool:

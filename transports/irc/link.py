@@ -54,9 +54,14 @@ class LinkIO:
             sel.register(self.sender.wake_fd, selectors.EVENT_READ)
             self.session.start()
             self._flush(time.monotonic())
-            while not self.stop.is_set():
-                self._turn(sel, time.monotonic())
-        self._quit()
+            try:
+                while not self.stop.is_set():
+                    self._turn(sel, time.monotonic())
+            except Closed as closed:
+                if closed.quit:  # our own decision on a working link: say why
+                    self._quit(closed.reason)
+                raise
+        self._quit(self.sender.goodbye)
 
     def _turn(self, sel: selectors.BaseSelector, now: float) -> None:
         registered = self.session.link.registered
@@ -89,7 +94,7 @@ class LinkIO:
         try:
             lines = self.framer.feed(data)
         except FramingError as error:
-            raise Closed(f"framing: {error}") from error
+            raise Closed(f"framing: {error}", quit=True) from error
         for count, raw in enumerate(lines, 1):
             self._line(raw, now)
             if count % FLUSH_EVERY == 0:  # a long read: let replies go out meanwhile
@@ -120,12 +125,14 @@ class LinkIO:
         except Exception:
             log.exception("irc: dropped a line that failed: %r", raw[:200])
 
-    def _quit(self) -> None:
-        """Send QUIT with the goodbye, flush, and give the server a moment to close."""
+    def _quit(self, goodbye: str) -> None:
+        """Send QUIT with the goodbye after what is already buffered, and give the server
+        a moment to close (a silent server gets 0.5 s: the wait ends at the first half
+        second without data)."""
         self.session.link.quitting = True
         deadline = time.monotonic() + 2.0
         try:
-            self.sender.finish(self.sock, deadline)
+            self.sender.finish(self.sock, deadline, goodbye)
             self.sock.shutdown(socket.SHUT_WR)
             self.sock.settimeout(0.5)
             while time.monotonic() < deadline and self.sock.recv(4096):

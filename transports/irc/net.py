@@ -150,16 +150,38 @@ def load_sts(path: str, host: str, now: float) -> int | None:
 
 def save_sts(path: str, host: str, port: int, duration: float, now: float) -> None:
     """Remember (or with duration 0 forget) the policy for ``host``; atomic write."""
-    file = Path(path)
-    try:
-        data = json.loads(file.read_text())
-        data = data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        data = {}
+    data = _read_sts(path)
     if duration > 0:
-        data[host.lower()] = {"port": port, "expires": now + duration}
+        data[host.lower()] = {"port": port, "duration": duration, "expires": now + duration}
     else:
         data.pop(host.lower(), None)
+    _write_sts(path, data)
+
+
+def reschedule_sts(path: str, host: str, now: float) -> None:
+    """Move the expiry of ``host``'s stored policy to ``now`` + its duration (done when
+    a connection closes); a policy stored without a duration is left as it is."""
+    data = _read_sts(path)
+    policy = data.get(host.lower())
+    try:
+        duration = float(policy["duration"]) if isinstance(policy, dict) else 0.0
+    except (KeyError, TypeError, ValueError):
+        return
+    if duration > 0:
+        policy["expires"] = now + duration
+        _write_sts(path, data)
+
+
+def _read_sts(path: str) -> dict:
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_sts(path: str, data: dict) -> None:
+    file = Path(path)
     file.parent.mkdir(parents=True, exist_ok=True)
     temp = file.with_suffix(".tmp")
     temp.write_text(json.dumps(data))

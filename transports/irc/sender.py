@@ -237,10 +237,9 @@ class Sender:
             raise Closed(f"write failed: {error}") from error
         del self.wbuf[:sent]
 
-    def finish(self, sock: socket.socket, deadline: float) -> None:
-        """Send QUIT with the goodbye after what is already buffered, until ``deadline``."""
+    def finish(self, sock: socket.socket, deadline: float, goodbye: str) -> None:
+        """Send QUIT with ``goodbye`` after what is already buffered, until ``deadline``."""
         self.urgent_lines.clear()
-        goodbye = self.goodbye
         self.urgent(build("QUIT", trailing=goodbye) if goodbye else "QUIT")
         self.flush(sock, time.monotonic(), registered=False)
         with selectors.DefaultSelector() as sel:

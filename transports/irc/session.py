@@ -4,7 +4,10 @@ Layer: transport (IRC adapter); stdlib + ``univac``. The transport's I/O thread 
 it owns no socket. ``handle`` takes one parsed line, ``tick`` fires timers; both queue
 output on the ``Sender`` and raise ``Closed`` to end the connection. Registration is
 complete at 001 (with or without a trailing parameter); channels are joined at the end
-of the MOTD (376/422) or shortly after 001 when the server sends no MOTD at all.
+of the MOTD (376/422) or shortly after 001 when the server sends no MOTD at all. Timers:
+no byte at all within ``first_byte`` of connecting, no 001 within ``register_timeout``,
+or no answer to our keepalive PING end the connection; every end the bot decides itself
+on a link that may still work is a ``Closed(..., quit=True)`` (a QUIT says why).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 
 from univac import Deliver
 
+from .accounts import FOLLOWED
 from .caps import Caps
 from .channels import Channels
 from .inbound import Inbound, ctcp_reply
@@ -28,6 +32,8 @@ log = logging.getLogger("univac.transports.irc")
 AUTH_FAILURES = frozenset({"444", "464", "465"})
 JOIN_ERRORS = frozenset({"403", "405", "437", "471", "473", "474", "475", "476", "477", "520"})
 NICK_ERRORS = frozenset({"431", "432", "433", "436", "437"})
+GENERATED_NICKS = 10
+"""Nicks of the form ``<nick>NN`` tried after the alternates before giving up."""
 
 
 @dataclass(frozen=True)
@@ -36,9 +42,10 @@ class Timing:
 
     register_timeout: float = 60.0
     motd_wait: float = 2.0
-    ping_interval: float = 90.0
-    ping_timeout: float = 30.0
+    ping_interval: float = 10.0
+    ping_timeout: float = 15.0
     nick_regain: float = 60.0
+    first_byte: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -60,11 +67,13 @@ class Session:
                  now: float) -> None:  # fmt: skip
         self.link, self.out, self.caps, self.channels = link, out, caps, channels
         self.inbound, self.who, self.timing, self.deliver = inbound, who, timing, deliver
+        self.seen = inbound.accounts
         self.nick_tries = 0
         self.joined_once = False
         self.last_inbound = now
         self.last_pong: float | None = None
-        self.timers: dict[str, float] = {"register": now + timing.register_timeout}
+        self.timers: dict[str, float] = {"register": now + timing.register_timeout,
+                                         "first_byte": now + timing.first_byte}  # fmt: skip
         self.handlers: dict[str, Callable[[Line, float], None]] = {
             "PING": self.on_ping, "PONG": self.on_pong, "CAP": self.on_cap,
             "AUTHENTICATE": self.on_authenticate,
@@ -72,7 +81,7 @@ class Session:
             "422": self.on_motd_end, "NICK": self.on_nick, "QUIT": self.on_quit,
             "JOIN": self.on_join, "PART": self.on_part, "KICK": self.on_kick,
             "366": self.on_names_end, "PRIVMSG": self.on_privmsg, "BATCH": self.on_batch,
-            "ACCOUNT": self.on_account, "354": self.on_whox, "ERROR": self.on_error,
+            "ERROR": self.on_error,
             "RECONNECT": self.on_reconnect, "CHGHOST": self.on_chghost, "396": self.on_host,
             "421": self.on_unknown_command, "731": self.on_monitor_offline,
         }  # fmt: skip
@@ -94,13 +103,16 @@ class Session:
 
     def handle(self, line: Line, now: float) -> None:
         """Dispatch one line to its handler (unknown commands are ignored)."""
+        if line.command in FOLLOWED and "account-tag" not in self.link.caps:
+            self.seen.follow(self.link, line)
         handler = self.handlers.get(line.command)
         if handler is not None:
             handler(line, now)
         elif line.command in AUTH_FAILURES:
-            raise Closed(f"server refused login ({line.command}: {line.arg(-1)})", "auth")
+            reason = f"server refused login ({line.command}: {line.arg(-1)})"
+            raise Closed(reason, "auth", quit=True)
         elif line.command in NICK_ERRORS and not self.link.registered:
-            self.next_nick()
+            self.next_nick(f"{line.command} {line.arg(-1)}")
         elif line.command in JOIN_ERRORS:
             self.channels.on_error(self.link, line.arg(1), now, f"{line.command} {line.arg(-1)}")
         elif line.command.startswith("90"):
@@ -114,6 +126,7 @@ class Session:
         """Traffic arrived: the link is alive."""
         self.last_inbound = now
         self.timers.pop("pong", None)
+        self.timers.pop("first_byte", None)
 
     # registration -------------------------------------------------------
 
@@ -170,10 +183,14 @@ class Session:
             if "MONITOR" in link.isupport and link.fold(link.nick) != link.fold(link.wanted_nick):
                 self.out.control([build("MONITOR", "+", link.wanted_nick)])
 
-    def next_nick(self) -> None:
-        """Our nick is taken or refused during registration: try the next alternate."""
+    def next_nick(self, refusal: str) -> None:
+        """Our nick is taken or refused during registration: try the next alternate,
+        then ``GENERATED_NICKS`` of the form ``<nick>NN``, then give up on this link."""
         self.nick_tries += 1
         who = self.who
+        if self.nick_tries > len(who.alt_nicks) + GENERATED_NICKS:
+            reason = f"no nick accepted after {self.nick_tries} tries (last: {refusal})"
+            raise Closed(reason, quit=True)
         if self.nick_tries <= len(who.alt_nicks):
             nick = who.alt_nicks[self.nick_tries - 1]
         else:
@@ -191,23 +208,19 @@ class Session:
             self.link.nick = new
         elif self.link.fold(line.nick) == self.link.fold(self.link.wanted_nick):
             self.timers["regain"] = now
-        self.inbound.rename(self.link, line.nick, new)
 
     def on_quit(self, line: Line, now: float) -> None:
         if line.nick and self.link.fold(line.nick) == self.link.fold(self.link.wanted_nick):
             self.timers["regain"] = now
-        self.inbound.set_account(self.link, line.nick, "")
 
     def on_join(self, line: Line, now: float) -> None:
         channel = line.arg(0)
-        if "extended-join" in self.link.caps and len(line.params) >= 2:
-            self.inbound.set_account(self.link, line.nick, line.arg(1))
         if channel and self.link.is_me(line.nick):
             self.channels.on_joined(self.link, channel)
             if "!" in line.source:
                 self.link.userhost = line.source.split("!", 1)[1]
             if "WHOX" in self.link.isupport and "account-tag" not in self.link.caps:
-                self.out.control([build("WHO", channel, "%tna,42")])
+                self.out.control([build("WHO", channel, "%tcna,42")])
 
     def on_names_end(self, line: Line, now: float) -> None:
         if line.arg(1) and self.link.is_channel(line.arg(1)):
@@ -220,13 +233,6 @@ class Session:
     def on_kick(self, line: Line, now: float) -> None:
         if line.arg(1) and self.link.is_me(line.arg(1)):
             self.channels.on_left(self.link, line.arg(0), now, f"kicked by {line.nick}")
-
-    def on_account(self, line: Line, now: float) -> None:
-        self.inbound.set_account(self.link, line.nick, line.arg(0))
-
-    def on_whox(self, line: Line, now: float) -> None:
-        if len(line.params) >= 4 and line.arg(1) == "42":
-            self.inbound.set_account(self.link, line.arg(-2), line.arg(-1))
 
     def on_chghost(self, line: Line, now: float) -> None:
         if self.link.is_me(line.nick) and len(line.params) >= 2:
@@ -261,15 +267,18 @@ class Session:
             raise Closed(f"server said ERROR: {line.arg(-1)}", "now")
 
     def on_reconnect(self, line: Line, now: float) -> None:
-        raise Closed("server asked us to reconnect", "now")
+        raise Closed("server asked us to reconnect", "now", quit=True)
 
     def tick(self, now: float) -> None:
-        """Fire due timers: registration timeout, joins, keepalive, nick regain."""
-        timers = self.timers
+        """Fire due timers: first byte, registration, joins, keepalive, nick regain."""
+        timers, timing = self.timers, self.timing
+        if timers.get("first_byte", now + 1) <= now:
+            raise Closed(f"no byte from the server within {timing.first_byte:g} s", quit=True)
         if timers.get("register", now + 1) <= now:
-            raise Closed("registration timed out")
+            raise Closed(f"registration timed out after {timing.register_timeout:g} s", quit=True)
         if timers.get("pong", now + 1) <= now:
-            raise Closed("no answer to our PING: link is silent")
+            silent = timing.ping_interval + timing.ping_timeout
+            raise Closed(f"no answer to our PING: link silent for {silent:g} s", quit=True)
         if timers.get("motd", now + 1) <= now:
             self.join_channels(now)
         if self.link.registered:

@@ -16,13 +16,17 @@ _RFC1459 = str.maketrans("[]\\~", "{}|^")
 
 
 class Closed(Exception):
-    """End this connection; ``backoff`` says how soon to dial again."""
+    """End this connection; ``backoff`` says how soon to dial again. ``quit``: the bot
+    decided to leave a link that still works, so it sends ``QUIT :<reason>`` first (a
+    dead socket, or a server that already said ERROR, gets none)."""
 
-    def __init__(self, reason: str, backoff: Backoff = "normal", sts_port: int = 0) -> None:
+    def __init__(self, reason: str, backoff: Backoff = "normal", sts_port: int = 0,
+                 quit: bool = False) -> None:  # fmt: skip
         super().__init__(reason)
         self.reason = reason
         self.backoff: Backoff = backoff
         self.sts_port = sts_port
+        self.quit = quit
 
 
 @dataclass

@@ -3,7 +3,9 @@
 Layer: transport (IRC adapter). ``run`` executes on the transport's own thread (the
 I/O thread): it dials, serves one connection with ``link.LinkIO``, and redials
 with jittered exponential backoff that resets after a healthy connection (immediately
-after a server's RECONNECT/ERROR, after a long pause on an auth failure). ``send``,
+after a server's RECONNECT/ERROR, after a long pause on an auth failure). Each drop is
+logged as a WARNING with the wait before the next dial, and each registered link as
+INFO with the number of dials and, after a drop, how long the link was down. ``send``,
 ``stop`` and ``status`` are called from other threads: text goes to the ``Sender``
 (sender.py), which owns all output, and status is a snapshot published by the I/O
 thread under a lock. Protocol pieces live in the sibling modules of this package; see
@@ -20,7 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
-from univac import Deliver, TransportError, TransportStatus
+from univac import Deliver, SettingsError, TransportError, TransportStatus
 
 from . import net
 from .caps import Caps, SaslConfig
@@ -64,10 +66,11 @@ class Settings:
     echo_message: bool = False
     connect_timeout_s: float = 15.0
     tls_handshake_timeout_s: float = 15.0
+    first_byte_timeout_s: float = 20.0
     register_timeout_s: float = 60.0
     motd_wait_s: float = 2.0
-    ping_interval_s: float = 90.0
-    ping_timeout_s: float = 30.0
+    ping_interval_s: float = 10.0
+    ping_timeout_s: float = 15.0
     join_timeout_s: float = 15.0
     join_retry_max_s: float = 600.0
     nick_regain_s: float = 60.0
@@ -95,21 +98,30 @@ class Settings:
 
 
 def _problem(s: Settings) -> str:
-    """The first thing wrong with ``s``, or ``""``."""
+    """Raise SettingsError with everything wrong with ``s``, each under its key; else ``""``."""
     needs = {"PLAIN": s.sasl_password, "SCRAM-SHA-256": s.sasl_password,
              "EXTERNAL": s.tls_cert_file, "ECDSA-NIST256P-CHALLENGE": s.sasl_key_file}  # fmt: skip
     what = {"PLAIN": "sasl_password", "SCRAM-SHA-256": "sasl_password",
             "EXTERNAL": "tls_cert_file", "ECDSA-NIST256P-CHALLENGE": "sasl_key_file"}  # fmt: skip
+    problems = {}
     if not 0 <= s.port <= 65535:
-        return "port must be 0..65535"
-    if s.flood_burst < 1 or s.flood_rate < 0:
-        return "flood_burst must be >= 1 and flood_rate >= 0"
-    if s.max_queued_lines < 1 or s.max_queued_bytes < 4096:
-        return "max_queued_lines must be >= 1 and max_queued_bytes >= 4096"
-    if s.max_line_bytes < 512 or s.max_buffer_bytes < s.max_line_bytes:
-        return "max_line_bytes must be >= 512 and max_buffer_bytes >= max_line_bytes"
+        problems["port"] = "must be 0..65535"
+    if s.flood_burst < 1:
+        problems["flood_burst"] = "must be at least 1"
+    if s.flood_rate < 0:
+        problems["flood_rate"] = "must be at least 0"
+    if s.max_queued_lines < 1:
+        problems["max_queued_lines"] = "must be at least 1"
+    if s.max_queued_bytes < 4096:
+        problems["max_queued_bytes"] = "must be at least 4096"
+    if s.max_line_bytes < 512:
+        problems["max_line_bytes"] = "must be at least 512"
+    elif s.max_buffer_bytes < s.max_line_bytes:
+        problems["max_buffer_bytes"] = "must be at least max_line_bytes"
     if s.sasl_mechanism and not needs[s.sasl_mechanism]:
-        return f"sasl_mechanism {s.sasl_mechanism} needs {what[s.sasl_mechanism]}"
+        problems["sasl_mechanism"] = f"{s.sasl_mechanism} needs {what[s.sasl_mechanism]}"
+    if problems:
+        raise SettingsError(problems)
     return ""
 
 
@@ -144,6 +156,8 @@ class IrcTransport:
         self._next_publish = 0.0
         self._published: tuple = ()
         self._sessions = 0
+        self._dials = 0
+        self._down_since: float | None = None
 
     # thread-safe API ---------------------------------------------------------
 
@@ -172,12 +186,16 @@ class IrcTransport:
     def run(self, deliver: Deliver) -> None:
         """Connect, serve, reconnect with backoff; return once ``stop`` was called."""
         attempt = 0
+        self._dials, self._down_since = 0, None
         self._sender.io_thread = threading.get_ident()
         try:
             while not self._stop.is_set():
+                self._dials += 1
                 closed = self._connect_and_serve(deliver)
                 if closed is None:
                     break
+                if self._registered_for() >= 0:  # the link was up: downtime starts now
+                    self._down_since = time.monotonic()
                 healthy = self._registered_for() >= self.settings.healthy_after_s
                 attempt = 0 if healthy else attempt
                 delay = self._delay(closed, attempt, healthy)
@@ -187,6 +205,17 @@ class IrcTransport:
                 self._stop.wait(delay)
         finally:
             self._publish("stopped", "")  # the wake-up pipe stays open: run may be called again
+
+    def _came_up(self, link: Link) -> None:
+        """A link registered: log it at INFO with the dials (and downtime) it took."""
+        where = f"{self.settings.host}:{link.port}"
+        dials, self._dials = self._dials, 0
+        if self._down_since is None:
+            log.info("%s: connected to %s as %s (attempt %d)", self.name, where, link.nick, dials)
+            return
+        down, self._down_since = time.monotonic() - self._down_since, None
+        log.info("%s: reconnected to %s as %s after %.1f s down (attempt %d)",
+                 self.name, where, link.nick, down, dials)  # fmt: skip
 
     def _registered_for(self) -> float:
         session = self._session
@@ -210,6 +239,7 @@ class IrcTransport:
             sock, link = self._dial()
         except net.NetError as error:
             return Closed(str(error))
+        session = None
         try:
             session = self._new_session(link, deliver)
             framer = LineFramer(self.settings.max_line_bytes, self.settings.max_buffer_bytes)
@@ -225,6 +255,8 @@ class IrcTransport:
             return Closed(f"internal error: {type(error).__name__}")
         finally:
             sock.close()
+            if session is not None:
+                session.caps.on_closed(link, time.time())
 
     def _dial(self):
         s = self.settings
@@ -266,7 +298,7 @@ class IrcTransport:
         caps = Caps(sasl, s.echo_message, sts_path, s.host, link.port)
         who = Identity(s.nick, s.alt_nicks, s.username, s.realname, s.password)
         timing = Timing(s.register_timeout_s, s.motd_wait_s, s.ping_interval_s,
-                        s.ping_timeout_s, s.nick_regain_s)  # fmt: skip
+                        s.ping_timeout_s, s.nick_regain_s, s.first_byte_timeout_s)  # fmt: skip
         self._session = Session(link, self._sender, caps, self._channels, self._inbound, who,
                                 timing, deliver, time.monotonic())  # fmt: skip
         return self._session
@@ -282,7 +314,9 @@ class IrcTransport:
         key = (session.link.nick, self._channels.version, self._status.state)
         if key != self._published or now >= self._next_publish:
             self._next_publish = now + 1.0
-            self._sessions += self._status.state != "connected"
+            if self._status.state != "connected":
+                self._sessions += 1
+                self._came_up(session.link)
             self._publish("connected", self._channels.problems())
             self._published = (session.link.nick, self._channels.version, "connected")
 

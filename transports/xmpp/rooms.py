@@ -7,6 +7,11 @@ sends a subject. A join error is kept for ``status()`` and retried with backoff;
 conflict retries at once with the alternate nick (``nick`` + suffix, then twice the
 suffix, and so on). Leaving a room we did not ask to leave (a kick, status 333 for a
 technical removal, the room going away, or a failed XEP-0410 self-ping) rejoins it.
+
+Self-pings are scheduled here, one task per joined room that ``_stop_ping`` cancels,
+and sent with slixmpp's one-shot ``send_self_ping``. slixmpp's own scheduler
+(``enable_self_ping``) leaves a pending task behind at every interval, which asyncio
+reports as "Task was destroyed but it is pending!" once the room's pings are disabled.
 """
 
 from __future__ import annotations
@@ -18,10 +23,10 @@ from dataclasses import dataclass
 
 from slixmpp import JID, ClientXMPP
 from slixmpp.plugins.xep_0410 import PingStatus
-from slixmpp.stanza import Presence
+from slixmpp.stanza import Message, Presence
 
 from .inbound import RoomView
-from .support import Backoff, RoomSpec
+from .support import Backoff, RoomSpec, background
 
 log = logging.getLogger("univac.transports.xmpp")
 
@@ -39,11 +44,11 @@ class RoomOptions:
     """Room behaviour taken from the transport's settings."""
 
     alt_nick_suffix: str = "_"
-    join_timeout: float = 30.0
-    retry_min: float = 1.0
-    retry_max: float = 300.0
-    self_ping_interval: float = 300.0
-    ping_timeout: float = 30.0
+    join_timeout_s: float = 30.0
+    retry_min_s: float = 1.0
+    retry_max_s: float = 300.0
+    self_ping_interval_s: float = 300.0
+    ping_timeout_s: float = 10.0
 
 
 @dataclass
@@ -57,7 +62,9 @@ class RoomState:
     conflicts: int = 0
     token: int = 0
     timer: asyncio.TimerHandle | None = None
-    pinged: JID | None = None
+    pinger: asyncio.Task | None = None
+    active_at: float = 0.0
+    """Loop time of the room's last message or presence to the bot."""
 
 
 class Rooms:
@@ -71,13 +78,13 @@ class Rooms:
         self.on_change = on_change
         self.rooms = {
             spec.jid: RoomState(spec, RoomView(spec.jid, spec.nick),
-                                Backoff(options.retry_min, options.retry_max))
+                                Backoff(options.retry_min_s, options.retry_max_s))
             for spec in specs
         }
         self.leaving = False
         client.add_event_handler("groupchat_presence", self.on_presence)
+        client.add_event_handler("groupchat_message", self.on_room_message)
         client.add_event_handler("presence_error", self.on_presence_error)
-        client.add_event_handler("muc_ping_changed", self.on_ping_changed)
 
     def view(self, jid: str) -> RoomView | None:
         state = self.rooms.get(jid)
@@ -110,12 +117,17 @@ class Rooms:
             elif not state.timer:
                 self._join(state, state.view.nick)
 
-    def leave_all(self, status: str) -> None:
-        """Send unavailable presence to every joined room (at shutdown)."""
+    def close(self) -> None:
+        """Stop every timer and self-ping for good (at shutdown)."""
         self.leaving = True
         for state in self.rooms.values():
             self._cancel_timer(state)
             self._stop_ping(state)
+
+    def leave_all(self, status: str) -> None:
+        """Send unavailable presence to every joined room and ``close`` (at shutdown)."""
+        self.close()
+        for state in self.rooms.values():
             if state.view.joined:
                 self.client.send_presence(pto=f"{state.view.jid}/{state.view.nick}",
                                           ptype="unavailable", pstatus=status or None)
@@ -127,7 +139,7 @@ class Rooms:
             JID(state.spec.jid), nick, password=state.spec.password,
             maxstanzas=JOIN_HISTORY_STANZAS)
         stanza.send()
-        self._set_timer(state, self.options.join_timeout, self._join_timed_out)
+        self._set_timer(state, self.options.join_timeout_s, self._join_timed_out)
 
     def _join_timed_out(self, state: RoomState) -> None:
         self._failed(state, "join timed out")
@@ -141,10 +153,16 @@ class Rooms:
         self._set_timer(state, delay, lambda s: self._join(s, s.spec.nick))
         self.on_change()
 
+    def on_room_message(self, msg: Message) -> None:
+        state = self.rooms.get(msg["from"].bare)
+        if state is not None and msg["type"] != "error":
+            state.active_at = self.client.loop.time()
+
     def on_presence(self, pr: Presence) -> None:
         state = self.rooms.get(pr["from"].bare)
         if state is None or pr["type"] == "error" or self.leaving:
             return
+        state.active_at = self.client.loop.time()
         nick, codes = pr["from"].resource, pr["muc"]["status_codes"]
         if 110 in codes:
             self._self_presence(state, pr, nick, codes)
@@ -200,11 +218,7 @@ class Rooms:
         text = pr["error"]["text"]
         self._failed(state, f"{condition}: {text}" if text else condition)
 
-    def on_ping_changed(self, data: dict) -> None:
-        muc_resource, _ = data["key"]
-        state = self.rooms.get(muc_resource.bare)
-        if state is None or data["result"] != PingStatus.DISCONNECTED or self.leaving:
-            return
+    def _self_ping_lost(self, state: RoomState) -> None:
         log.warning("room %s: self-ping says we are no longer in the room", state.spec.jid)
         self._forget(state)
         state.error = "lost (self-ping)"
@@ -218,18 +232,33 @@ class Rooms:
         state.view.occupants.clear()
 
     def _start_ping(self, state: RoomState) -> None:
-        if self.options.self_ping_interval <= 0:
+        if self.options.self_ping_interval_s <= 0:
             return
         self._stop_ping(state)
-        state.pinged = JID(f"{state.spec.jid}/{state.view.nick}")
-        self.client.plugin["xep_0410"].enable_self_ping(
-            state.pinged, interval=self.options.self_ping_interval,
-            timeout=self.options.ping_timeout)
+        state.active_at = self.client.loop.time()
+        state.pinger = background(self.client.loop, self._self_ping(state),
+                                  f"room {state.spec.jid}: self-ping", log)
 
     def _stop_ping(self, state: RoomState) -> None:
-        if state.pinged is not None:
-            self.client.plugin["xep_0410"].disable_self_ping(state.pinged)
-            state.pinged = None
+        if state.pinger is not None:
+            state.pinger.cancel()
+            state.pinger = None
+
+    async def _self_ping(self, state: RoomState) -> None:
+        """After ``self_ping_interval_s`` of room silence, ask the room whether we are in."""
+        loop, interval = self.client.loop, self.options.self_ping_interval_s
+        while True:
+            quiet = loop.time() - state.active_at
+            if quiet < interval:
+                await asyncio.sleep(interval - quiet)
+                continue
+            result = await self.client.plugin["xep_0410"].send_self_ping(
+                JID(f"{state.view.jid}/{state.view.nick}"), timeout=self.options.ping_timeout_s)
+            state.active_at = loop.time()
+            if result == PingStatus.DISCONNECTED and not self.leaving:
+                state.pinger = None  # this task ends here; _forget must not cancel it
+                self._self_ping_lost(state)
+                return
 
     def _set_timer(self, state: RoomState, delay: float,
                    action: Callable[[RoomState], None]) -> None:

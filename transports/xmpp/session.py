@@ -5,11 +5,15 @@ ways in from other threads are ``XMPPTransport.send`` (puts on ``outbox``, then 
 ``drain`` with ``call_soon_threadsafe``) and ``XMPPTransport.stop`` (``request_stop``
 through ``call_soon_threadsafe``).
 
-Connection life: ``serve`` connects; after any drop or failed attempt it waits with
-exponential backoff and jitter (reset once a session was established) and connects
-again. A new session rejoins every room; a resumed XEP-0198 stream keeps them. Replies
-for a room wait until the room is joined, direct messages until the session is up;
-each target keeps its order, and a target holds at most ``MAX_HELD`` replies.
+Connection life: ``serve`` connects; an attempt is given up when the server says
+nothing within ``connect_timeout_s`` or the login is not done within ``login_timeout_s``;
+a session is pinged after ``keepalive_interval_s`` of silence and dropped when the ping
+is not answered within ``ping_timeout_s``. After any drop or failed attempt it logs why
+(``FailureLog``: rate-limited), waits with exponential backoff and jitter (reset once a
+session was established) and connects again. A new session rejoins every room; a
+resumed XEP-0198 stream keeps them. Replies for a room wait until the room is joined,
+direct messages until the session is up; each target keeps its order, and a target
+holds at most ``MAX_HELD`` replies.
 """
 
 from __future__ import annotations
@@ -18,22 +22,22 @@ import asyncio
 import contextlib
 import logging
 import queue
-import ssl
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from slixmpp import JID, ClientXMPP
+from slixmpp import JID
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.jid import InvalidJID
 from slixmpp.stanza import Message as Stanza
 
-from univac import Deliver, TransportError, TransportStatus
+from univac import Deliver, TransportStatus
 
+from .client import DEFAULT_PORTS, Attempt, build_client, closed_because
 from .inbound import to_message
 from .rooms import RoomOptions, Rooms
-from .support import Backoff, RoomSpec, reply_text
+from .support import Backoff, FailureLog, RoomSpec, background, reply_text
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -41,28 +45,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("univac.transports.xmpp")
 
 MAX_HELD = 200
-DEFAULT_PORTS = {"starttls": 5222, "plaintext": 5222, "direct": 5223}
-
-
-def build_client(settings: Settings, loop: asyncio.AbstractEventLoop) -> ClientXMPP:
-    """Create the slixmpp client for ``settings`` on ``loop`` (the calling thread's)."""
-    client = ClientXMPP(f"{settings.jid}/{settings.resource}", settings.password, loop=loop)
-    client.enable_plaintext = settings.tls == "plaintext"
-    client.enable_starttls = settings.tls == "starttls"
-    client.enable_direct_tls = settings.tls == "direct"
-    if settings.tls == "plaintext":
-        client.plugin["feature_mechanisms"].unencrypted_plain = True
-        client.plugin["feature_mechanisms"].unencrypted_scram = True
-    if settings.ca_file:
-        try:
-            client.ssl_context.load_verify_locations(cafile=settings.ca_file)
-        except (OSError, ssl.SSLError) as error:
-            raise TransportError(f"ca_file {settings.ca_file}: {error}") from error
-    for plugin in ("xep_0030", "xep_0045", "xep_0199", "xep_0410"):
-        client.register_plugin(plugin)
-    if settings.stream_management:
-        client.register_plugin("xep_0198")
-    return client
 
 
 class Session:
@@ -83,11 +65,13 @@ class Session:
         self.established = False
         self.state, self.detail = "starting", ""
         self.last_inbound: float | None = None
+        self.heard_at = 0.0
+        """Loop time of the last stanza received (the keepalive pings after silence)."""
         self.sessions = 0
         self.stopping = asyncio.Event()
         self.goodbye = ""
-        self.ended: asyncio.Future | None = None
-        self.attempt_error = ""
+        self.attempt = Attempt(loop)
+        self.failures = FailureLog(log, name)
         self.keepalive: asyncio.Task | None = None
         self._wire()
 
@@ -107,7 +91,7 @@ class Session:
 
     async def serve(self) -> None:
         """Connect and stay connected until ``request_stop``; then shut down cleanly."""
-        runner = asyncio.ensure_future(self._connect_forever())
+        runner = background(self.loop, self._connect_forever(), f"{self.name}: connect", log)
         await self.stopping.wait()
         runner.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -115,19 +99,52 @@ class Session:
         await self._shutdown()
 
     async def _connect_forever(self) -> None:
-        backoff = Backoff(self.settings.reconnect_min, self.settings.reconnect_max)
+        backoff = Backoff(self.settings.reconnect_min_s, self.settings.reconnect_max_s)
         while True:
-            self._set_state("connecting", self.detail)
-            self.ended = self.loop.create_future()
-            self.attempt_error = ""
-            self.client.connect(*self._address())
-            await self.ended
-            if self.established:
+            await self._one_attempt()
+            dropped, self.established = self.established, False
+            if dropped:
                 backoff.reset()
-                self.established = False
             delay = backoff.next()
+            self.failures.ended(self.detail, delay, dropped=dropped)
             self._set_state("disconnected", f"{self.detail}; reconnect in {delay:.1f}s")
             await asyncio.sleep(delay)
+
+    async def _one_attempt(self) -> None:
+        """Dial, and return once this connection ended (or its deadlines gave up on it)."""
+        self._set_state("connecting", self.detail)
+        self.attempt = Attempt(self.loop)
+        self.client.connect(*self._address())
+        s, attempt = self.settings, self.attempt
+        if not await attempt.reached(attempt.heard, s.connect_timeout_s):
+            self._give_up(f"no answer from the server within {s.connect_timeout_s:g} s")
+        elif not await attempt.reached(attempt.up, s.login_timeout_s):
+            self._give_up(f"not logged in within {s.login_timeout_s:g} s")
+        await attempt.ended
+
+    def _give_up(self, why: str) -> None:
+        """End this attempt: close its connection, or stop dialling if none was made."""
+        self._fail_attempt(why)
+        if self.client.transport is not None:
+            self._close_link()
+        else:
+            self.client.cancel_connection_attempt()
+            self.attempt.end()
+
+    def _close_link(self) -> None:
+        """Close the connection at once; the "disconnected" event ends the attempt.
+
+        In the middle of a STARTTLS handshake, asyncio's TLS layer holds the socket and
+        does not tell slixmpp that it closed; then slixmpp is told here.
+        """
+        transport = self.client.transport
+        self.client.abort()
+        if transport is not None and transport.get_protocol() is not self.client:
+            self.loop.call_soon(self._closed_in_handshake, transport)
+
+    def _closed_in_handshake(self, transport: object) -> None:
+        if self.client.transport is transport:
+            self.client.connection_lost(None)
 
     def _address(self) -> tuple[str, int] | tuple[()]:
         if not self.settings.host:
@@ -147,30 +164,35 @@ class Session:
 
     def _session_up(self, detail: str) -> None:
         self.sessions += 1
-        log.info("%s: %s as %s", self.name, detail, self.client.boundjid)
+        self.attempt.mark(self.attempt.up)
+        failed = self.failures.connected()
+        after = f" after {failed} failed attempt{'s' * (failed > 1)}" if failed else ""
+        log.info("%s: %s as %s%s", self.name, detail, self.client.boundjid, after)
         self._set_state("connected", detail)
         for target in [t for t in self.held if self._ready(t)]:
             self.flush(target)
-        if self.settings.keepalive_interval > 0 and self.keepalive is None:
-            self.keepalive = asyncio.ensure_future(self._keep_alive())
+        if self.settings.keepalive_interval_s > 0 and self.keepalive is None:
+            self.heard_at = self.loop.time()
+            self.keepalive = background(self.loop, self._keep_alive(),
+                                        f"{self.name}: keepalive", log)
 
     def _on_disconnected(self, reason: object) -> None:
         self.online = False
         self.rooms.session_lost()
-        if self.keepalive is not None:
-            self.keepalive.cancel()
-            self.keepalive = None
-        self._note(self.attempt_error or (str(reason) if reason else "connection closed"))
-        self._end_attempt()
+        self._stop_keepalive()
+        self._note(self.attempt.error or closed_because(reason))
+        self.attempt.end()
 
     def _on_connection_failed(self, error: object) -> None:
         self.client.cancel_connection_attempt()
+        if isinstance(error, str) and error.startswith("No DNS record"):
+            error = f"DNS lookup failed for {self.settings.host or self.client.boundjid.domain}"
         self._note(f"connection failed: {error}")
-        self._end_attempt()
+        self.attempt.end()
 
     def _on_bad_certificate(self, error: object) -> None:
         self._fail_attempt(f"TLS certificate not trusted: {error}")
-        self.client.abort()
+        self._close_link()
 
     def _on_stream_error(self, error: object) -> None:
         condition = error["condition"]  # type: ignore[index]
@@ -183,25 +205,36 @@ class Session:
 
     def _fail_attempt(self, why: str) -> None:
         """Remember why this attempt failed; the drop that follows keeps this reason."""
-        self.attempt_error = why
+        self.attempt.error = why
         self._note(why)
 
-    def _end_attempt(self) -> None:
-        if self.ended is not None and not self.ended.done():
-            self.ended.set_result(None)
-
     async def _keep_alive(self) -> None:
-        """Ping the server now and then; a ping without answer drops the link."""
+        """Ping the server after ``keepalive_interval_s`` of silence; no answer drops the link.
+
+        Not slixmpp's XEP-0199 keepalive: that pings at a fixed interval, busy or not,
+        and on a timeout reconnects by itself, around this session's backoff.
+        """
+        silence, timeout = self.settings.keepalive_interval_s, self.settings.ping_timeout_s
         while True:
-            await asyncio.sleep(self.settings.keepalive_interval)
+            quiet = self.loop.time() - self.heard_at
+            if quiet < silence:
+                await asyncio.sleep(silence - quiet)
+                continue
             try:
                 await self.client.plugin["xep_0199"].send_ping(
-                    JID(self.client.boundjid.domain), timeout=self.settings.ping_timeout)
+                    JID(self.client.boundjid.domain), timeout=timeout)
             except IqTimeout:
-                self._note("server ping timed out")
-                self.client.abort()
+                self.keepalive = None
+                self._fail_attempt(f"no answer to a ping within {timeout:g} s")
+                self._close_link()
+                return
             except IqError:
                 pass  # an error reply still proves the link is alive
+
+    def _stop_keepalive(self) -> None:
+        if self.keepalive is not None:
+            self.keepalive.cancel()
+            self.keepalive = None
 
     def request_stop(self, goodbye: str) -> None:
         self.drain()
@@ -211,12 +244,14 @@ class Session:
     async def _shutdown(self) -> None:
         """Leave the rooms, send unavailable presence, close the stream."""
         self._note("stopping")
+        self._stop_keepalive()
         if self.online and self.client.transport is not None:
             self.rooms.leave_all(self.goodbye)
             self.client.send_presence(ptype="unavailable", pstatus=self.goodbye or None)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.client.disconnect(wait=2, reason="stop"), 5)
         else:
+            self.rooms.close()
             self.client.cancel_connection_attempt()
             self.client.abort()
         dropped = sum(len(held) for held in self.held.values())
@@ -230,6 +265,8 @@ class Session:
 
     def _on_inbound(self, stanza: object) -> object:
         self.last_inbound = time.time()
+        self.heard_at = self.loop.time()
+        self.attempt.mark(self.attempt.heard)
         return stanza
 
     def _on_message(self, stanza: Stanza) -> None:
@@ -252,7 +289,7 @@ class Session:
         except InvalidJID:
             log.warning("%s: cannot send to %r: not a JID", self.name, target)
             return
-        body = reply_text(text, self.settings.max_lines)
+        body = reply_text(text, self.settings.max_lines_per_reply)
         if not body.strip():
             return
         if key in self.held or not self._ready(key):
@@ -298,6 +335,7 @@ class Session:
 
 def _room_options(settings: Settings) -> RoomOptions:
     return RoomOptions(
-        alt_nick_suffix=settings.alt_nick_suffix, join_timeout=settings.join_timeout,
-        retry_min=settings.reconnect_min, retry_max=settings.reconnect_max,
-        self_ping_interval=settings.self_ping_interval, ping_timeout=settings.ping_timeout)
+        alt_nick_suffix=settings.alt_nick_suffix, join_timeout_s=settings.join_timeout_s,
+        retry_min_s=settings.reconnect_min_s, retry_max_s=settings.reconnect_max_s,
+        self_ping_interval_s=settings.self_ping_interval_s,
+        ping_timeout_s=settings.ping_timeout_s)

@@ -5,8 +5,9 @@ Checked when built, at start (see docs/xmpp.md for every setting).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from .support import check_plaintext, parse_rooms
 
@@ -14,6 +15,18 @@ from .support import check_plaintext, parse_rooms
 @dataclass(frozen=True)
 class Settings:
     """Settings of one ``[[transports]]`` table with ``type = "xmpp"``."""
+
+    RENAMED: ClassVar[dict[str, str]] = {
+        "ca_file": "tls_ca_file",
+        "max_lines": "max_lines_per_reply",
+        "reconnect_min": "reconnect_min_s",
+        "reconnect_max": "reconnect_max_s",
+        "join_timeout": "join_timeout_s",
+        "self_ping_interval": "self_ping_interval_s",
+        "keepalive_interval": "keepalive_interval_s",
+        "ping_timeout": "ping_timeout_s",
+    }
+    """Old setting names still accepted, each with the name that replaced it."""
 
     jid: str
     """The bot's account, ``bot@example.org`` (bare JID; see ``resource``)."""
@@ -27,7 +40,7 @@ class Settings:
     """Port with ``host``; 0: 5222 (5223 for ``tls = "direct"``)."""
     tls: Literal["starttls", "direct", "plaintext"] = "starttls"
     """STARTTLS, direct TLS, or no TLS at all (allowed only with a loopback address)."""
-    ca_file: str = ""
+    tls_ca_file: str = ""
     """Extra CA certificates (PEM) to trust, e.g. for a self-signed server."""
     nick: str = "univac"
     """The bot's nick in rooms that do not name one."""
@@ -37,20 +50,24 @@ class Settings:
     """Passwords of protected rooms: ``room@conference.example.org=secret``."""
     alt_nick_suffix: str = "_"
     """Appended to the nick (once, twice, ... five times) when the nick is taken."""
-    max_lines: int = 20
+    max_lines_per_reply: int = 20
     """Lines per reply at most; longer replies end with a note of what was cut (0: no limit)."""
-    reconnect_min: float = 1.0
-    """First delay in seconds before reconnecting or retrying a room join (doubles, jittered)."""
-    reconnect_max: float = 300.0
-    """Longest delay in seconds between reconnect attempts or room join retries."""
-    join_timeout: float = 30.0
-    """Seconds to wait for a room's answer to a join before retrying."""
-    self_ping_interval: float = 300.0
-    """Seconds of room silence before a XEP-0410 self-ping checks we are still in (0: off)."""
-    keepalive_interval: float = 60.0
-    """Seconds between pings of the server that detect a dead link (0: off)."""
-    ping_timeout: float = 30.0
-    """Seconds to wait for the answer to a server ping or a room self-ping."""
+    reconnect_min_s: float = 1.0
+    """First delay before reconnecting or retrying a room join (doubles, jittered)."""
+    reconnect_max_s: float = 300.0
+    """Longest delay between reconnect attempts or room join retries."""
+    connect_timeout_s: float = 20.0
+    """From dialling to the server's first stanza; a server that never speaks is left (0: off)."""
+    login_timeout_s: float = 60.0
+    """From dialling to a logged-in session (TLS, login, resource binding) (0: off)."""
+    join_timeout_s: float = 30.0
+    """How long a room may take to answer a join before it is retried."""
+    self_ping_interval_s: float = 300.0
+    """Room silence before a XEP-0410 self-ping checks the bot is still in it (0: off)."""
+    keepalive_interval_s: float = 15.0
+    """Silence from the server before the bot pings it to tell a dead link (0: off)."""
+    ping_timeout_s: float = 10.0
+    """How long a server ping or a room self-ping may go unanswered."""
     stream_management: bool = True
     """Use XEP-0198, so that a briefly dropped link resumes its session and rooms."""
 
@@ -60,5 +77,8 @@ class Settings:
             raise ValueError(f"jid: {self.jid!r} is not a bare JID such as bot@example.org")
         check_plaintext(self.tls, self.host, self.jid)
         parse_rooms(self.rooms, self.room_passwords, self.nick)
-        if self.max_lines < 0:
-            raise ValueError("max_lines: must be 0 (no limit) or more")
+        if self.max_lines_per_reply < 0:
+            raise ValueError("max_lines_per_reply: must be 0 (no limit) or more")
+        for field in dataclasses.fields(self):
+            if field.name.endswith("_s") and getattr(self, field.name) < 0:
+                raise ValueError(f"{field.name}: must be 0 or more seconds")

@@ -6,9 +6,10 @@ touches them. ``send``, ``stop`` and ``status`` are called from any thread: ``se
 and ``stop`` cross into the loop with ``call_soon_threadsafe``; ``status`` reads an
 immutable snapshot that the loop thread replaces.
 
-The pieces: ``session`` (connect, reconnect, send, shut down), ``rooms``
-(join, retry, nick conflicts, self-ping, kicks), ``inbound`` (what reaches the
-core and what is ignored), ``support`` (room specs, backoff, reply text).
+The pieces: ``session`` (connect, reconnect, send, shut down), ``client`` (the
+slixmpp client and one connection attempt's deadlines), ``rooms`` (join, retry, nick
+conflicts, self-ping, kicks), ``inbound`` (what reaches the core and what is ignored),
+``support`` (room specs, backoff, failure log, reply text).
 See docs/xmpp.md for every setting.
 """
 

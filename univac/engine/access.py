@@ -20,8 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from univac.decorators import CommandSpec
-from univac.engine.catalog import Handler
+from univac.engine.catalog import CommandHandler
 from univac.message import Message
 
 ANY_TRANSPORT = "*"
@@ -55,25 +54,26 @@ class Access:
         identity = message.identity.casefold()
         return bool(identity) and any(fnmatchcase(identity, p.casefold()) for p in candidates)
 
-    def rule(self, handler: Handler) -> AccessRule:
+    def rule(self, handler: CommandHandler) -> AccessRule:
         """The effective rule of a command handler (worked out once, then cached)."""
         rule = self._effective.get(handler.label)
         if rule is None:
             rule = self._effective[handler.label] = self._combine(handler)
         return rule
 
-    def _combine(self, handler: Handler) -> AccessRule:
-        assert isinstance(handler.spec, CommandSpec)
+    def _combine(self, handler: CommandHandler) -> AccessRule:
         found = self._rules.get(handler.spec.name) or self._rules.get(handler.plugin)
         rule = found or AccessRule()
         if not rule.requires and handler.spec.requires:
             return AccessRule(handler.spec.requires, rule.channels, rule.private_only)
         return rule
 
-    def refusal(self, handler: Handler, message: Message, rule: AccessRule | None = None) -> str:
+    def refusal(
+        self, handler: CommandHandler, message: Message, rule: AccessRule | None = None
+    ) -> str:
         """Why the sender may not run this command here; empty when they may."""
         rule = rule or self.rule(handler)
-        name = handler.spec.name  # type: ignore[union-attr]
+        name = handler.spec.name
         if rule.private_only and not message.private:
             return f"{name} only works in a private message."
         if rule.channels and not message.private and message.target not in rule.channels:
@@ -82,13 +82,13 @@ class Access:
             return f"You need the '{rule.requires}' role for {name}."
         return ""
 
-    def problems(self, handlers: Iterable[Handler], plugins: Iterable[str]) -> list[str]:
+    def problems(self, handlers: Iterable[CommandHandler], plugins: Iterable[str]) -> list[str]:
         """Rules naming unknown commands, plugins or roles."""
-        names = {h.spec.name for h in handlers} | set(plugins)  # type: ignore[union-attr]
+        names = {h.spec.name for h in handlers} | set(plugins)
         found = [f"access.{key}: no such command or plugin" for key in self._rules
                  if key not in names]
         wanted = {r.requires for r in self._rules.values()}
-        wanted |= {h.spec.requires for h in handlers if isinstance(h.spec, CommandSpec)}
+        wanted |= {h.spec.requires for h in handlers}
         found += [f"role '{role}' is used but not defined in [roles]"
                   for role in sorted(wanted - {""} - set(self._roles))]
         return found

@@ -8,6 +8,7 @@ builds a Bot with fake transports and drives its dispatcher and pollers directly
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -22,20 +23,25 @@ from univac.config import Config, PluginEntry
 from univac.context import Context, Services, utc_now
 from univac.engine.access import Access
 from univac.engine.approvals import Approvals
-from univac.engine.catalog import Catalog, inspect_plugin
+from univac.engine.catalog import Catalog, Plugin, inspect_plugin
+from univac.engine.commits import CommitQueue
 from univac.engine.dispatch import Dispatcher, Parts
-from univac.engine.handlers import serve
+from univac.engine.ha import HighAvailability
+from univac.engine.handlers import Boundary
+from univac.engine.jsonstate import clean_temporaries, import_file
 from univac.engine.poller import Poller
 from univac.engine.ratelimit import RateLimiter
 from univac.engine.reactive import ReactivePool
 from univac.engine.router import Router
 from univac.engine.state import State
+from univac.engine.store import Fence, Store, open_store
 from univac.engine.supervisor import Supervisor
-from univac.errors import ConfigError, ConfigIssue, UnivacError
+from univac.errors import ConfigError, ConfigIssue, PluginError, UnivacError
 from univac.host import HostInfo
 from univac.message import Message
 from univac.ops.audit import AuditLog
 from univac.ops.metrics import MetricsReport
+from univac.ops.plugin_metrics import PluginMetrics
 from univac.ops.reports import StatusReport
 from univac.ops.sdnotify import Heartbeat, Notifier, summary
 from univac.ops.stats import Stats
@@ -61,18 +67,29 @@ class Bot:
         self.started = time.time()
         self.stats = Stats()
         self.stop_event = threading.Event()
-        self.transports = dict(transports) if transports is not None else _create(config)
-        self.router = Router(self.transports, self.stats)
+        self.contexts: dict[str, Context] = {}
+        self.ha = HighAvailability(config, self.stop_event, self.contexts)
+        self.transports = self.ha.transports(
+            dict(transports) if transports is not None else _create(config))
+        self.router = Router(self.transports, self.stats, config.secrets)
         self.pool = ReactivePool(settings.max_reactive, settings.queue_size)
         self.catalog = Catalog()
         self.plugin_errors = {issue.key: issue.reason for issue in config.plugin_issues}
-        self.contexts: dict[str, Context] = {}
+        self._teardowns: list[tuple[str, Callable[[], object]]] = []
+        self._routes: list[WebhookRoute] | None = None
         self._state_dir = state_dir(config)
+        self.fence = self.ha.fence
+        self.store = CommitQueue(open_store(config.store, self._state_dir))
+        clean_temporaries(self._state_dir)
         self.access = Access(config.roles, config.access)
-        self.audit = AuditLog(self._state_dir / settings.audit_log, settings.audit_max_bytes,
-                              settings.audit_keep)
+        self.audit = AuditLog(self._state_dir / settings.audit_file, settings.audit_max_bytes,
+                              settings.audit_keep, _audit_sink(self.store, self.fence)
+                              if config.store.audit else None)
         approvals = Approvals(self.access, self.audit, self.pool.lend)
-        self._services = Services(self.router, self, HOST, approvals, self.audit, clock)
+        self.boundary = Boundary(self.stats, self.audit, self.prefix)
+        self.plugin_metrics = PluginMetrics()
+        self._services = Services(self.router, self, HOST, approvals, self.audit, self.access,
+                                  self.plugin_metrics, clock)
         for entry in config.plugins:
             self._enable(entry)
         for problem in self.access.problems(self.catalog.unique_commands(), self.catalog.plugins):
@@ -81,23 +98,29 @@ class Bot:
             self.catalog, self.contexts, self.pool, self.router, self.stats, self.access,
             approvals, self.audit,
             RateLimiter(settings.user_rate, settings.user_burst, settings.rate_exempt),
-            RateLimiter(settings.channel_rate, settings.channel_burst), self.prefix,
+            RateLimiter(settings.channel_rate, settings.channel_burst, reserve=CHANNEL_RESERVE),
+            self.prefix,
+            self.boundary,
         ))
-        self.pollers = [
-            Poller(h, self.contexts[h.plugin], self.stop_event) for h in self.catalog.pollers
-        ]
+        self.pollers = [Poller(h, self.contexts[h.plugin], self.boundary, self.ha.quiet)
+                        for h in self.catalog.pollers]
         self.supervisor = Supervisor(self.stop_event, settings.max_crashes, settings.crash_window_s)
 
     def _enable(self, entry: PluginEntry) -> None:
         try:
             plugin = inspect_plugin(entry.name, entry.module, entry.settings)
-            state = State(self._state_dir / f"{entry.name}.json")
+            import_file(self.store, entry.name, self._state_dir, self.fence.epoch)
+            state = State(self.store, entry.name, self.fence)
             ctx = Context(entry.name, config=entry.settings, state=state, services=self._services)
-            if plugin.setup is not None:
-                plugin.setup(ctx)
-            self.catalog.add(plugin)
+            teardowns = _teardowns(plugin, plugin.setup(ctx) if plugin.setup else None)
+            try:
+                self.catalog.add(plugin)
+            except PluginError:
+                _run_teardowns(entry.name, teardowns)
+                raise
             self.contexts[entry.name] = ctx
-        except Exception as error:
+            self._teardowns += [(entry.name, teardown) for teardown in teardowns]
+        except Exception as error:  # plugin code (import, settings, setup): disable the plugin
             self.plugin_errors[f"plugins.{entry.name}"] = f"{type(error).__name__}: {error}"
             log.error("plugin %s disabled: %s", entry.name, error, exc_info=not _expected(error))
 
@@ -117,18 +140,23 @@ class Bot:
             plugin_errors=dict(self.plugin_errors),
             counters=self.stats.snapshot() | {"shed_total": self.pool.shed},
             reactive=self.pool.load(),
+            lease=self.ha.report(),
         )
 
     def metrics(self) -> MetricsReport:
-        return self.stats.report()
+        return dataclasses.replace(self.stats.report(), plugins=self.plugin_metrics.report())
 
     def webhooks(self) -> list[WebhookRoute]:
-        """Every enabled webhook, bound to its plugin's context."""
-        return [
-            WebhookRoute(path, h.spec.methods, h.plugin, h.label,  # type: ignore[union-attr]
-                         partial(serve, h.func, h.label, self.contexts[h.plugin], self.stats))
-            for path, h in self.catalog.webhooks.items()
-        ]
+        """Every enabled webhook, bound to its plugin's context (made once: the plugins
+        are fixed once the bot is built, and the http plugin asks on every request)."""
+        if self._routes is None:
+            self._routes = [
+                WebhookRoute(path, h.spec.methods, h.plugin, h.label,
+                             partial(self.boundary.webhook, h, self.contexts[h.plugin],
+                                     active=self.ha.active))
+                for path, h in self.catalog.webhooks.items()
+            ]
+        return list(self._routes)
 
     def run(self, notifier: Notifier | None = None) -> int:
         """Supervise until stopped, shut down in order, return the exit code.
@@ -139,9 +167,12 @@ class Bot:
         heartbeat = Heartbeat(notifier, self.supervisor.down, self._summary)
         for name, transport in self.transports.items():
             deliver = self.dispatcher.deliver
-            self.supervisor.add(f"transport:{name}", partial(transport.run, deliver), True)
+            self.supervisor.add(f"transport:{name}", self.ha.gate(partial(transport.run, deliver)),
+                                True)
         for poller in self.pollers:
-            self.supervisor.add(f"poll:{poller.name}", poller.run)
+            self.supervisor.add(f"poll:{poller.name}", self.ha.gate(poller.run, counted=False))
+        for name, target in self.ha.children():
+            self.supervisor.add(name, target)
         self.supervisor.on_tick(self._report_slow)
         self.supervisor.on_tick(heartbeat.tick)
         for issue, reason in self.plugin_errors.items():
@@ -161,6 +192,7 @@ class Bot:
         """Stop pollers, drain handlers, say goodbye, join threads, tear plugins down."""
         timeout = self.config.bot.shutdown_timeout_s
         self.stop_event.set()
+        self.ha.close()
         self.dispatcher.close()
         if not self.pool.close(timeout):
             log.warning("handlers still running after %.1f s; leaving them", timeout)
@@ -169,14 +201,16 @@ class Bot:
         stuck = self.supervisor.join(timeout)
         if stuck:
             log.warning("threads still running at exit: %s", ", ".join(stuck))
-        for plugin in self.catalog.plugins.values():
-            if plugin.teardown is not None:
-                _quietly(plugin.name, plugin.teardown)
+        for name, teardown in self._teardowns:
+            _run_teardowns(name, [teardown])
+        self._teardowns.clear()
+        self.audit.close()
+        self.store.close()
         log.info("univac stopped")
 
     def _summary(self) -> str:
         states = {name: transport_state(t) for name, t in self.transports.items()}
-        return summary(states, self.supervisor.down(), len(self.pollers))
+        return summary(states, self.supervisor.down(), len(self.pollers), self.ha.role())
 
     def _report_slow(self) -> None:
         for job in self.pool.newly_slow(self.config.bot.slow_handler_s):
@@ -185,6 +219,9 @@ class Bot:
 
 
 HOST = HostInfo()
+CHANNEL_RESERVE = 2
+"""Channel tokens kept for people who have been quiet (ratelimit.py): flooders in a
+channel never keep a second person's command from being answered."""
 
 
 def state_dir(config: Config) -> Path:
@@ -219,12 +256,26 @@ def _create(config: Config) -> dict[str, Transport]:
     return made
 
 
+def _audit_sink(store: Store, fence: Fence) -> Callable[[str], None]:
+    return lambda record: store.append_audit(record, fence.epoch)
+
+
 def _expected(error: Exception) -> bool:
     return isinstance(error, UnivacError)
 
 
-def _quietly(name: str, teardown: Callable[[], object]) -> None:
-    try:
-        teardown()
-    except Exception:
-        log.exception("plugin %s teardown failed", name)
+def _teardowns(plugin: Plugin, returned: object) -> list[Callable[[], object]]:
+    """The plugin's teardowns: what its ``setup`` returned, then a module ``teardown()``."""
+    if returned is not None and not callable(returned):
+        raise PluginError(f"setup() of '{plugin.name}' returned {type(returned).__name__}: "
+                          "return None, or the function that tears the plugin down")
+    found = [returned] if callable(returned) else []
+    return found + ([plugin.teardown] if plugin.teardown is not None else [])
+
+
+def _run_teardowns(name: str, teardowns: list[Callable[[], object]]) -> None:
+    for teardown in teardowns:
+        try:
+            teardown()
+        except Exception:  # plugin code at shutdown: log it, tear the others down
+            log.exception("plugin %s teardown failed", name)

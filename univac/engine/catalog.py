@@ -1,81 +1,180 @@
 """Turn a plugin module into handlers, and index them. Layer: core; start-up thread.
 
 The loader inspects a module's functions for the specs ``@command``, ``@match``,
-``@every`` and ``@webhook`` attached, and for the optional hooks ``setup(ctx)`` and
-``teardown()``.
+``@every`` and ``@webhook`` attached, and makes one handler of the matching kind of
+each (``CommandHandler``, ``MatchHandler``, ``PollHandler``, ``WebhookHandler``,
+called at the boundaries of ``univac/engine/handlers.py``); a poller's schedule is
+read from the plugin's settings here when it names one. The optional hooks:
+``setup(ctx)``, which may return the plugin's teardown (a function of no arguments),
+and the older module-level ``teardown()``.
 """
 
 from __future__ import annotations
 
 import inspect
+import re
+import typing
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
 from univac.arguments import Signature, signature_of, usage
 from univac.botview import CommandInfo
-from univac.decorators import CommandSpec, EverySpec, MatchSpec, Spec, WebhookSpec, spec_of
+from univac.decorators import CommandSpec, EverySpec, MatchSpec, WebhookSpec, spec_of
 from univac.errors import PluginError
+from univac.schedules import Schedule, schedule_of
+
+
+def label_of(plugin: str, func: Callable[..., object]) -> str:
+    """``plugin.function``: thread names, logs, access rules and poller names use it."""
+    return f"{plugin}.{func.__name__}"
 
 
 @dataclass(frozen=True)
-class Handler:
-    """A decorated function of a plugin, ready to call."""
+class CommandHandler:
+    """A ``@command`` function and its argument parser."""
 
     plugin: str
-    func: Callable[..., Any]
-    spec: Spec
-    signature: Signature | None = None
+    func: Callable[..., object]
+    spec: CommandSpec
+    signature: Signature
+    label: str = field(init=False)
 
-    @cached_property  # asked for on every handled message
-    def label(self) -> str:
-        """``plugin.function``: thread names, logs and poller names use it."""
-        return f"{self.plugin}.{self.func.__name__}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label", label_of(self.plugin, self.func))
 
     def info(self) -> CommandInfo:
         """How ``help`` shows this command."""
-        assert isinstance(self.spec, CommandSpec) and self.signature is not None
-        doc = inspect.getdoc(self.func) or ""
-        summary, _, details = doc.partition("\n")
-        return CommandInfo(
-            self.spec.name, self.spec.aliases, usage(self.spec.name, self.signature),
-            summary.strip(), details.strip(), self.plugin,
-        )
+        summary, _, details = (inspect.getdoc(self.func) or "").partition("\n")
+        return CommandInfo(self.spec.name, self.spec.aliases, usage(self.spec.name, self.signature),
+                           summary.strip(), details.strip(), self.plugin)
+
+
+@dataclass(frozen=True)
+class MatchHandler:
+    """A ``@match`` function; ``first_only`` when it takes one ``re.Match`` (the old form)."""
+
+    plugin: str
+    func: Callable[..., object]
+    spec: MatchSpec
+    first_only: bool = False
+    label: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label", label_of(self.plugin, self.func))
+
+
+@dataclass(frozen=True)
+class PollHandler:
+    """An ``@every`` function and its schedule (read from the settings if need be)."""
+
+    plugin: str
+    func: Callable[..., object]
+    spec: EverySpec
+    schedule: Schedule
+    label: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label", label_of(self.plugin, self.func))
+
+
+@dataclass(frozen=True)
+class WebhookHandler:
+    """A ``@webhook`` function."""
+
+    plugin: str
+    func: Callable[..., object]
+    spec: WebhookSpec
+    label: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label", label_of(self.plugin, self.func))
+
+
+Handler = CommandHandler | MatchHandler | PollHandler | WebhookHandler
 
 
 @dataclass(frozen=True)
 class Plugin:
-    """One loaded plugin: its handlers and hooks."""
+    """One loaded plugin: its handlers, by kind, and its hooks."""
 
     name: str
     module: ModuleType
     settings: Any
-    handlers: tuple[Handler, ...]
+    commands: tuple[CommandHandler, ...]
+    matchers: tuple[MatchHandler, ...]
+    pollers: tuple[PollHandler, ...]
+    webhooks: tuple[WebhookHandler, ...]
     setup: Callable[..., Any] | None
     teardown: Callable[[], Any] | None
 
-    def of_kind(self, kind: type) -> list[Handler]:
-        return [h for h in self.handlers if isinstance(h.spec, kind)]
+    @property
+    def handlers(self) -> tuple[Handler, ...]:
+        """Every handler, of every kind."""
+        return (*self.commands, *self.matchers, *self.pollers, *self.webhooks)
 
 
 def inspect_plugin(name: str, module: ModuleType, settings: Any) -> Plugin:
     """Collect a module's handlers and hooks; PluginError when something is malformed."""
-    handlers = []
-    for func in _functions(module):
-        spec = spec_of(func)
-        if spec is not None:
-            if isinstance(spec, WebhookSpec) and len(inspect.signature(func).parameters) != 2:
-                raise PluginError(f"webhook {func.__name__}() must take (ctx, request)")
-            signature = signature_of(func) if isinstance(spec, CommandSpec) else None
-            handlers.append(Handler(name, func, spec, signature))
+    found = [_handler(name, func, spec, settings)
+             for func in _functions(module) if (spec := spec_of(func)) is not None]
     setup = _hook(module, "setup", 1)
     teardown = _hook(module, "teardown", 0)
-    if not handlers and setup is None:
+    if not found and setup is None:
         raise PluginError(f"plugin '{name}' has no @command, @match or @every function, "
                           "no @webhook and no setup()")
-    return Plugin(name, module, settings, tuple(handlers), setup, teardown)
+    return Plugin(
+        name, module, settings,
+        tuple(h for h in found if isinstance(h, CommandHandler)),
+        tuple(h for h in found if isinstance(h, MatchHandler)),
+        tuple(h for h in found if isinstance(h, PollHandler)),
+        tuple(h for h in found if isinstance(h, WebhookHandler)),
+        setup, teardown,
+    )
+
+
+def _handler(plugin: str, func: Callable[..., Any], spec: object, settings: Any) -> Handler:
+    """The handler of the right kind for one decorated function."""
+    if isinstance(spec, CommandSpec):
+        return CommandHandler(plugin, func, spec, signature_of(func))
+    if isinstance(spec, MatchSpec):
+        _arity(func, "@match", "(ctx, matches)")
+        return MatchHandler(plugin, func, spec, _takes_one_match(func))
+    if isinstance(spec, EverySpec):
+        return PollHandler(plugin, func, spec, _schedule(plugin, func, spec, settings))
+    assert isinstance(spec, WebhookSpec)
+    _arity(func, "webhook", "(ctx, request)")
+    return WebhookHandler(plugin, func, spec)
+
+
+def _arity(func: Callable[..., Any], kind: str, shape: str) -> None:
+    if len(inspect.signature(func).parameters) != 2:
+        raise PluginError(f"{kind} {func.__name__}() must take {shape}")
+
+
+def _takes_one_match(func: Callable[..., Any]) -> bool:
+    """True when the second parameter is annotated ``re.Match`` (the form before lists)."""
+    param = list(inspect.signature(func).parameters.values())[1]
+    try:
+        hint = typing.get_type_hints(func).get(param.name)
+    except (NameError, TypeError, AttributeError, SyntaxError):  # unresolvable: read the text
+        text = param.annotation if isinstance(param.annotation, str) else ""
+        return text.split("[")[0].endswith("Match")
+    return (typing.get_origin(hint) or hint) is re.Match
+
+
+def _schedule(plugin: str, func: Callable[..., Any], spec: EverySpec, settings: Any) -> Schedule:
+    """The poller's schedule: the decorator's, or the value of the setting it names."""
+    if spec.schedule is not None:
+        return spec.schedule
+    where = f"{func.__name__}: @every(setting={spec.setting!r})"
+    if not hasattr(settings, spec.setting):
+        raise PluginError(f"{where}: the settings of '{plugin}' have no {spec.setting!r}")
+    try:
+        return schedule_of(getattr(settings, spec.setting))
+    except (TypeError, ValueError) as error:
+        raise PluginError(f"{where}: {error}") from None
 
 
 def _functions(module: ModuleType) -> Iterable[Callable[..., Any]]:
@@ -98,14 +197,14 @@ class Catalog:
 
     def __init__(self) -> None:
         self.plugins: dict[str, Plugin] = {}
-        self.commands: dict[str, Handler] = {}
-        self.matchers: list[Handler] = []
-        self.pollers: list[Handler] = []
-        self.webhooks: dict[str, Handler] = {}
+        self.commands: dict[str, CommandHandler] = {}
+        self.matchers: list[MatchHandler] = []
+        self.pollers: list[PollHandler] = []
+        self.webhooks: dict[str, WebhookHandler] = {}
 
     def add(self, plugin: Plugin) -> None:
         """Index ``plugin``; PluginError (and nothing added) on a name clash."""
-        commands = plugin.of_kind(CommandSpec)
+        commands = plugin.commands
         names = {n.casefold(): h for h in commands for n in (h.spec.name, *h.spec.aliases)}
         clashes = sorted(n for n in names if n in self.commands)
         if clashes or len(names) < sum(1 + len(h.spec.aliases) for h in commands):
@@ -114,15 +213,15 @@ class Catalog:
         hooks = self._webhooks(plugin)
         self.plugins[plugin.name] = plugin
         self.commands.update(names)
-        self.matchers.extend(plugin.of_kind(MatchSpec))
-        self.pollers.extend(plugin.of_kind(EverySpec))
+        self.matchers.extend(plugin.matchers)
+        self.pollers.extend(plugin.pollers)
         self.webhooks.update(hooks)
 
-    def _webhooks(self, plugin: Plugin) -> dict[str, Handler]:
+    def _webhooks(self, plugin: Plugin) -> dict[str, WebhookHandler]:
         """The plugin's webhooks by path; PluginError when a path is taken."""
-        found: dict[str, Handler] = {}
-        for handler in plugin.of_kind(WebhookSpec):
-            path = handler.spec.path  # type: ignore[union-attr]
+        found: dict[str, WebhookHandler] = {}
+        for handler in plugin.webhooks:
+            path = handler.spec.path
             owner = self.webhooks.get(path) or found.get(path)
             if owner is not None:
                 raise PluginError(f"webhook path clash in '{plugin.name}': {path} "
@@ -130,9 +229,9 @@ class Catalog:
             found[path] = handler
         return found
 
-    def command(self, name: str) -> Handler | None:
+    def command(self, name: str) -> CommandHandler | None:
         return self.commands.get(name.casefold())
 
-    def unique_commands(self) -> list[Handler]:
+    def unique_commands(self) -> list[CommandHandler]:
         """Each command handler once (the index also holds aliases)."""
         return list({id(h): h for h in self.commands.values()}.values())

@@ -7,12 +7,12 @@ a queue of ``queue_size``; past that they are shed (counted and logged, never st
 so memory stays flat under a flood. Threads are reused rather than started per message:
 starting a thread costs more than most handlers (see docs/architecture.md).
 
-Jobs cross on a ``queue.SimpleQueue`` (implemented in C): a Python-level condition
-variable here made the delivering and the reactive threads block and wake each other
-for nearly every message, which halved throughput on two CPUs. One plain lock guards
-the counters, and its critical sections call nothing (no thread switch while it is
-held); a busy thread finishes one job and takes the next under one lock. A thread is
-started when there are more outstanding jobs than threads and none is idle.
+This module is the worker loop; admission (the bound, the queue, shedding, when to
+start a thread) is ``admission.py``, which it asks at each step. Jobs cross on a
+``queue.SimpleQueue`` (implemented in C): a Python-level condition variable here made
+the delivering and the reactive threads block and wake each other for nearly every
+message, which halved throughput on two CPUs. Admission's one plain lock calls nothing
+while held; a busy thread finishes one job and takes the next under one lock.
 """
 
 from __future__ import annotations
@@ -25,8 +25,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
+from univac.engine.admission import Admission, Verdict
+
 log = logging.getLogger("univac.reactive")
 Job = Callable[[], None]
+SHED, CLOSED, START = Verdict.SHED, Verdict.CLOSED, Verdict.START  # globals: cheaper per job
 
 
 def _STOP() -> None:
@@ -72,51 +75,38 @@ class ReactivePool:
     """Runs jobs on at most ``max_threads`` threads with a bounded wait queue."""
 
     def __init__(self, max_threads: int, queue_size: int, idle_s: float = 30.0) -> None:
-        self._max = max_threads
-        self._queue_size = queue_size
+        self.admission = Admission(max_threads, queue_size)
         self._idle_s = idle_s
         self._jobs: queue.SimpleQueue[tuple[str, Job]] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
-        self._threads = 0
-        self._idle = 0
-        self._outstanding = 0
         self._running: dict[int, tuple[str, float]] = {}  # thread -> (label, started)
         self._reported: set[int] = set()
-        self._closed = False
         self._local = threading.local()
-        self.shed = 0
-        self.peak_threads = 0
+
+    @property
+    def shed(self) -> int:
+        """Jobs shed so far."""
+        return self.admission.shed
+
+    @property
+    def peak_threads(self) -> int:
+        return self.admission.peak_threads
 
     def submit(self, label: str, job: Job) -> bool:
         """Queue ``job``; start a thread if none is free. False when shed or closed."""
-        with self._lock:  # a C-level lock and no calls inside: no thread switch while held
-            if self._closed:
-                return False
-            if self._threads >= self._max and self._outstanding - self._max >= self._queue_size:
-                self.shed += 1
-                shed = self.shed
-            else:
-                self._outstanding += 1
-                start = (self._outstanding > self._threads and self._idle == 0
-                         and self._threads < self._max)
-                if start:  # a new thread counts as idle until it takes its first job
-                    self._threads += 1
-                    self._idle += 1
-                    if self._threads > self.peak_threads:
-                        self.peak_threads = self._threads
-                shed = 0
-        if shed:
-            if shed == 1 or shed % 1000 == 0:
+        verdict = self.admission.admit()
+        if verdict is SHED or verdict is CLOSED:
+            shed = self.admission.shed
+            if verdict is SHED and (shed == 1 or shed % 1000 == 0):
                 log.warning("reactive queue full: shed %d message(s) so far (%s)", shed, label)
             return False
         batch = getattr(self._local, "batch", None)
         self._jobs.put((label, batch.track(job) if batch else job))
-        if start:
+        if verdict is START:
             threading.Thread(target=self._work, name="react:idle", daemon=True).start()
         return True
 
     def _work(self) -> None:
+        """A reactive thread: take jobs and run them until told, or idle long enough, to leave."""
         me = threading.current_thread()
         ident = threading.get_ident()
         item = self._wait()
@@ -127,7 +117,7 @@ class ReactivePool:
                 me.name = f"react:{label}"
             try:
                 job()
-            except Exception:
+            except Exception:  # the last boundary: jobs catch their own (engine/handlers.py)
                 log.exception("reactive job %s failed", label)
             del self._running[ident]
             self._reported.discard(ident)
@@ -139,29 +129,14 @@ class ReactivePool:
         None when this thread should leave (lent, idle too long, closed).
         """
         item = None
-        if self._threads <= self._max:  # a lent thread above the bound takes no more here
+        if self.admission.may_take_next():
             with suppress(queue.Empty):
                 item = self._jobs.get_nowait()
-        with self._lock:  # one lock per job while busy: finish this one, take the next
-            self._outstanding -= 1
-            drained = self._outstanding == 0
-            if item is None:
-                leave = self._threads > self._max and self._outstanding < self._threads
-                if leave:
-                    self._threads -= 1
-                else:
-                    self._idle += 1
-            else:
-                leave = False
-                if item[1] is _STOP:
-                    self._threads -= 1
-        if drained:
-            with self._cond:
-                self._cond.notify_all()
-        if item is not None:
-            return None if item[1] is _STOP else item
-        if leave:
+        stop = item is not None and item[1] is _STOP
+        if self.admission.finished(item is not None, stop):
             return None
+        if item is not None:
+            return item
         me.name = "react:idle"
         return self._wait()
 
@@ -171,36 +146,22 @@ class ReactivePool:
             try:
                 item = self._jobs.get(timeout=self._idle_s)
             except queue.Empty:
-                with self._lock:
-                    leave = self._outstanding < self._threads
-                    if leave:
-                        self._threads -= 1
-                        self._idle -= 1
-                if leave:
+                if self.admission.idle_too_long():
                     return None
                 continue
-            with self._lock:
-                self._idle -= 1
-                if item[1] is _STOP:
-                    self._threads -= 1
-            return None if item[1] is _STOP else item
+            stop = item[1] is _STOP
+            self.admission.took(stop)
+            return None if stop else item
 
     @contextmanager
     def lend(self) -> Iterator[None]:
         """While a job waits for people (an approval), let one more thread run jobs."""
-        with self._lock:
-            self._max += 1
-            start = self._outstanding > self._threads and self._idle == 0
-            if start:
-                self._threads += 1
-                self._idle += 1
-        if start:
+        if self.admission.lend():
             threading.Thread(target=self._work, name="react:idle", daemon=True).start()
         try:
             yield
         finally:
-            with self._cond:
-                self._max -= 1
+            self.admission.give_back()
 
     @contextmanager
     def batch(self) -> Iterator[Batch]:
@@ -213,17 +174,13 @@ class ReactivePool:
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no job is queued or running; False on timeout."""
-        with self._cond:
-            return self._cond.wait_for(lambda: self._outstanding == 0, timeout)
+        return self.admission.wait_drained(timeout)
 
     def close(self, timeout: float) -> bool:
         """Refuse new jobs, let queued and running ones finish within ``timeout``."""
-        with self._cond:
-            self._closed = True
+        self.admission.close()
         idle = self.wait_idle(timeout)
-        with self._cond:
-            leaving = self._threads if idle else 0
-        for _ in range(leaving):
+        for _ in range(self.admission.threads if idle else 0):
             self._jobs.put(("stop", _STOP))
         return idle
 
@@ -240,6 +197,6 @@ class ReactivePool:
 
     def load(self) -> tuple[int, int, int]:
         """Return (threads, running jobs, queued jobs)."""
-        with self._cond:
+        with self.admission.lock:
             running = len(self._running)
-            return self._threads, running, max(0, self._outstanding - running)
+            return self.admission.threads, running, max(0, self.admission.outstanding - running)

@@ -1,8 +1,8 @@
 """The supervisor: the main thread's loop over transport and poller threads. Layer: core.
 
 It starts every child thread, checks them about once a second, and restarts a dead one
-with exponential backoff and jitter (the backoff resets once a child has run healthy
-for a while). More than ``max_crashes`` crashes within ``crash_window_s`` means
+with exponential backoff and jitter (``univac.Backoff``, reset once a child has run
+healthy for ``healthy_after_s``). More than ``max_crashes`` crashes within ``crash_window_s`` means
 something is badly wrong: the supervisor gives up and the process exits non-zero, so
 the watchdog or systemd can start it afresh. A child that returns normally has
 finished (the console at end of input); when every essential child has finished, the
@@ -18,10 +18,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+
+from univac import exitcodes
+from univac.backoff import Backoff
 
 log = logging.getLogger("univac.supervisor")
-EXIT_OK = 0
-EXIT_CRASH_LOOP = 3
 
 
 @dataclass
@@ -31,9 +33,8 @@ class Child:
     name: str
     target: Callable[[], None]
     essential: bool
+    backoff: Backoff
     thread: threading.Thread | None = None
-    started: float = 0.0
-    failures: int = 0
     finished: bool = False
     restart_at: float | None = None
 
@@ -53,16 +54,14 @@ class Supervisor:
         self._stop = stop
         self._max_crashes = max_crashes
         self._window = crash_window_s
-        self._healthy_after = healthy_after_s
-        self._backoff = backoff_s
-        self._rng = rng
+        self._backoff = partial(Backoff, *backoff_s, healthy_after_s=healthy_after_s, rng=rng)
         self._children: list[Child] = []
         self._crashes: deque[float] = deque()
         self._tick_callbacks: list[Callable[[], None]] = []
         self.wake = threading.Event()
 
     def add(self, name: str, target: Callable[[], None], essential: bool = False) -> None:
-        self._children.append(Child(name, target, essential))
+        self._children.append(Child(name, target, essential, self._backoff()))
 
     def on_tick(self, callback: Callable[[], None]) -> None:
         self._tick_callbacks.append(callback)
@@ -84,7 +83,7 @@ class Supervisor:
                 callback()
             self.wake.wait(tick_s)
             self.wake.clear()
-        return EXIT_OK
+        return exitcodes.OK
 
     def alive(self) -> dict[str, bool]:
         """Whether each child thread is running now."""
@@ -105,7 +104,7 @@ class Supervisor:
 
     def _start(self, child: Child) -> None:
         child.restart_at, child.finished = None, False
-        child.started = time.monotonic()
+        child.backoff.started()
         child.thread = threading.Thread(
             target=self._body, args=(child,), name=child.name, daemon=True
         )
@@ -122,15 +121,13 @@ class Supervisor:
 
     def _check(self, now: float) -> int | None:
         for child in self._children:
-            if child.thread is not None and child.thread.is_alive():
-                if child.failures and now - child.started > self._healthy_after:
-                    child.failures = 0
-            elif not child.finished and self._restart(child, now):
-                return EXIT_CRASH_LOOP
+            alive = child.thread is not None and child.thread.is_alive()
+            if not alive and not child.finished and self._restart(child, now):
+                return exitcodes.CRASH_LOOP
         essentials = [c for c in self._children if c.essential]
         if essentials and all(c.finished for c in essentials):
             log.info("every transport has finished; shutting down")
-            return EXIT_OK
+            return exitcodes.OK
         return None
 
     def _restart(self, child: Child, now: float) -> bool:
@@ -143,9 +140,7 @@ class Supervisor:
                 count = len(self._crashes)
                 log.critical("%d crashes within %.0f s: giving up", count, self._window)
                 return True
-            child.failures += 1
-            base, cap = self._backoff
-            delay = min(cap, base * 2 ** (child.failures - 1)) * (0.5 + self._rng() / 2)
+            delay = child.backoff.failed(now)
             child.restart_at = now + delay
             log.warning("%s died; restarting in %.1f s", child.name, delay)
         elif now >= child.restart_at:

@@ -52,6 +52,27 @@ class Histogram:
 
 
 @dataclass(frozen=True)
+class Family:
+    """One plugin metric: its owner, kind, label names and help text."""
+
+    plugin: str
+    kind: str
+    """``counter``, ``gauge`` or ``histogram``."""
+    labels: tuple[str, ...]
+    doc: str
+
+
+@dataclass(frozen=True)
+class PluginMetricsReport:
+    """Every plugin metric: families by name, and values by (name, label values)."""
+
+    families: dict[str, Family]
+    values: dict[tuple[str, tuple[str, ...]], float]
+    """Counters and gauges."""
+    histograms: dict[tuple[str, tuple[str, ...]], HistogramSnapshot]
+
+
+@dataclass(frozen=True)
 class MetricsReport:
     """What the bot has measured since it started (``ctx.bot.metrics()``)."""
 
@@ -63,3 +84,5 @@ class MetricsReport:
     (UserError), ``error`` (exception) or ``denied`` (access rules)."""
     latency: dict[tuple[str, str], HistogramSnapshot]
     """(plugin, kind) -> handler run time; kind is ``command``, ``match`` or ``webhook``."""
+    plugins: PluginMetricsReport | None = None
+    """The plugins' own metrics (``ctx.count``, ``ctx.gauge``, ``ctx.observe``)."""

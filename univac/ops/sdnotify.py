@@ -5,7 +5,8 @@ Unix datagram socket, a path or, when it starts with ``@``, a name in the abstra
 namespace. Each datagram holds ``KEY=VALUE`` lines. Univac sends:
 
 - ``READY=1`` on the supervisor's first tick, once every thread has been started;
-- ``STATUS=...`` whenever the one-line summary of the transports and pollers changes;
+- ``STATUS=...`` whenever the one-line summary of the transports and pollers changes
+  (with ``[ha]`` on it begins with the role: ``leader``, ``taking over``, ``standby``);
 - ``WATCHDOG=1`` every half of ``$WATCHDOG_USEC``, but only while every transport and
   poller thread is running: a dead thread awaiting restart, or a main loop stuck
   behind a wedged transport, means no ping, and the manager restarts the bot;
@@ -151,14 +152,15 @@ class Heartbeat:
         return self._last_ping is None or self._clock() - self._last_ping >= interval * 0.95
 
 
-def summary(states: Mapping[str, str], down: list[str], pollers: int) -> str:
-    """The STATUS line: each transport's state, then how many pollers run."""
+def summary(states: Mapping[str, str], down: list[str], pollers: int, role: str = "") -> str:
+    """The STATUS line: the ``[ha]`` role if any, each transport's state, then how many
+    pollers run (a standby's transports are ``standby`` and its pollers wait)."""
     parts = []
     for name, state in states.items():
         dead = f"transport:{name}" in down
         parts.append(f"{name} {'down, restarting' if dead else state}")
     dead_pollers = sum(1 for child in down if child.startswith("poll:"))
-    text = "transports: " + (", ".join(parts) or "none")
+    text = (f"{role}; " if role else "") + "transports: " + (", ".join(parts) or "none")
     return text + f"; pollers: {pollers - dead_pollers}/{pollers} running"
 
 

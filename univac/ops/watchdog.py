@@ -21,6 +21,9 @@ child's own pid count.
   (SIGKILL after ``stop_timeout_s``); SIGHUP is forwarded and the child is started
   afresh at once, which rereads the configuration. Every restart is logged with its
   reason: the exit code, the signal or the hang.
+- The child dies with the watchdog: on Linux the kernel sends it SIGKILL when the
+  watchdog dies, even by SIGKILL (``univac/ops/parentdeath.py``), so a new watchdog
+  never runs a second bot beside an orphan.
 
 Thread model: the watchdog process's main thread alone; it waits in ``select`` on the
 notify socket and on a pipe that signal handlers write to (``signal.set_wakeup_fd``).
@@ -38,13 +41,12 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+from univac import exitcodes
+from univac.backoff import Backoff
+from univac.ops.parentdeath import die_with_parent
 from univac.ops.sdnotify import NotifyServer
 
 log = logging.getLogger("univac.watchdog")
-EXIT_CANNOT_START = 2
-EXIT_GAVE_UP = 4
-NOT_CRASHES = {1: "invalid configuration", 2: "bad command line"}
-MEANINGS = {3: " (its supervisor gave up after repeated thread crashes)"}
 KILL_GRACE_S = 5.0
 
 
@@ -69,13 +71,8 @@ def describe(returncode: int) -> str:
             return f"killed by {signal.Signals(-returncode).name}"
         except ValueError:
             return f"killed by signal {-returncode}"
-    return f"exited with code {returncode}{MEANINGS.get(returncode, '')}"
-
-
-def backoff(failures: int, backoff_s: tuple[float, float]) -> float:
-    """The delay before restart number ``failures`` (1, 2, ...): doubling, capped."""
-    base, cap = backoff_s
-    return min(cap, base * 2 ** max(0, failures - 1))
+    meaning = exitcodes.MEANINGS.get(returncode) if returncode != exitcodes.OK else None
+    return f"exited with code {returncode}" + (f" ({meaning})" if meaning else "")
 
 
 class CrashBudget:
@@ -150,7 +147,8 @@ class Watchdog:
         self.command = command
         self.policy = policy
         self.budget = CrashBudget(policy.max_crashes, policy.window_s)
-        self.failures = 0
+        self.backoff = Backoff(*policy.backoff_s, healthy_after_s=policy.healthy_after_s,
+                               jitter=0.0)  # one child: no crowd to spread, exact delays
         self.server = NotifyServer()
         self.signals = SignalPipe()
 
@@ -167,7 +165,7 @@ class Watchdog:
                 child = Child(self._spawn(), time.monotonic())
             except OSError as error:
                 log.error("cannot start %s: %s", self.command[0], error.strerror or error)
-                return EXIT_CANNOT_START
+                return exitcodes.USAGE
             log.info("started the bot (pid %d): %s", child.process.pid, " ".join(self.command))
             returncode = self._watch(child)
             code = self._after(child, returncode)
@@ -182,7 +180,7 @@ class Watchdog:
             env["WATCHDOG_USEC"] = str(int(self.policy.hang_timeout_s * 1_000_000))
         output = sys.stderr.fileno()
         return subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=output,
-                                stderr=output, env=env)
+                                stderr=output, env=env, preexec_fn=die_with_parent())
 
     def _watch(self, child: Child) -> int:
         """Serve one child until it exits; return its exit status."""
@@ -214,6 +212,7 @@ class Watchdog:
         now = time.monotonic()
         if "READY" in fields and child.last_beat is None:
             log.info("the bot (pid %d) is ready", child.process.pid)
+            self.backoff.started(child.started)  # healthy: up since it was started
         if "READY" in fields or "WATCHDOG" in fields:
             child.last_beat = now
         if "STOPPING" in fields and child.stopping is None:
@@ -258,9 +257,8 @@ class Watchdog:
         if returncode == 0 and not child.hang:
             log.info("the bot exited cleanly; the watchdog ends")
             return 0
-        if returncode in NOT_CRASHES and not child.hang:
-            log.error("the bot exited with code %d (%s): not restarting",
-                      returncode, NOT_CRASHES[returncode])
+        if returncode in exitcodes.NOT_CRASHES and not child.hang:
+            log.error("the bot %s: not restarting", describe(returncode))
             return returncode
         return self._crashed(child, how)
 
@@ -270,10 +268,8 @@ class Watchdog:
         if self.budget.record(now):
             log.critical("giving up: %d crashes within %g s (the last one: %s)",
                          self.budget.count, policy.window_s, how)
-            return EXIT_GAVE_UP
-        healthy = child.last_beat is not None and now - child.started > policy.healthy_after_s
-        self.failures = 1 if healthy else self.failures + 1
-        delay = backoff(self.failures, policy.backoff_s)
+            return exitcodes.WATCHDOG_GAVE_UP
+        delay = self.backoff.failed(now)
         log.warning("the bot %s; restarting in %.3g s (crash %d of at most %d within %g s)",
                     how, delay, self.budget.count, policy.max_crashes, policy.window_s)
         return self._pause(delay)

@@ -1,5 +1,6 @@
 """A plugin exercising every part of the plugin API, for the core's tests."""
 
+import re
 import threading
 from typing import Literal
 
@@ -77,8 +78,15 @@ def announce(ctx: Context, *, text: str) -> None:
 
 
 @match(r"ticket-(\d+)")
-def ticket(ctx: Context, found) -> str:
-    return f"Ticket {found.group(1)}"
+def ticket(ctx: Context, matches):
+    for found in matches:
+        yield f"Ticket {found.group(1)}"
+
+
+@match(r"bug-(\d+)")
+def bug(ctx: Context, found: re.Match[str]) -> str:
+    """The form before matches were lists: the first match only."""
+    return f"Bug {found.group(1)}"
 
 
 @every(60)

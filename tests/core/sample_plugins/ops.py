@@ -36,3 +36,9 @@ def status_check(ctx: Context) -> str:
     """Anyone may run this."""
     ctx.audit("status_check", "done", detail="manual")
     return "ok"
+
+
+@command
+def whoami(ctx: Context) -> str:
+    """Say whether the sender holds the ops role."""
+    return "ops" if ctx.has_role("ops") else "not ops"

@@ -1,23 +1,29 @@
 """Outbound HTTP for plugins: one careful ``fetch`` and the rate-limit arithmetic.
 
-Private helper shared by the xkcd, links, github, gitlab and feeds plugins (the leading
-underscore keeps the loader away: it registers nothing). Every request has a connect
-and read timeout, a wall-clock deadline, the Univac User-Agent, a cap on the bytes read
-(after decompression) and a bounded number of redirects, followed here one by one so
-each hop is checked and credentials never follow a redirect to another origin.
+Part of the plugin kit; runs on the calling thread (a reactive thread or a poller).
+Every request has a connect and read timeout, a wall-clock deadline, the Univac
+User-Agent, a cap on the bytes read (after decompression) and a bounded number of
+redirects, followed here one by one so each hop is checked and credentials never
+follow a redirect to another origin. A URL that cannot be parsed (``http://[::1/``,
+a port over 65535) is a ``FetchError`` like any other failure.
 
-The optional ``Guard`` stops server-side request forgery: every connection's peer
-address (after DNS resolution, on every redirect hop) must be a public address, or be
-inside an allow-listed network. Proxies from the environment are ignored on purpose,
-since a proxy would hide the peer address from the guard.
+The optional ``Guard`` stops server-side request forgery: before any connection is
+opened, the host name is resolved, every address it resolves to must be public (or
+inside an allow-listed network), and the connection is then made to one of those
+checked addresses, so a name that resolves to an internal address never gets a TCP
+connection, not even a refused one, and a second lookup cannot swap the address
+(DNS rebinding). The URL keeps the name, so the ``Host`` header, TLS SNI and
+certificate verification are for the name. This holds for every redirect hop.
+Proxies from the environment are ignored on purpose: a proxy would connect for us.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import socket
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -29,6 +35,12 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
 from univac import __version__
+
+__all__ = [
+    "REDIRECTS", "USER_AGENT", "Blocked", "FetchError", "Guard", "HttpStatus", "Limits",
+    "RateLimited", "Resolver", "Response", "check", "fetch", "remaining", "reset_time",
+    "retry_after", "slow_down", "system_resolver",
+]
 
 USER_AGENT = f"Univac/{__version__} (+chat-ops bot)"
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -91,21 +103,52 @@ class Response:
         return self.headers.get("Content-Type", "").split(";")[0].strip().lower()
 
 
-class Guard:
-    """Allows public addresses, and the networks an operator lists (e.g. an intranet)."""
+Resolver = Callable[[str, int], list[str]]
 
-    def __init__(self, allow: Iterable[str] = ()) -> None:
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to (the system resolver, ``getaddrinfo``)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class Guard:
+    """Allows public addresses, and the networks an operator lists (e.g. an intranet).
+
+    ``resolve`` maps a host name and port to its addresses (the system resolver unless
+    given; tests pass their own).
+    """
+
+    def __init__(self, allow: Iterable[str] = (), resolve: Resolver = system_resolver) -> None:
         self.allow: tuple[Network, ...] = tuple(
             ipaddress.ip_network(network, strict=False) for network in allow
         )
+        self._resolve = resolve
 
     def allows(self, address: str) -> bool:
+        """True when a connection to ``address`` (an IP address) is allowed."""
         ip = ipaddress.ip_address(address.split("%")[0])
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
             ip = ip.ipv4_mapped
         if any(ip in network for network in self.allow):
             return True
         return ip.is_global and not ip.is_multicast
+
+    def addresses(self, host: str, port: int) -> list[str]:
+        """The addresses to connect to for ``host``: all of them checked.
+
+        FetchError when the name does not resolve; Blocked when any of its addresses
+        is not allowed (a name mixing public and internal addresses is refused whole).
+        """
+        try:
+            found = self._resolve(host.strip("[]"), port)
+        except (OSError, UnicodeError):
+            raise FetchError("the host name does not resolve") from None
+        if not found:
+            raise FetchError("the host name does not resolve")
+        if not all(self.allows(address) for address in found):
+            raise Blocked("the address is not allowed")
+        return found
 
 
 def fetch(
@@ -127,7 +170,6 @@ def fetch(
     origin = _origin(url)
     with _session(guard) as session:
         for _hop in range(limits.max_redirects + 1):
-            _check_scheme(url)
             sent = dict(headers or {}) if _origin(url) == origin else {}
             reply = _get(session, url, sent, limits.timeout_s)
             location = reply.headers.get("Location")
@@ -151,14 +193,15 @@ def _session(guard: Guard | None) -> requests.Session:
 
 
 def _origin(url: str) -> tuple[str, str | None, int | None]:
-    parts = urlsplit(url)
-    return parts.scheme, parts.hostname, parts.port
-
-
-def _check_scheme(url: str) -> None:
-    parts = urlsplit(url)
+    """(scheme, host, port) of an http(s) URL; FetchError for anything else."""
+    try:
+        parts = urlsplit(url)
+        origin = parts.scheme, parts.hostname, parts.port
+    except ValueError:  # "http://[::1/", a port over 65535
+        raise FetchError("not a valid URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise FetchError("only http and https URLs with a host are fetched")
+    return origin
 
 
 def _check_type(reply: requests.Response, media_types: tuple[str, ...]) -> None:
@@ -268,14 +311,14 @@ def _retry_after_header(raw: str, now: datetime) -> datetime | None:
 
 
 class _GuardedAdapter(HTTPAdapter):
-    """A requests adapter whose connections refuse peers the guard does not allow."""
+    """A requests adapter whose connections go only to addresses the guard checked."""
 
     def __init__(self, guard: Guard) -> None:
         self._guard = guard
         super().__init__(max_retries=0)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        """Give the pool manager connection pools whose connections check their peer."""
+        """Give the pool manager connection pools whose connections resolve and check."""
         super().init_poolmanager(*args, **kwargs)
         guarded = {}
         for scheme, pool in self.poolmanager.pool_classes_by_scheme.items():
@@ -286,13 +329,33 @@ class _GuardedAdapter(HTTPAdapter):
 
 
 class _Checked:
-    """Mixin for the connections requests makes: check the connected peer's address."""
+    """Mixin for the connections requests makes: resolve, check, connect to the checked.
+
+    Only the socket is opened here; the connection keeps its host name, so TLS (SNI,
+    certificate verification) and the ``Host`` header still use the name.
+    """
 
     guard: Guard
+    port: int
+    timeout: Any
+    source_address: tuple[str, int] | None
+    socket_options: list[tuple[int, int, int]] | None
 
-    def _new_conn(self) -> Any:
-        sock = super()._new_conn()  # type: ignore[misc]
-        if not self.guard.allows(sock.getpeername()[0]):
-            sock.close()
-            raise Blocked("the address is not allowed")
-        return sock
+    def _new_conn(self) -> socket.socket:
+        host = str(getattr(self, "_dns_host", ""))
+        addresses = self.guard.addresses(host, self.port)
+        timeout = self.timeout if isinstance(self.timeout, int | float) else None
+        failure: OSError | None = None
+        for address in addresses:
+            try:
+                sock = socket.create_connection((address, self.port), timeout,
+                                                self.source_address)
+            except OSError as error:
+                failure = error
+                continue
+            for option in self.socket_options or ():
+                sock.setsockopt(*option)
+            return sock
+        if isinstance(failure, TimeoutError):
+            raise FetchError("timed out")
+        raise FetchError(f"cannot connect ({type(failure).__name__})")

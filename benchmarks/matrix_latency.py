@@ -1,0 +1,262 @@
+"""Matrix benchmark: command-to-reply latency and throughput against a real Synapse.
+
+Run it from the checkout after ``scripts/install-test-servers`` (see docs/matrix.md)::
+
+    .venv/bin/python benchmarks/matrix_latency.py            # 5 runs, medians
+    .venv/bin/python benchmarks/matrix_latency.py --quick    # small sizes, 1 run
+
+A scripted user (``alice``, matrix-nio on its own thread, long-polling ``/sync``) sends
+``!echo <n>`` to a room on Synapse on 127.0.0.1 (plain HTTP, SQLite) and waits for the
+reply ``<n>`` from the bot's account. Three bots answer, one at a time:
+
+- ``floor``: a minimal matrix-nio echo client (below), the least any nio bot can cost;
+- ``transport``: Univac's Matrix transport alone, run on its thread as the supervisor
+  runs it, with a ``deliver`` that answers at once through ``send`` (no dispatcher);
+- ``univac``: a ``univac run`` process with the ``echo`` plugin (dispatcher, reactive
+  threads; ``user_rate = 0``, ``channel_rate = 0`` and a big queue so nothing is
+  limited or shed; its log goes to ``univac.log`` in the server's temp dir).
+
+Measured for each: latency of ``LATENCY_N`` sequential round trips (p50, p99), and
+throughput: a burst of ``BURST_N`` commands sent at once (concurrent requests), timed
+until the last reply arrived. Each figure is the median over the runs; a fresh Synapse per run, the
+bots interleaved within a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from nio import AsyncClient, MatrixRoom, RoomMessageText
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.integration.matrix_servers import (  # noqa: E402
+    PASSWORD,
+    SYNC_FILTER,
+    MatrixPeer,
+    SynapseServer,
+)
+from tests.integration.xmpp_servers import RunningBot  # noqa: E402
+from tests.waiting import free_port, wait_for  # noqa: E402
+from univac.transports import matrix  # noqa: E402
+
+SIZES = {"full": (200, 100), "quick": (30, 50)}
+ALIAS = "#bench:localhost"
+
+
+class EchoFloor:
+    """The floor: the smallest matrix-nio bot that answers ``!echo`` with a notice."""
+
+    def __init__(self, url: str, user_id: str) -> None:
+        self.url, self.user_id = url, user_id
+        self.joined = threading.Event()
+        self.replies: set[asyncio.Future] = set()
+
+    def run(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.loop.run_until_complete(self.main())
+        self.loop.close()
+
+    async def main(self) -> None:
+        client = self.client = AsyncClient(self.url, self.user_id)
+        await client.login(PASSWORD)
+        await client.join(ALIAS)
+        await client.sync(timeout=0)  # what came before is not answered
+        client.add_event_callback(self.echo, RoomMessageText)
+        self.joined.set()
+        self.task = asyncio.ensure_future(client.sync_forever(
+            timeout=30000, sync_filter=SYNC_FILTER))
+        with suppress(asyncio.CancelledError):
+            await self.task
+        await client.close()
+
+    async def echo(self, room: MatrixRoom, event: RoomMessageText) -> None:
+        """Answer without holding up the next sync (nio awaits callbacks before it)."""
+        if event.sender != self.user_id and event.body.startswith("!echo "):
+            reply = self.client.room_send(room.room_id, "m.room.message",
+                                          {"msgtype": "m.notice", "body": event.body[6:]})
+            task = asyncio.ensure_future(reply)
+            self.replies.add(task)
+            task.add_done_callback(self.replies.discard)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.task.cancel)
+
+
+@contextmanager
+def floor_bot(server: SynapseServer) -> Iterator[str]:
+    server.register("floor")
+    bot = EchoFloor(server.url, "@floor:localhost")
+    thread = threading.Thread(target=bot.run, daemon=True)
+    thread.start()
+    assert bot.joined.wait(20)
+    yield "@floor:localhost"
+    bot.stop()
+    thread.join(10)
+
+
+@contextmanager
+def transport_bot(server: SynapseServer) -> Iterator[str]:
+    server.register("transport")
+    settings = matrix.Settings(homeserver=server.url, user_id="@transport:localhost",
+                               password=PASSWORD, rooms=(ALIAS,),
+                               state_file=str(server.dir / "transport.json"))
+    bot = RunningBot(matrix.create("matrix", settings)).start()
+    bot.wait_joined(ALIAS, timeout=20)
+    yield "@transport:localhost"
+    bot.stop()
+
+
+@contextmanager
+def univac_bot(server: SynapseServer) -> Iterator[str]:
+    server.register("univac")
+    config = server.dir / "univac.toml"
+    config.write_text(f"""
+[bot]
+plugins = ["echo"]
+state_dir = "{server.dir / 'state'}"
+user_rate = 0
+channel_rate = 0
+queue_size = 100000
+log_level = "WARNING"
+
+[[transports]]
+type = "matrix"
+homeserver = "{server.url}"
+user_id = "@univac:localhost"
+password = "{PASSWORD}"
+rooms = ["{ALIAS}"]
+state_file = "{server.dir / 'univac-matrix.json'}"
+""")
+    command = [str(Path(sys.executable).parent / "univac"), "run", "--config", str(config)]
+    log = (server.dir / "univac.log").open("w")
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        yield "@univac:localhost"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+        log.close()
+
+
+BOTS: dict[str, Callable] = {"floor": floor_bot, "transport": transport_bot, "univac": univac_bot}
+
+
+def reply_from(peer: MatrixPeer, bot: str, timeout: float = 30.0) -> str:
+    return peer.expect(lambda seen: seen.sender == bot, timeout).body
+
+
+def wait_ready(peer: MatrixPeer, room: str, bot: str) -> None:
+    """Ask until the bot answers (the univac process may still be joining)."""
+    def answered() -> bool:
+        peer.say(room, "!echo ready")
+        try:
+            return reply_from(peer, bot, timeout=1.0) == "ready"
+        except AssertionError:
+            return False
+    wait_for(answered, 30, f"{bot} answering")
+    time.sleep(0.5)  # let any late duplicate "ready" replies arrive, then drop them
+    while not peer.inbox.empty():
+        peer.inbox.get()
+
+
+def measure(kind: str, latency_n: int, burst_n: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        server = SynapseServer(dir=Path(tmp), port=free_port())
+        server.write_config()
+        server.start()
+        try:
+            peer = MatrixPeer(server, "alice").start()
+            room = peer.create_room(alias="bench")
+            with BOTS[kind](server) as bot:
+                wait_ready(peer, room, bot)
+                result = {**latency(peer, room, bot, latency_n),
+                          **throughput(peer, room, bot, burst_n)}
+            peer.stop()
+            return result
+        finally:
+            server.stop()
+
+
+def latency(peer: MatrixPeer, room: str, bot: str, n: int) -> dict[str, float]:
+    samples = []
+    for i in range(n):
+        start = time.perf_counter()
+        peer.say(room, f"!echo {i}")
+        assert reply_from(peer, bot) == str(i)
+        samples.append((time.perf_counter() - start) * 1000)
+    cuts = statistics.quantiles(samples, n=100)
+    return {"p50_ms": statistics.median(samples), "p99_ms": cuts[98]}
+
+
+def throughput(peer: MatrixPeer, room: str, bot: str, n: int) -> dict[str, float]:
+    async def send_all() -> Any:
+        return await asyncio.gather(*(peer.client.room_send(
+            room, "m.room.message", {"msgtype": "m.text", "body": f"!echo b{i}"})
+            for i in range(n)))
+
+    start = time.perf_counter()
+    peer.call(send_all, timeout=120)
+    got: set[str] = set()
+    try:
+        while len(got) < n:
+            got.add(reply_from(peer, bot, timeout=60))
+    except AssertionError:
+        missing = sorted({f"b{i}" for i in range(n)} - got)
+        raise AssertionError(f"{bot}: {len(missing)} replies missing: {missing[:10]}") from None
+    elapsed = time.perf_counter() - start
+    return {"burst_per_s": n / elapsed}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, 1 run")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--json", action="store_true", help="print the raw results as JSON")
+    parser.add_argument("--bots", default=",".join(BOTS), help="which bots (comma-separated)")
+    args = parser.parse_args()
+    latency_n, burst_n = SIZES["quick" if args.quick else "full"]
+    runs = 1 if args.quick else args.runs
+    results: dict[str, list[dict[str, float]]] = {kind: [] for kind in args.bots.split(",")}
+    for _ in range(runs):
+        for kind in results:  # interleaved, so drift hits every bot alike
+            results[kind].append(measure(kind, latency_n, burst_n))
+    report(results, runs, latency_n, burst_n, args.json)
+
+
+def report(results: dict, runs: int, latency_n: int, burst_n: int, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(results, indent=1))
+    print(f"# {platform.python_implementation()} {platform.python_version()}, "
+          f"matrix-nio {version('matrix-nio')}, {runs} run(s), medians; "
+          f"latency: {latency_n} sequential round trips; burst: {burst_n} commands")
+    print("| bot | p50 ms | p99 ms | burst replies/s |")
+    print("|---|---:|---:|---:|")
+    for kind, rows in results.items():
+        med = {key: statistics.median(row[key] for row in rows) for key in rows[0]}
+        print(f"| {kind} | {med['p50_ms']:.2f} | {med['p99_ms']:.2f} | "
+              f"{med['burst_per_s']:.0f} |")
+    if "floor" in results and "univac" in results:
+        floor = statistics.median(row["p50_ms"] for row in results["floor"])
+        full = statistics.median(row["p50_ms"] for row in results["univac"])
+        print(f"univac p50 / floor p50 = {full / floor:.2f} (target: at most 1.5)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,255 @@
+"""Unit tests of the Matrix transport: settings (and their reference in docs/matrix.md),
+the inbound filter, reply contents (notices, Markdown, threads, splitting), the memory
+file, and the thread-facing API. The real homeserver tests are in tests/integration."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import re
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.waiting import wait_for
+from univac import TransportError
+from univac.transports import matrix
+from univac.transports.matrix import inbound, memory, outbound
+from univac.transports.matrix.inbound import RoomView
+
+BASE = {"homeserver": "https://matrix.example.org", "user_id": "@univac:example.org",
+        "password": "pw"}
+ME = "@univac:example.org"
+ROOM = "!abc:example.org"
+
+
+def settings(**overrides):
+    return matrix.Settings(**{**BASE, **overrides})
+
+
+def event(body="!help", msgtype="m.text", sender="@alice:example.org", **content):
+    return {"type": "m.room.message", "sender": sender, "event_id": "$e1",
+            "origin_server_ts": 1, "content": {"msgtype": msgtype, "body": body, **content}}
+
+
+def deliver(evt, private=False):
+    return inbound.to_message(evt, RoomView(ROOM, private), ME, "matrix", "Univac")
+
+
+# -- settings ---------------------------------------------------------------------
+
+def test_settings_need_a_homeserver_a_user_and_a_secret():
+    s = settings(rooms=("#ops:example.org", "!xyz:example.org", "!v12roomidwithoutserver"))
+    assert s.markdown and s.max_lines_per_reply == 20
+    assert matrix.create("m", s).name == "m"
+    assert settings(password="", access_token="syt_token").access_token == "syt_token"
+
+
+@pytest.mark.parametrize(("overrides", "error"), [
+    ({"homeserver": "matrix.example.org"}, "homeserver: 'matrix.example.org' is not a URL"),
+    ({"homeserver": "http://matrix.example.org"}, "plain http is allowed on loopback only"),
+    ({"user_id": "univac"}, "user_id: 'univac' is not a user id"),
+    ({"password": ""}, "password or access_token"),
+    ({"rooms": ("ops",)}, "rooms: 'ops' is neither an alias"),
+    ({"rooms": ("#ops",)}, "rooms: '#ops' is neither an alias"),
+    ({"invite_from": ("alice",)}, "invite_from: 'alice' must match user ids"),
+    ({"max_lines_per_reply": -1}, "max_lines_per_reply"),
+    ({"reconnect_min_s": -1.0}, "reconnect_min_s: must be 0 or more"),
+    ({"sync_timeout_s": 0.0}, "sync_timeout_s"),
+])
+def test_bad_settings_are_refused_with_the_setting_named(overrides, error):
+    with pytest.raises(ValueError, match=re.escape(error)):
+        settings(**overrides)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8008", "http://localhost:8008",
+                                 "http://[::1]:8008"])
+def test_plain_http_is_allowed_on_loopback(url):
+    assert settings(homeserver=url).homeserver == url
+
+
+def test_the_settings_table_in_the_docs_is_the_settings_dataclass():
+    assert docs_table("matrix.md") == expected_rows(matrix.Settings)
+
+
+def docs_table(page: str) -> list[tuple[str, str]]:
+    docs = (Path(__file__).parents[2] / "docs" / page).read_text(encoding="utf-8")
+    table = docs.split("## Settings", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^\| `(\w+)` \| (.+?) \|", table, re.MULTILINE)
+
+
+def expected_rows(cls: type) -> list[tuple[str, str]]:
+    rows = []
+    for field in dataclasses.fields(cls):
+        default = field.default
+        if default is dataclasses.MISSING:
+            shown = "(required)"
+        elif isinstance(default, bool):
+            shown = f"`{str(default).lower()}`"
+        elif isinstance(default, str):
+            shown = f'`"{default}"`'
+        elif isinstance(default, tuple):
+            shown = "`[]`"
+        else:
+            shown = f"`{default}`"
+        rows.append((field.name, shown))
+    return rows
+
+
+# -- inbound -------------------------------------------------------------------
+
+def test_a_text_message_becomes_a_message_with_the_mxid_as_identity():
+    message = deliver(event("!echo hi"))
+    assert message == ("matrix", ROOM, "@alice:example.org", "!echo hi", False,
+                       "mxid:@alice:example.org", "Univac")
+    assert deliver(event("echo hi"), private=True).private is True
+
+
+@pytest.mark.parametrize("evt", [
+    event(msgtype="m.notice"),                              # another bot
+    event(msgtype="m.emote"),
+    event(msgtype="m.image"),
+    event(sender=ME),                                       # the bot itself
+    event("* !deploy", **{"m.new_content": {"msgtype": "m.text", "body": "!deploy"},
+                          "m.relates_to": {"rel_type": "m.replace", "event_id": "$e0"}}),
+    event("   "),
+    {**event(), "type": "m.room.encrypted"},
+    {**event(), "type": "m.room.member"},
+    {**event(), "content": "not a dict"},
+    {"type": "m.room.message", "content": {"msgtype": "m.text", "body": "!help"}},
+], ids=["notice", "emote", "image", "own", "edit", "blank", "encrypted", "member",
+        "bad content", "no sender"])
+def test_never_acted_on(evt):
+    assert deliver(evt) is None
+
+
+def test_a_message_in_a_thread_is_answered_in_the_thread():
+    relation = {"rel_type": "m.thread", "event_id": "$root", "is_falling_back": True,
+                "m.in_reply_to": {"event_id": "$root"}}
+    message = deliver(event("!echo x", **{"m.relates_to": relation}))
+    assert (message.target, message.text) == (f"{ROOM}/$root", "!echo x")
+    assert outbound.split_target(message.target) == (ROOM, "$root")
+
+
+def test_a_reply_loses_its_quoted_fallback():
+    body = "> <@bob:example.org> the build broke\n> twice\n\n!status"
+    relation = {"m.in_reply_to": {"event_id": "$q"}}
+    assert deliver(event(body, **{"m.relates_to": relation})).text == "!status"
+    assert deliver(event("> not a reply\n\ntext")).text == "> not a reply\n\ntext"
+
+
+# -- outbound --------------------------------------------------------------------
+
+def test_replies_are_notices_with_markdown_only_when_it_changes_something():
+    assert outbound.contents('it\'s "fine" & <ok>') == [
+        {"msgtype": "m.notice", "body": 'it\'s "fine" & <ok>'}]
+    assert outbound.contents("two\nlines") == [{"msgtype": "m.notice", "body": "two\nlines"}]
+    [rich] = outbound.contents("**done**: `v1` <b>x</b>\n- a\n- b")
+    assert rich["format"] == "org.matrix.custom.html"
+    assert rich["formatted_body"] == ("<p><strong>done</strong>: <code>v1</code> "
+                                      "&lt;b&gt;x&lt;/b&gt;</p>\n<ul>\n<li>a</li>\n<li>b</li>\n</ul>")
+    assert "formatted_body" not in outbound.contents("**done**", markdown=False)[0]
+    assert "img" not in outbound.render("![x](https://example.org/a.png)")
+
+
+def test_a_reply_in_a_thread_relates_to_its_root():
+    [content] = outbound.contents("ok", thread_root="$root")
+    assert content["m.relates_to"] == {"rel_type": "m.thread", "event_id": "$root",
+                                       "is_falling_back": True,
+                                       "m.in_reply_to": {"event_id": "$root"}}
+
+
+def test_long_replies_are_cut_to_max_lines_with_a_note():
+    [content] = outbound.contents("\n".join(f"l{n}" for n in range(30)), max_lines=5)
+    assert content["body"].split("\n") == ["l0", "l1", "l2", "l3", "[… 26 more lines not shown]"]
+    assert outbound.contents(" \n\n") == []
+
+
+def test_text_too_big_for_one_event_is_split_at_line_ends():
+    text = "\n".join(f"line {n} " + "x" * 100 for n in range(2000))
+    parts = outbound.contents(text)
+    assert len(parts) > 1
+    assert all(len(json.dumps(p).encode()) <= outbound.MAX_CONTENT_BYTES + 200 for p in parts)
+    assert "\n".join(p["body"] for p in parts) == text
+    one_line = outbound.contents("é" * 40_000, markdown=False)
+    assert "".join(p["body"] for p in one_line) == "é" * 40_000 and len(one_line) > 1
+
+
+# -- memory ---------------------------------------------------------------------
+
+def test_memory_keeps_values_in_a_private_file_written_whole(tmp_path):
+    path = tmp_path / "state" / "matrix-m.json"
+    store = memory.JsonMemory(path)
+    assert store.get("device_id") == ""
+    store.set(device_id="DEV", access_token="syt_secret", next_batch="s1")
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    again = memory.JsonMemory(path)
+    assert (again.get("device_id"), again.get("next_batch")) == ("DEV", "s1")
+    again.set(next_batch="s2")
+    assert json.loads(path.read_text()) == {"access_token": "syt_secret", "device_id": "DEV",
+                                            "next_batch": "s2"}
+    assert sorted(p.name for p in path.parent.iterdir()) == ["matrix-m.json"]
+    with pytest.raises(KeyError):
+        again.set(password="no")
+
+
+def test_an_unreadable_memory_file_is_logged_without_its_content(tmp_path, caplog):
+    path = tmp_path / "matrix-m.json"
+    path.write_text('{"access_token": "syt_secret", ')
+    with caplog.at_level(logging.WARNING):
+        assert memory.JsonMemory(path).get("access_token") == ""
+    assert "logging in afresh" in caplog.text and "syt_secret" not in caplog.text
+
+
+def test_the_memory_file_goes_where_the_core_keeps_its_state(monkeypatch, tmp_path):
+    monkeypatch.setenv("STATE_DIRECTORY", f"{tmp_path}/a:{tmp_path}/b")
+    assert memory.default_state_file("m") == tmp_path / "a" / "matrix-m.json"
+    monkeypatch.delenv("STATE_DIRECTORY")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert memory.default_state_file("m") == tmp_path / "xdg" / "univac" / "matrix-m.json"
+    monkeypatch.delenv("XDG_STATE_HOME")
+    assert memory.default_state_file("m") == (
+        Path.home() / ".local" / "state" / "univac" / "matrix-m.json")
+    assert matrix.create("m", settings(state_file=str(tmp_path / "x.json"))).memory.path == (
+        tmp_path / "x.json")
+
+
+# -- the thread-facing side ----------------------------------------------------------
+
+def test_stop_while_the_homeserver_is_unreachable_ends_run(tmp_path):
+    transport = matrix.create("m", settings(homeserver="http://127.0.0.1:9",
+                                            state_file=str(tmp_path / "m.json"),
+                                            reconnect_min_s=0.05, reconnect_max_s=0.1))
+    thread = threading.Thread(target=transport.run, args=(lambda m: None,), daemon=True)
+    thread.start()
+    status = wait_for(lambda: (s := transport.status()) and "cannot reach" in s.detail and s,
+                      10, "the failed attempt")
+    assert status.state in ("connecting", "disconnected") and "cannot reach" in status.detail
+    transport.send(ROOM, "never sent")
+    transport.stop("bye")
+    thread.join(10)
+    assert not thread.is_alive() and transport.status().state == "stopped"
+    assert not os.path.exists(tmp_path / "m.json")  # nothing learnt, nothing written
+
+
+def test_an_unexpected_error_ends_run_with_it_for_the_supervisor(tmp_path, monkeypatch):
+    from univac.transports.matrix import session
+
+    async def broken(self):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(session.Session, "_connect_forever", broken)
+    transport = matrix.create("m", settings(state_file=str(tmp_path / "m.json")))
+    with pytest.raises(KeyError, match="a bug"):
+        transport.run(lambda m: None)
+    assert transport.status().state == "stopped"
+
+
+def test_an_unreadable_tls_ca_file_makes_run_raise_a_transport_error(tmp_path):
+    transport = matrix.create("m", settings(tls_ca_file=str(tmp_path / "missing.pem"),
+                                            state_file=str(tmp_path / "m.json")))
+    with pytest.raises(TransportError, match="tls_ca_file"):
+        transport.run(lambda m: None)

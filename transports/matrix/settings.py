@@ -1,0 +1,100 @@
+"""The settings of one ``[[transports]]`` table with ``type = "matrix"``. Layer: transport.
+
+Checked when built, at start (see docs/matrix.md for every setting).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+USER_ID = re.compile(r"@[^:\s]+:[^\s/]+")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Settings of one ``[[transports]]`` table with ``type = "matrix"``."""
+
+    homeserver: str
+    """Base URL of the homeserver's client API, ``https://matrix.example.org``."""
+    user_id: str
+    """The bot's account, ``@univac:example.org``."""
+    password: str = ""
+    """The account password; better given as ``password_file`` or ``password_env``."""
+    access_token: str = ""
+    """An access token instead of a password (its device is the token's device)."""
+    device_name: str = "Univac"
+    """Name of the device the password login creates (once: the device is kept)."""
+    display_name: str = ""
+    """Display name to set on the account at start; empty: leave it as it is."""
+    rooms: tuple[str, ...] = ()
+    """Rooms to join: aliases ``#ops:example.org`` or ids ``!abc:example.org``."""
+    invite_from: tuple[str, ...] = ()
+    """Who may invite the bot into a room: fnmatch patterns of user ids; empty: nobody."""
+    state_file: str = ""
+    """JSON file for the device, access token and sync token; empty: in the state folder."""
+    tls_ca_file: str = ""
+    """Extra CA certificates (PEM) to trust, e.g. for a self-signed homeserver."""
+    markdown: bool = True
+    """Render replies as Markdown into ``formatted_body`` (the body stays plain text)."""
+    max_lines_per_reply: int = 20
+    """Lines per reply at most; longer replies end with a note of what was cut (0: no limit)."""
+    reconnect_min_s: float = 1.0
+    """First delay before logging in or syncing again after a failure (doubles, jittered)."""
+    reconnect_max_s: float = 300.0
+    """Longest delay between reconnect attempts or room join retries."""
+    sync_timeout_s: float = 30.0
+    """How long one sync request waits on the server for new events (long poll)."""
+    request_timeout_s: float = 20.0
+    """How long any request may take (a sync: ``sync_timeout_s`` plus 15 s) before the
+    link counts as lost."""
+
+    def __post_init__(self) -> None:
+        """Check what the types cannot; a ValueError names the setting."""
+        check_homeserver(self.homeserver)
+        if not USER_ID.fullmatch(self.user_id):
+            raise ValueError(f"user_id: {self.user_id!r} is not a user id like @bot:example.org")
+        if not (self.password or self.access_token):
+            raise ValueError("password or access_token: one of them is needed to log in")
+        for room in self.rooms:
+            check_room(room)
+        for pattern in self.invite_from:
+            if not pattern.startswith(("@", "*")):
+                raise ValueError(f"invite_from: {pattern!r} must match user ids (@user:server)")
+        if self.max_lines_per_reply < 0:
+            raise ValueError("max_lines_per_reply: must be 0 (no limit) or more")
+        if self.sync_timeout_s <= 0 or self.request_timeout_s <= 0:
+            raise ValueError("sync_timeout_s and request_timeout_s: must be more than 0")
+        for field in dataclasses.fields(self):
+            if field.name.endswith("_s") and getattr(self, field.name) < 0:
+                raise ValueError(f"{field.name}: must be 0 or more seconds")
+
+
+def check_homeserver(url: str) -> None:
+    """An https URL, or http to a loopback address (a homeserver on the same machine)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"homeserver: {url!r} is not a URL like https://matrix.example.org")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ValueError(f"homeserver: plain http is allowed on loopback only, not {url!r}")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_room(room: str) -> None:
+    """A room alias ``#name:server`` or a room id ``!opaque`` (``!opaque:server``)."""
+    alias = room.startswith("#") and re.fullmatch(r"#[^:\s/]+:[^\s/]+", room)
+    room_id = room.startswith("!") and re.fullmatch(r"![^\s/]+", room)
+    if not (alias or room_id):
+        raise ValueError(f"rooms: {room!r} is neither an alias (#room:server) "
+                         "nor an id (!id:server)")
