@@ -1,14 +1,16 @@
 """The router hands who asked (``requester``) to transports that take it, and only to them,
-with the text made safe on the same path;."""
+with the text made safe on the same path; the ``[ha]`` term wrapper passes it on too."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from tests.core.sample_plugins import ops
 from univac.config import from_mapping
 from univac.engine.bot import Bot
 from univac.engine.router import Router, requester
+from univac.engine.terms import Terms
 from univac.message import Message
 from univac.ops.stats import Stats
 from univac.settings import Source
@@ -108,3 +110,14 @@ def test_refusals_carry_who_asked(tmp_path: Path) -> None:
     finally:
         bot.shutdown()
 
+
+def test_the_term_wrapper_passes_the_requester_on() -> None:
+    terms = Terms(True, threading.Event(), 5.0)
+    fair, old = FairTransport(), OldTransport()
+    wrapped = terms.wrap({"fair": fair, "old": old}, {})
+    router = Router(wrapped, Stats())
+    assert terms.begin()
+    router.send("fair", "#c", "hi", "account:alice")
+    router.send("old", "#c", "hi", "account:alice")
+    assert fair.asked == [("#c", "hi", "account:alice")] and old.sent == [("#c", "hi")]
+    terms.close()
