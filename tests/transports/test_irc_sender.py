@@ -338,3 +338,25 @@ def test_univac_check_accepts_the_queue_settings_and_names_a_bad_one(tmp_path, c
     assert main(["check", "--config", str(bad)]) == 1
     assert "transports[0].max_queued_bytes: must be at least 4096" in capsys.readouterr().err
 
+
+def test_the_wait_for_a_pong_covers_our_lines_beyond_a_burst_since_the_last_answer(wire):
+    """``pinged`` is the time a server pacing our input at ``flood_rate`` needs for the
+    lines ahead of the PING beyond one burst; an answered PING confirms what went before."""
+    sender, link = make(flood_rate=2.0, flood_burst=4), registered()
+    sender.submit("#c", "\n".join(f"line {i}" for i in range(10)))
+    start = sender.bucket.stamp
+    sender.drain(link, start)
+    sent = [line for step in range(20) for line in wire.lines(sender, start + step)]
+    assert len(sent) == 10  # a token each, over 20 s
+    sender.urgent("PING :univac-1")
+    assert sender.pinged() == (10 - 4) / 2.0
+    assert wire.lines(sender, start + 20) == ["PING :univac-1"]
+    sender.ponged()
+    sender.urgent("PING :univac-2")
+    assert sender.pinged() == 0.0  # only the first PING is ahead of it: within the burst
+    unpaced = make(flood_rate=0.0)
+    unpaced.submit("#c", "\n".join(f"line {i}" for i in range(50)))
+    unpaced.drain(link, T0)
+    assert len(wire.lines(unpaced, T0)) == 50
+    unpaced.urgent("PING :univac-1")
+    assert unpaced.pinged() == 0.0  # without flood control the server is not pacing us

@@ -79,6 +79,11 @@ class Sender:
         self.more_command = more_command
         self.held_back: dict[str, tuple[str, list[str]]] = {}
         self.wbuf = bytearray()
+        self.lines_out = 0
+        """Lines moved into the write buffer on this connection."""
+        self.confirmed = 0
+        """Of those, how many the server has shown it read (it answered a PING after them)."""
+        self._ping_mark = 0
         self._inbox: queue.SimpleQueue[tuple[str, str, str]] = queue.SimpleQueue()
         self._refused = 0
         self._refused_lock = threading.Lock()
@@ -130,6 +135,7 @@ class Sender:
         self.control_lines.clear()
         self.ctcp_lines.clear()
         self.wbuf.clear()
+        self.lines_out = self.confirmed = self._ping_mark = 0
 
     def urgent(self, line: str) -> None:
         """Queue a line that skips flood control (registration, PONG, QUIT)."""
@@ -186,6 +192,19 @@ class Sender:
             lines = [*lines[:cap], f"PRIVMSG {target} :({len(lines) - cap} more lines: say {more})"]
         self.replies.push(key, [encode(line) for line in lines], now)
 
+    def pinged(self) -> float:
+        """Our keepalive PING was just queued (urgent): the seconds a server that paces
+        our input at ``flood_rate`` (InspIRCd's fakelag) may need before it reads it,
+        behind the lines sent since the last answered PING beyond one burst. 0 without
+        flood control."""
+        self._ping_mark = self.lines_out + len(self.urgent_lines)
+        ahead = self._ping_mark - 1 - self.confirmed - self.bucket.burst
+        return max(0, ahead) / self.bucket.rate if self.bucket.rate > 0 else 0.0
+
+    def ponged(self) -> None:
+        """The server answered our PING: it has read every line sent before it."""
+        self.confirmed = max(self.confirmed, self._ping_mark)
+
     # I/O thread: what goes out --------------------------------------------------
 
     def wait(self, now: float, registered: bool) -> float:
@@ -222,6 +241,7 @@ class Sender:
             if line is None:
                 break
             self.wbuf += line
+            self.lines_out += 1
         self.write(sock)
         self.drops.report(now)
 

@@ -6,8 +6,10 @@ output on the ``Sender`` and raise ``Closed`` to end the connection. Registratio
 complete at 001 (with or without a trailing parameter); channels are joined at the end
 of the MOTD (376/422) or shortly after 001 when the server sends no MOTD at all. Timers:
 no byte at all within ``first_byte`` of connecting, no 001 within ``register_timeout``,
-or no answer to our keepalive PING end the connection; every end the bot decides itself
-on a link that may still work is a ``Closed(..., quit=True)`` (a QUIT says why).
+or no answer to our keepalive PING end the connection (the wait for the answer grows by
+the time a server that paces our input needs for our own lines ahead of the PING, see
+``Sender.pinged``); every end the bot decides itself on a link that may still work is a
+``Closed(..., quit=True)`` (a QUIT says why).
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class Session:
         self.joined_once = False
         self.last_inbound = now
         self.last_pong: float | None = None
+        self.pong_wait = timing.ping_timeout
         self.timers: dict[str, float] = {"register": now + timing.register_timeout,
                                          "first_byte": now + timing.first_byte}  # fmt: skip
         self.handlers: dict[str, Callable[[Line, float], None]] = {
@@ -121,6 +124,7 @@ class Session:
     def on_pong(self, line: Line, now: float) -> None:
         """An answer to our keepalive PING (wall-clock time, for status)."""
         self.last_pong = time.time()
+        self.out.ponged()
 
     def touch(self, now: float) -> None:
         """Traffic arrived: the link is alive."""
@@ -277,7 +281,7 @@ class Session:
         if timers.get("register", now + 1) <= now:
             raise Closed(f"registration timed out after {timing.register_timeout:g} s", quit=True)
         if timers.get("pong", now + 1) <= now:
-            silent = timing.ping_interval + timing.ping_timeout
+            silent = round(timing.ping_interval + self.pong_wait, 1)
             raise Closed(f"no answer to our PING: link silent for {silent:g} s", quit=True)
         if timers.get("motd", now + 1) <= now:
             self.join_channels(now)
@@ -289,7 +293,8 @@ class Session:
     def _keepalive(self, now: float) -> None:
         if "pong" not in self.timers and now - self.last_inbound >= self.timing.ping_interval:
             self.urgent([build("PING", trailing=f"univac-{int(now)}")])
-            self.timers["pong"] = now + self.timing.ping_timeout
+            self.pong_wait = self.timing.ping_timeout + self.out.pinged()
+            self.timers["pong"] = now + self.pong_wait
 
     def _regain(self, now: float) -> None:
         link = self.link
