@@ -1,19 +1,26 @@
 """IRC round-trip benchmark against a real ngircd on 127.0.0.1 (flood penalties off).
 
 Usage:  .venv/bin/python benchmarks/irc_roundtrip.py [--runs 5] [--bots univac,handoff,...]
+            [--flood] [--joins]
 
-Bots, each run as its own process so its CPU, RSS and threads can be read from /proc:
+Bots, each run as its own process so its CPU, RSS and threads can be read from /proc,
+all with the default output queue settings (``max_queued_lines``, ``max_queued_bytes``):
 - ``univac``: ``univac run`` with the IRC transport, the echo plugin and the core plugins;
 - ``handoff``: the IRC transport alone, its deliver callback handing ``!echo X`` to one
   other thread that sends the echo (what the thread model costs, without the core);
 - ``transport``: the IRC transport alone, its deliver callback echoing ``!echo X``;
 - ``floor``: a minimal raw-socket echo bot (the floor).
-Scenarios: start-to-joined; 300 sequential channel commands (p50/p99 latency); 1,000
-private commands sent at once by 10 clients, each reading its own replies (replies/s,
-median reply latency, bot CPU per command);
-idle and peak RSS, peak thread count. ``--flood`` adds the default-flood-control scenario:
-one user floods 500 commands, a second user's single command is timed. Prints medians
-of all runs as a Markdown table.
+Scenarios, with the bot's flood control and the core's rate limits off: start-to-joined;
+300 sequential channel commands (p50/p99 latency); 1,000 private commands sent at once
+by 10 clients, each reading its own replies (replies/s, median reply latency, bot CPU per
+command, replies lost); 1,000 channel commands sent at once by 10 clients in one channel
+(replies/s, replies lost: the independent benchmark's case); idle and peak RSS, peak
+thread count. ``--flood`` adds the default-flood-control scenarios: 1, 2 and 4
+connections flood 500 commands each into the channel, a second user's single command
+is timed (the core's rate limits off; once more with 4 flooders and the core's default
+rate limits). ``--joins`` adds the 500-channel scenarios: ``univac run`` configured for 500
+channels, time from start until it is in all of them, with flood control off and with
+the defaults. Prints the medians of all runs.
 """
 
 from __future__ import annotations
@@ -69,8 +76,7 @@ def transport_bot(port: int, handoff: bool = False) -> None:
     from univac.transports import irc
 
     settings = irc.Settings(host="127.0.0.1", port=port, tls=False, channels=(CHANNEL,),
-                            flood_rate=0, motd_wait_s=0.2, sts_file="/nonexistent/sts",
-                            max_queued_lines=100000)  # fmt: skip
+                            flood_rate=0, motd_wait_s=0.2, sts_file="/nonexistent/sts")
     transport = irc.create("bench", settings)
     jobs: queue.SimpleQueue = queue.SimpleQueue()
 
@@ -91,25 +97,30 @@ def transport_bot(port: int, handoff: bool = False) -> None:
     transport.run(deliver)
 
 
-def univac_config(port: int, directory: Path, flood: bool) -> Path:
-    """A config for ``univac run``: echo + core plugins, IRC flood control off unless ``flood``."""
+def univac_config(port: int, directory: Path, flood: bool, channels: tuple[str, ...],
+                  limits: bool) -> Path:  # fmt: skip
+    """A config for ``univac run``: echo + core plugins; IRC flood control off unless
+    ``flood``, the core's rate limits off unless ``limits``; the output queues keep their
+    defaults."""
     config = directory / "univac.toml"
     flood_line = "" if flood else "flood_rate = 0\n"
-    rate = "" if flood else "user_rate = 0\nchannel_rate = 0\n"
+    rate = "" if limits else "user_rate = 0\nchannel_rate = 0\n"
+    listed = ", ".join(f'"{c}"' for c in channels)
     config.write_text(
         f'[bot]\nplugins = ["echo", "help", "version", "status", "whereareyou"]\n'
         f'state_dir = "{directory / "state"}"\nqueue_size = 4096\n{rate}'
         f'[[transports]]\ntype = "irc"\nhost = "127.0.0.1"\nport = {port}\ntls = false\n'
-        f'channels = ["{CHANNEL}"]\nmotd_wait_s = 0.2\nsts_file = "{directory / "sts.json"}"\n'
-        f"max_queued_lines = 100000\n{flood_line}"
+        f'channels = [{listed}]\nmotd_wait_s = 0.2\nsts_file = "{directory / "sts.json"}"\n'
+        f"{flood_line}"
     )
     return config
 
 
-def spawn_bot(kind: str, port: int, directory: Path, flood: bool = False) -> subprocess.Popen:
+def spawn_bot(kind: str, port: int, directory: Path, flood: bool = False,
+              channels: tuple[str, ...] = (CHANNEL,), limits: bool = False) -> subprocess.Popen:
     if kind == "univac":
-        command = [str(Path(sys.executable).parent / "univac"), "run", "--config",
-                   str(univac_config(port, directory, flood))]  # fmt: skip
+        config = univac_config(port, directory, flood, channels, limits)
+        command = [str(Path(sys.executable).parent / "univac"), "run", "--config", str(config)]
     else:
         command = [sys.executable, __file__, f"--run-{kind}-bot", str(port)]
     log = open(directory / f"{kind}.log", "ab")  # noqa: SIM115 (closed with the process)
@@ -206,6 +217,7 @@ def one_run(kind: str, server, directory: Path, sequential_count: int = 300,
         result = {"joined_s": joined, "idle_rss_mb": idle_rss}
         result.update(sequential(observer, sequential_count))
         result.update(burst(server.port, observer, bot.pid, each=burst_each))
+        result.update(channel_burst(server.port, observer, each=burst_each))
         sampler.done.set()
         result["peak_rss_mb"] = proc_status(bot.pid)["VmHWM"] / 1024
         result["peak_threads"] = sampler.peak
@@ -228,7 +240,8 @@ def sequential(client: Client, count: int = 300) -> dict[str, float]:
 
 
 def burst(port: int, observer: Client, pid: int, clients: int = 10, each: int = 100):
-    """``clients`` users each send ``each`` private commands at once and read the replies.
+    """``clients`` users each send ``each`` private commands at once and read the replies
+    (a reply that has not come 10 s after the last one is lost).
 
     One thread sends all the bursts, then reads every client's replies with ``selectors``,
     counting them per read, so the load generator costs little next to the server and the
@@ -245,8 +258,7 @@ def burst(port: int, observer: Client, pid: int, clients: int = 10, each: int = 
         start = time.perf_counter()
         for sender, payload in zip(senders, payloads, strict=True):
             sender.sock.sendall(payload)
-        deadline = time.monotonic() + 60
-        while len(seen) < clients * each and time.monotonic() < deadline:
+        while len(seen) < clients * each and time.perf_counter() - (seen or [start])[-1] < 10:
             for key, _mask in sel.select(1.0):
                 stamp, sender = time.perf_counter(), key.data
                 data = sender.sock.recv(262144)
@@ -259,33 +271,100 @@ def burst(port: int, observer: Client, pid: int, clients: int = 10, each: int = 
         sender.sock.close()
     return {
         "replies": len(seen),
+        "lost": clients * each - len(seen),
         "replies_per_s": len(seen) / ((seen[-1] - start) if seen else float("inf")),
         "burst_median_ms": (statistics.median(seen) - start) * 1000 if seen else float("nan"),
         "cpu_ms_per_cmd": cpu * 1000 / max(1, len(seen)),
     }
 
 
-def flood_run(server, directory: Path) -> dict[str, float]:
-    """Default flood control (univac defaults): user A floods 500, user B asks once."""
+def channel_burst(port: int, observer: Client, clients: int = 10, each: int = 100):
+    """The independent benchmark's case: ``clients`` users in the channel send ``each``
+    commands at once; the observer counts the distinct replies, and a reply that has not
+    come 10 s after the last one is lost. Every client's socket is read meanwhile (each
+    gets every command and every reply), so the server never drops a slow reader."""
+    senders = [Client(port, f"chan{i}") for i in range(clients)]
+    payloads = [b"".join(f"PRIVMSG {CHANNEL} :!echo c{c}-{j}\r\n".encode() for j in range(each))
+                for c in range(clients)]  # fmt: skip
+    seen: dict[bytes, float] = {}
+    with selectors.DefaultSelector() as sel:
+        for client in (observer, *senders):
+            sel.register(client.sock, selectors.EVENT_READ, client)
+        start = last = time.perf_counter()
+        for sender, payload in zip(senders, payloads, strict=True):
+            sender.sock.sendall(payload)
+        while len(seen) < clients * each and time.perf_counter() - last < 10:
+            for key, _mask in sel.select(1.0):
+                client, stamp = key.data, time.perf_counter()
+                data = client.sock.recv(262144)
+                if not data:
+                    raise ConnectionError("server closed")
+                complete, _nl, client.buffer = (client.buffer + data).rpartition(b"\n")
+                if client is observer:
+                    for line in complete.split(b"\n"):
+                        if line.startswith(b":univac!") and f" {CHANNEL} :c".encode() in line:
+                            seen.setdefault(line.rstrip(b"\r").rsplit(b" :", 1)[1], stamp)
+                            last = stamp
+    for sender in senders:
+        sender.sock.close()
+    stamps = sorted(seen.values())
+    return {
+        "chan_replies": len(seen),
+        "chan_lost": clients * each - len(seen),
+        "chan_replies_per_s": len(seen) / ((stamps[-1] - start) if stamps else float("inf")),
+    }
+
+
+def flood_run(server, directory: Path, flooders: int, limits: bool = False) -> float:
+    """The IRC transport's default flood control: ``flooders`` connections flood 500
+    commands each into the channel; seconds until a second user's one command is
+    answered (infinity: not within 30 s). The core's rate limits are off unless
+    ``limits``, so that every flooded command reaches the output queues."""
     observer = Client(server.port, "observer")
-    bot = spawn_bot("univac", server.port, directory, flood=True)
+    bot = spawn_bot("univac", server.port, directory, flood=True, limits=limits)
     try:
         observer.wait_for(b" JOIN ", 15)
-        sampler = Sampler(bot.pid)
-        sampler.start()
-        flooder, asker = Client(server.port, "flooder"), Client(server.port, "asker")
-        flooder.sock.sendall(b"".join(f"PRIVMSG {CHANNEL} :!echo f{i}\r\n".encode()
-                                      for i in range(500)))  # fmt: skip
+        floods = [Client(server.port, f"flooder{i}") for i in range(flooders)]
+        asker = Client(server.port, "asker")
+        for flooder in floods:
+            flooder.sock.sendall(b"".join(f"PRIVMSG {CHANNEL} :!echo f{i}\r\n".encode()
+                                          for i in range(500)))  # fmt: skip
         time.sleep(0.2)
         sent = time.perf_counter()
         asker.sock.sendall(f"PRIVMSG {CHANNEL} :!echo second-user\r\n".encode())
-        delay = asker.wait_for(b":second-user", 30) - sent
-        time.sleep(2.0)
-        sampler.done.set()
-        return {"second_user_delay_s": delay, "flood_peak_threads": sampler.peak}
+        try:
+            return asker.wait_for(b":second-user", 30) - sent
+        except TimeoutError:
+            return float("inf")
     finally:
         bot.terminate()
         bot.wait(10)
+
+
+def join_run(server, directory: Path, flood: bool, count: int = 500) -> float:
+    """``univac run`` configured for ``count`` channels: seconds from start until an
+    observer in every one of them has seen the bot join it."""
+    channels = tuple(f"#join{i:03d}" for i in range(count))
+    observer = Client(server.port, "observer")
+    for first in range(0, count, 40):
+        observer.sock.sendall(f"JOIN {','.join(channels[first:first + 40])}\r\n".encode())
+    names_ends = 0
+    while names_ends < count:
+        names_ends += sum(b" 366 " in line for line in observer.lines(5.0))
+    started = time.perf_counter()
+    bot = spawn_bot("univac", server.port, directory, flood=flood, channels=channels)
+    try:
+        joined: set[bytes] = set()
+        deadline = time.monotonic() + 120
+        while len(joined) < count and time.monotonic() < deadline:
+            for line in observer.lines(1.0):
+                if line.startswith(b":univac!") and b" JOIN " in line:
+                    joined.add(line.split(b" JOIN ", 1)[1].lstrip(b":"))
+        return time.perf_counter() - started if len(joined) == count else float("inf")
+    finally:
+        bot.terminate()
+        bot.wait(10)
+        observer.sock.close()
 
 
 def main() -> None:
@@ -293,6 +372,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--bots", default="univac,handoff,transport,floor")
     parser.add_argument("--flood", action="store_true")
+    parser.add_argument("--joins", action="store_true")
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke test")
     parser.add_argument("--keep", default="", help="directory for bot logs (kept)")
     parser.add_argument("--run-floor-bot", type=int)
@@ -308,6 +388,37 @@ def main() -> None:
     report(args)
 
 
+def with_server(directory: Path, scenario):
+    """Run ``scenario(server)`` on a fresh ngircd."""
+    server = start_server(directory)
+    try:
+        return scenario(server)
+    finally:
+        server.close()
+
+
+def one_round(args: argparse.Namespace, directory: Path) -> dict[str, dict[str, float]]:
+    """Every scenario once; results by bot (or scenario group)."""
+    counts = (30, 20) if args.quick else (300, 100)
+    results = {kind: with_server(directory, lambda s, k=kind: one_run(k, s, directory, *counts))
+               for kind in args.bots.split(",")}  # fmt: skip
+    if args.flood:
+        flood = {f"second_user_s_{n}_flooders": with_server(
+                     directory, lambda s, n=n: flood_run(s, directory, n)) for n in (1, 2, 4)}
+        flood["second_user_s_4_flooders_core_limits"] = with_server(
+            directory, lambda s: flood_run(s, directory, 4, limits=True))
+        results["univac+flood"] = flood  # fmt: skip
+    if args.joins:
+        count = 50 if args.quick else 500
+        results["univac+joins"] = {
+            f"joined_{count}_s_{label}": with_server(directory,
+                                                      lambda s, f=flood: join_run(s, directory, f,
+                                                                                  count))
+            for label, flood in (("flood_off", False), ("defaults", True))
+        }  # fmt: skip
+    return results
+
+
 def report(args: argparse.Namespace) -> None:
     results: dict[str, list[dict[str, float]]] = {}
     for folder in ("univac", "transports", "plugins"):  # start-up, not a first compile,
@@ -315,27 +426,16 @@ def report(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(args.keep or tmp)
         for run in range(args.runs):
-            for kind in args.bots.split(","):
-                server = start_server(directory)
-                try:
-                    counts = (30, 20) if args.quick else (300, 100)
-                    result = one_run(kind, server, directory, *counts)
-                    results.setdefault(kind, []).append(result)
-                finally:
-                    server.close()
-            if args.flood:
-                server = start_server(directory)
-                try:
-                    results.setdefault("univac+flood", []).append(flood_run(server, directory))
-                finally:
-                    server.close()
+            for kind, result in one_round(args, directory).items():
+                results.setdefault(kind, []).append(result)
             print(f"run {run + 1}/{args.runs} done", file=sys.stderr)
     for kind, runs in results.items():
         keys = runs[0].keys()
         medians = {k: statistics.median(r[k] for r in runs) for k in keys}
         print(f"\n{kind} (median of {len(runs)} runs)")
         for key, value in medians.items():
-            print(f"  {key:22} {value:10.3f}")
+            spread = f"  [{min(r[key] for r in runs):.3f} .. {max(r[key] for r in runs):.3f}]"
+            print(f"  {key:26} {value:10.3f}{spread if len(runs) > 1 else ''}")
 
 
 if __name__ == "__main__":

@@ -400,6 +400,9 @@ def _transport_metrics(status: StatusReport, counters: Mapping[str, int]) -> Ite
     reconnects = CounterMetricFamily("univac_transport_reconnects", "Reconnects.", labels=by)
     inbound = GaugeMetricFamily("univac_transport_last_inbound_timestamp_seconds",
                                 "Last traffic received (Unix time).", labels=by)
+    dropped = CounterMetricFamily("univac_transport_dropped_lines",
+                                  "Outgoing lines a transport dropped, by reason.",
+                                  labels=["transport", "reason"])  # fmt: skip
     for name, t in status.transports.items():
         received.add_metric([name], counters.get(f"in:{name}", 0))
         sent.add_metric([name], counters.get(f"out:{name}", 0))
@@ -407,7 +410,9 @@ def _transport_metrics(status: StatusReport, counters: Mapping[str, int]) -> Ite
         reconnects.add_metric([name], t.reconnects)
         if t.last_inbound is not None:
             inbound.add_metric([name], t.last_inbound)
-    yield from (received, sent, up, reconnects, inbound)
+        for reason, count in sorted(t.dropped.items()):
+            dropped.add_metric([name, reason], count)
+    yield from (received, sent, up, reconnects, inbound, dropped)
 
 
 def _command_metrics(report: MetricsReport) -> Iterator[Metric]:

@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 from univac.botview import BotView
 from univac.engine.access import Access
 from univac.engine.approvals import Approvals
-from univac.engine.router import Router
+from univac.engine.router import Router, requester
 from univac.engine.state import State
 from univac.host import HostInfo
 from univac.message import Message
@@ -98,13 +98,14 @@ class Context(Generic[S]):
         """Answer where the message came from: its channel, or the sender in private."""
         message = self._need_message("reply")
         if text:
-            self._services.router.send(message.transport, message.target, str(text))
+            self._services.router.send(message.transport, message.target, str(text),
+                                       requester(message))
 
     def say(self, target: str, text: str) -> None:
         """Send to ``target``: ``"#chan"`` on this transport, or ``"irc:#chan"``."""
         transport, where = self._services.router.resolve(target, self.transport)
         if text:
-            self._services.router.send(transport, where, str(text))
+            self._services.router.send(transport, where, str(text), requester(self.message))
 
     def count(self, name: str, amount: float = 1, **labels: str) -> None:
         """Add to the plugin's counter ``name`` (exported as ``name_total`` on /metrics)."""

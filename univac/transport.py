@@ -10,7 +10,11 @@ config) provides two names, found by the loader; nothing registers itself on imp
 Thread model: the supervisor calls ``run`` on a thread of its own, named
 ``transport:<name>``; the transport touches its protocol library only from that thread.
 ``send``, ``stop`` and ``status`` are called from other threads and must be thread-safe
-(outgoing text crosses on a queue that the I/O thread drains).
+(outgoing text crosses on a queue that the I/O thread drains). ``send`` may take a
+keyword ``requester``: who asked for the text (the identity of the message that caused
+it, empty from pollers), so that a transport can queue and drop output fairly per
+person. The router passes it only to transports whose ``send`` accepts it; a transport
+written without it keeps working.
 
 ``run`` returns normally when ``stop`` was called or when the transport has finished
 (the console at end of input); it raises when it failed in a way its own reconnect
@@ -20,7 +24,7 @@ dropped link is the transport's own job, inside ``run``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from univac.message import Deliver
@@ -43,6 +47,9 @@ class TransportStatus:
     """How many times the transport has connected again after losing its link."""
     last_pong: float | None = None
     """``time.time()`` of the last answer to the transport's own keepalive ping, if any."""
+    dropped: dict[str, int] = field(default_factory=dict)
+    """Outgoing lines the transport dropped since it started, by reason (IRC: ``lines``,
+    ``bytes``, ``ctcp``, ``inbox``); empty when it never drops any."""
 
 
 @runtime_checkable
@@ -55,7 +62,9 @@ class Transport(Protocol):
         """Connect and serve until stopped; call ``deliver`` for each incoming message."""
 
     def send(self, target: str, text: str) -> None:
-        """Queue ``text`` for ``target`` (channel, room or nick). Thread-safe."""
+        """Queue ``text`` for ``target`` (channel, room or nick). Thread-safe.
+
+        Optionally ``send(target, text, requester="")``: see the module docstring."""
 
     def stop(self, goodbye: str = "") -> None:
         """Ask ``run`` to say ``goodbye`` where it can, disconnect and return. Thread-safe."""

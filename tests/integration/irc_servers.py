@@ -231,8 +231,8 @@ def irc_bot(tmp_path: Path, irc_fake) -> Iterator[Callable[..., BotHandle]]:
 
         def deliver(message: Message) -> None:
             handle.messages.put(message)
-            if echo and message.text.startswith("!echo "):
-                transport.send(message.target, message.text[len("!echo ") :])
+            if echo and message.text.startswith("!echo "):  # who asked, as the core passes it
+                transport.send(message.target, message.text[len("!echo ") :], message.identity)
 
         def run() -> None:
             try:

@@ -117,13 +117,16 @@ def test_health_is_200_when_connected_and_503_when_a_transport_is_down(serve) ->
     assert report["reactive"] == {"threads": 0, "running": 0, "queued": 0}
 
     fake = served.bot.fakes["test"]
-    fake.status = lambda: TransportStatus("disconnected", "univac", (), "ConnectionReset", 1.5, 2)
+    fake.status = lambda: TransportStatus("disconnected", "univac", (), "ConnectionReset", 1.5, 2,
+                                          dropped={"bytes": 7})  # fmt: skip
     down = served.get("/healthz")
     assert down.status_code == 503
     assert down.json()["problems"] == ["transport test is disconnected"]
     assert down.json()["transports"]["test"]["last_inbound"] == 1.5
     assert served.metrics()[("univac_healthy", ())] == 0.0
     assert served.metrics()[("univac_transport_reconnects_total", (("transport", "test"),))] == 2
+    dropped = ("univac_transport_dropped_lines_total", (("reason", "bytes"), ("transport", "test")))
+    assert served.metrics()[dropped] == 7
 
     del fake.status
     assert served.get("/healthz").status_code == 200

@@ -25,8 +25,8 @@ def joined(irc_fake, irc_bot, offer: bytes, channels: tuple[str, ...] = ("#c",),
     client.send(b":irc.test CAP * ACK :" + request[len(b"CAP REQ :") : -2] + b"\r\n")
     client.expect(b"CAP END\r\n")
     client.send(b":irc.test 001 univac :Welcome\r\n:irc.test 376 univac :End\r\n")
+    client.expect(b"JOIN " + ",".join(channels).encode() + b"\r\n")  # one line for all
     for channel in channels:
-        client.expect(b"JOIN " + channel.encode() + b"\r\n")
         client.send(b":univac!u@h JOIN " + channel.encode() + b" * :Univac bot\r\n")
     return bot, client
 

@@ -112,26 +112,27 @@ def test_a_wake_up_during_clearing_is_never_lost(monkeypatch):
     leave either the flag down or a byte in the pipe; otherwise later replies wait."""
     import os
 
-    from univac.transports.irc import transport as irc
+    from univac.transports.irc import sender as irc_sender
 
-    transport = irc.create("irc-unit", irc.Settings(host="127.0.0.1", port=1))
-    transport._wakeup()  # a wake-up is pending: flag up, one byte in the pipe
+    sender = irc_sender.Sender("irc-unit", flood_burst=8, flood_rate=1.0,
+                               max_queued_lines=200, max_queued_bytes=1 << 20)  # fmt: skip
+    sender.wake()  # a wake-up is pending: flag up, one byte in the pipe
     real_read = os.read
     raced = []
 
     def read_with_a_racing_wakeup(fd: int, size: int) -> bytes:
         if not raced:
             raced.append(True)
-            transport._wakeup()  # a reactive thread queues a reply right now
+            sender.wake()  # a reactive thread queues a reply right now
         return real_read(fd, size)
 
-    monkeypatch.setattr(irc.os, "read", read_with_a_racing_wakeup)
-    transport._clear_wake()
-    monkeypatch.setattr(irc.os, "read", real_read)
+    monkeypatch.setattr(irc_sender.os, "read", read_with_a_racing_wakeup)
+    sender.clear_wake()
+    monkeypatch.setattr(irc_sender.os, "read", real_read)
     try:
-        pending = real_read(transport._wake_r, 4096)
+        pending = real_read(sender.wake_fd, 4096)
     except BlockingIOError:
         pending = b""
-    assert not transport._woken or pending, "flag up with an empty pipe: wake-ups are lost"
-    transport._wakeup()
-    assert real_read(transport._wake_r, 4096) == b"x"
+    assert not sender._woken or pending, "flag up with an empty pipe: wake-ups are lost"
+    sender.wake()
+    assert real_read(sender.wake_fd, 4096) == b"x"

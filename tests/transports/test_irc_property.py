@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 
 from hypothesis import HealthCheck, given, settings
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 from tests.transports.test_irc_tolerance import MALFORMED, SLACK_AFTER_JOIN, SLACK_SCRIPT
 from univac.transports import irc
 from univac.transports.irc.lines import LineFramer
-from univac.transports.irc.link import LinkHooks, LinkIO
+from univac.transports.irc.link import LinkIO
 from univac.transports.irc.state import Closed, Link
 
 SEEDS = [
@@ -41,10 +42,9 @@ class Harness:
         link = Link("univac", "univac", False, time.time(), 6667)
         session = self.transport._new_session(link, self.delivered.append)
         session.start()
-        hooks = LinkHooks(lambda: False, lambda: None, lambda: None, lambda: None,
-                          lambda _data: None, lambda: "", "cp1252")  # fmt: skip
         framer = LineFramer(settings.max_line_bytes, settings.max_buffer_bytes)
-        self.io = LinkIO(self.ours, session, self.transport._out, framer, -1, hooks)
+        self.io = LinkIO(self.ours, session, self.transport._sender, framer, threading.Event(),
+                         "cp1252", lambda _data: None, lambda: None)  # fmt: skip
 
     def feed(self, data: bytes) -> None:
         """Push bytes through read, framing, decoding, parsing and handling."""

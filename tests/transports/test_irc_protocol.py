@@ -20,8 +20,7 @@ def test_registration_joins_with_keys_and_delivers(irc_fake, irc_bot):
     client.send(b":irc.test CAP univac ACK :multi-prefix server-time\r\n")
     assert client.line() == b"CAP END\r\n"
     client.send(b":irc.test 001 univac :Welcome\r\n:irc.test 376 univac :End\r\n")
-    assert client.line() == b"JOIN #plain\r\n"
-    assert client.line() == b"JOIN #secret hunter2\r\n"
+    assert client.line() == b"JOIN #secret,#plain hunter2\r\n"  # keyed channels first
     client.send(b":univac!u@h JOIN #plain\r\n:univac!u@h JOIN #secret\r\n")
     client.send(b":alice!al@example.org PRIVMSG #plain :!echo hi\r\n")
     message = bot.message()

@@ -282,6 +282,37 @@ def test_server_that_goes_silent_after_registration_is_redialled(irc_fake, irc_b
     wait_for(lambda: bot.transport.status().state == "connected", 5, "connected again")
 
 
+def test_a_server_pacing_our_lines_gets_time_to_reach_our_ping(irc_fake, irc_bot):
+    """A server that reads our input at our flood rate (InspIRCd's fakelag) answers a PING
+    only after the lines we sent before it: the wait for the answer grows by the lines
+    sent since the last answered PING beyond one burst, at ``flood_rate``. A link that
+    then goes silent is still found dead."""
+    server = irc_fake()
+    bot = irc_bot(server.port, echo=True, flood_burst=2, flood_rate=50.0,
+                  ping_interval_s=2.0, ping_timeout_s=0.5, max_queued_lines=1000,
+                  reconnect_min_s=0.1, reconnect_max_s=0.2)  # fmt: skip
+    client = server.accept()
+    client.register()
+    wait_for(lambda: bot.transport.status().state == "connected", 5, "connected")
+    client.send(b"".join(b":bob!b@h PRIVMSG univac :!echo %d\r\n" % i for i in range(250)))
+    ping = client.expect_prefix(b"PING :univac-", timeout=10)
+    replies = sum(line.startswith(b"PRIVMSG bob :") for line in client.seen)
+    assert replies >= 50, replies  # (replies - 2) / 50 s more than ping_timeout_s to answer
+    pong_at = time.monotonic() + 0.5 + 0.4  # still working through our replies until then
+    ponged = False
+    while not ponged or replies < 250:  # 150 or more replies left: 3 s at 50 lines/s
+        if not ponged and time.monotonic() >= pong_at:
+            client.send(b":irc.test PONG irc.test :" + ping[len(b"PING :") :])
+            ponged = True
+        line = client.line(timeout=10)
+        assert not line.startswith(b"QUIT"), line  # the PONG was not too late
+        replies += line.startswith(b"PRIVMSG bob :")
+    assert bot.transport.status().reconnects == 0
+    quit_line = client.expect_prefix(b"QUIT :no answer to our PING: link silent for ", 20)
+    assert quit_line.endswith(b" s\r\n")  # no PONG this time: found dead after all
+    server.accept(timeout=10).expect(b"CAP LS 302\r\n")
+
+
 def test_connects_and_reconnects_are_logged_with_attempts_and_downtime(irc_fake, irc_bot,
                                                                         caplog):  # fmt: skip
     caplog.set_level(logging.INFO, logger="univac.transports.irc")

@@ -1,10 +1,11 @@
-"""The I/O loop of one IRC connection: read, frame, isolate each line, write.
+"""The I/O loop of one IRC connection: read, frame, isolate each line, hand output on.
 
 Layer: transport (IRC adapter); stdlib + ``univac``. The transport's I/O thread runs
 ``LinkIO.serve``. The socket is non-blocking and watched with a selector together with
-the transport's wake-up pipe, so PONG goes out as soon as PING is read, whatever else is
+the sender's wake-up pipe, so PONG goes out as soon as PING is read, whatever else is
 queued. Every inbound line is decoded, parsed and handled inside its own ``try``: a
-line that fails is logged and dropped, and the connection stays up.
+line that fails is logged and dropped, and the connection stays up. What goes out is
+the ``Sender``'s business (sender.py).
 """
 
 from __future__ import annotations
@@ -13,80 +14,83 @@ import logging
 import selectors
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable
 
-from .lines import FramingError, LineFramer, build, decode, parse
-from .output import OutQueue
+from .lines import FramingError, LineFramer, decode, parse
+from .sender import Sender
 from .session import Session
 from .state import Closed
 
 log = logging.getLogger("univac.transports.irc")
 
-WRITE_HIGH = 64 * 1024
 FLUSH_EVERY = 50
 """Lines handled from one read before the replies so far are sent: the server (and
 the people waiting) work on them while the rest of a burst is still being read."""
-WRITE_MAX = 4 * 1024 * 1024
 
 
 class LinkIO:
-    """Serve one connected socket until it drops (``Closed``) or we are stopped."""
+    """Serve one connected socket until it drops (``Closed``) or we are stopped.
 
-    def __init__(self, sock: socket.socket, session: Session, out: OutQueue,
-                 framer: LineFramer, wake: int, hooks: LinkHooks) -> None:  # fmt: skip
-        self.sock, self.session, self.out, self.framer = sock, session, out, framer
-        self.wake, self.hooks = wake, hooks
-        self.wbuf = bytearray()
+    ``on_data`` is called with each chunk read, ``on_turn`` after each turn of the loop
+    (the transport records traffic and publishes its status there).
+    """
+
+    def __init__(self, sock: socket.socket, session: Session, sender: Sender,
+                 framer: LineFramer, stop: threading.Event, fallback_encoding: str,
+                 on_data: Callable[[bytes], None],
+                 on_turn: Callable[[], None]) -> None:  # fmt: skip
+        self.sock, self.session, self.sender, self.framer = sock, session, sender, framer
+        self.stop, self.fallback = stop, fallback_encoding
+        self.on_data, self.on_turn = on_data, on_turn
         self.mask = selectors.EVENT_READ
-        self.fallback = hooks.fallback_encoding
         sock.setblocking(False)
 
     def serve(self) -> None:
         """Run until stopped (returns after QUIT) or the link fails (raises ``Closed``)."""
         with selectors.DefaultSelector() as sel:
             sel.register(self.sock, selectors.EVENT_READ)
-            sel.register(self.wake, selectors.EVENT_READ)
+            sel.register(self.sender.wake_fd, selectors.EVENT_READ)
             self.session.start()
             self._flush(time.monotonic())
             try:
-                while not self.hooks.stopping():
+                while not self.stop.is_set():
                     self._turn(sel, time.monotonic())
             except Closed as closed:
                 if closed.quit:  # our own decision on a working link: say why
                     self._quit(closed.reason)
                 raise
-        self._quit(self.hooks.goodbye())
+        self._quit(self.sender.goodbye)
 
     def _turn(self, sel: selectors.BaseSelector, now: float) -> None:
-        timeout = max(0.0, min(self.session.deadline() - now, self._output_wait(now)))
-        want = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.wbuf else 0)
+        registered = self.session.link.registered
+        timeout = max(0.0, min(self.session.deadline() - now, self.sender.wait(now, registered)))
+        want = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.sender.wbuf else 0)
         if want != self.mask:
             self.mask = want
             sel.modify(self.sock, want)
         events = sel.select(min(timeout, 5.0))
         now = time.monotonic()
         for key, mask in events:
-            if key.fileobj == self.wake:
-                self.hooks.clear_wake()
+            if key.fileobj == self.sender.wake_fd:
+                self.sender.clear_wake()
             elif mask & selectors.EVENT_READ:
                 self._read(now)
         self.session.tick(now)
-        self.hooks.drain_inbox()
         self._flush(now)
-        self.hooks.publish()
+        self.on_turn()
 
-    def _output_wait(self, now: float) -> float:
-        if self.out.pending() and self.session.link.registered:
-            return self.out.bucket.wait(now)
-        return float("inf")
+    def _flush(self, now: float) -> None:
+        self.sender.drain(self.session.link, now)
+        self.sender.flush(self.sock, now, self.session.link.registered)
 
     def _read(self, now: float) -> None:
         data = self._recv()
         if data is None:
             return
         self.session.touch(now)
-        self.hooks.inbound(data)
+        self.on_data(data)
         try:
             lines = self.framer.feed(data)
         except FramingError as error:
@@ -94,7 +98,6 @@ class LinkIO:
         for count, raw in enumerate(lines, 1):
             self._line(raw, now)
             if count % FLUSH_EVERY == 0:  # a long read: let replies go out meanwhile
-                self.hooks.drain_inbox()
                 self._flush(now)
 
     def _recv(self) -> bytes | None:
@@ -122,56 +125,17 @@ class LinkIO:
         except Exception:
             log.exception("irc: dropped a line that failed: %r", raw[:200])
 
-    def _flush(self, now: float) -> None:
-        registered = self.session.link.registered
-        while len(self.wbuf) < WRITE_HIGH:
-            line = self.out.pop(now, registered)
-            if line is None:
-                break
-            self.wbuf += line.encode("utf-8", "replace")[:510] + b"\r\n"
-        self._write()
-
-    def _write(self) -> None:
-        if not self.wbuf:
-            return
-        try:
-            sent = self.sock.send(self.wbuf)
-        except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
-            sent = 0
-        except OSError as error:
-            raise Closed(f"write failed: {error}") from error
-        del self.wbuf[:sent]
-        if len(self.wbuf) > WRITE_MAX:
-            raise Closed("the server stopped reading our output")
-
     def _quit(self, goodbye: str) -> None:
-        """Send QUIT with the goodbye, flush, and give the server a moment to close (a
-        silent server gets 0.5 s: the wait ends at the first half second without data)."""
+        """Send QUIT with the goodbye after what is already buffered, and give the server
+        a moment to close (a silent server gets 0.5 s: the wait ends at the first half
+        second without data)."""
         self.session.link.quitting = True
-        self.out.clear_urgent()
-        self.out.push_urgent(build("QUIT", trailing=goodbye) if goodbye else "QUIT")
         deadline = time.monotonic() + 2.0
         try:
-            self._flush(time.monotonic())
-            with selectors.DefaultSelector() as sel:
-                sel.register(self.sock, selectors.EVENT_WRITE)
-                while self.wbuf and sel.select(max(0.0, deadline - time.monotonic())):
-                    self._write()
+            self.sender.finish(self.sock, deadline, goodbye)
             self.sock.shutdown(socket.SHUT_WR)
             self.sock.settimeout(0.5)
             while time.monotonic() < deadline and self.sock.recv(4096):
                 pass
         except (OSError, Closed):
             pass
-
-
-class LinkHooks:
-    """What ``LinkIO`` needs from the transport (all called on the I/O thread)."""
-
-    def __init__(self, stopping: Callable[[], bool], drain_inbox: Callable[[], None],
-                 clear_wake: Callable[[], None], publish: Callable[[], None],
-                 inbound: Callable[[bytes], None], goodbye: Callable[[], str],
-                 fallback_encoding: str) -> None:  # fmt: skip
-        self.stopping, self.drain_inbox, self.clear_wake = stopping, drain_inbox, clear_wake
-        self.publish, self.inbound, self.goodbye = publish, inbound, goodbye
-        self.fallback_encoding = fallback_encoding

@@ -2,12 +2,14 @@
 
 Layer: transport (IRC adapter); stdlib + ``univac``. The transport's I/O thread runs it;
 it owns no socket. ``handle`` takes one parsed line, ``tick`` fires timers; both queue
-output on the ``OutQueue`` and raise ``Closed`` to end the connection. Registration is
+output on the ``Sender`` and raise ``Closed`` to end the connection. Registration is
 complete at 001 (with or without a trailing parameter); channels are joined at the end
 of the MOTD (376/422) or shortly after 001 when the server sends no MOTD at all. Timers:
 no byte at all within ``first_byte`` of connecting, no 001 within ``register_timeout``,
-or no answer to our keepalive PING end the connection; every end the bot decides itself
-on a link that may still work is a ``Closed(..., quit=True)`` (a QUIT says why).
+or no answer to our keepalive PING end the connection (the wait for the answer grows by
+the time a server that paces our input needs for our own lines ahead of the PING, see
+``Sender.pinged``); every end the bot decides itself on a link that may still work is a
+``Closed(..., quit=True)`` (a QUIT says why).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from .caps import Caps
 from .channels import Channels
 from .inbound import Inbound, ctcp_reply
 from .lines import Line, build
-from .output import OutQueue
+from .sender import Sender
 from .state import Closed, Link
 
 log = logging.getLogger("univac.transports.irc")
@@ -34,7 +36,6 @@ JOIN_ERRORS = frozenset({"403", "405", "437", "471", "473", "474", "475", "476",
 NICK_ERRORS = frozenset({"431", "432", "433", "436", "437"})
 GENERATED_NICKS = 10
 """Nicks of the form ``<nick>NN`` tried after the alternates before giving up."""
-CONTROL = "\x00control"
 
 
 @dataclass(frozen=True)
@@ -63,17 +64,17 @@ class Identity:
 class Session:
     """Protocol state and handlers for one connection."""
 
-    def __init__(self, link: Link, out: OutQueue, caps: Caps, channels: Channels,
+    def __init__(self, link: Link, out: Sender, caps: Caps, channels: Channels,
                  inbound: Inbound, who: Identity, timing: Timing, deliver: Deliver,
-                 now: float, more_command: str = "") -> None:  # fmt: skip
+                 now: float) -> None:  # fmt: skip
         self.link, self.out, self.caps, self.channels = link, out, caps, channels
         self.inbound, self.who, self.timing, self.deliver = inbound, who, timing, deliver
         self.seen = inbound.accounts
-        self.more_command = more_command
         self.nick_tries = 0
         self.joined_once = False
         self.last_inbound = now
         self.last_pong: float | None = None
+        self.pong_wait = timing.ping_timeout
         self.timers: dict[str, float] = {"register": now + timing.register_timeout,
                                          "first_byte": now + timing.first_byte}  # fmt: skip
         self.handlers: dict[str, Callable[[Line, float], None]] = {
@@ -91,7 +92,7 @@ class Session:
     def urgent(self, lines: list[str]) -> None:
         """Queue lines that skip flood control."""
         for line in lines:
-            self.out.push_urgent(line)
+            self.out.urgent(line)
 
     def start(self) -> None:
         """Send CAP LS 302, PASS, NICK and USER (pipelined)."""
@@ -123,6 +124,7 @@ class Session:
     def on_pong(self, line: Line, now: float) -> None:
         """An answer to our keepalive PING (wall-clock time, for status)."""
         self.last_pong = time.time()
+        self.out.ponged()
 
     def touch(self, now: float) -> None:
         """Traffic arrived: the link is alive."""
@@ -177,13 +179,13 @@ class Session:
         self.timers.pop("motd", None)
         if not self.joined_once:
             self.joined_once = True
-            self.out.push(CONTROL, self.channels.join_all(self.link, now))
+            self.out.control(self.channels.join_all(self.link, now))
             link = self.link
             bot_mode = link.isupport.get("BOT", "")
             if len(bot_mode) == 1:  # IRCv3 bot mode: mark ourselves as a bot
-                self.out.push(CONTROL, [build("MODE", link.nick, f"+{bot_mode}")])
+                self.out.control([build("MODE", link.nick, f"+{bot_mode}")])
             if "MONITOR" in link.isupport and link.fold(link.nick) != link.fold(link.wanted_nick):
-                self.out.push(CONTROL, [build("MONITOR", "+", link.wanted_nick)])
+                self.out.control([build("MONITOR", "+", link.wanted_nick)])
 
     def next_nick(self, refusal: str) -> None:
         """Our nick is taken or refused during registration: try the next alternate,
@@ -222,7 +224,7 @@ class Session:
             if "!" in line.source:
                 self.link.userhost = line.source.split("!", 1)[1]
             if "WHOX" in self.link.isupport and "account-tag" not in self.link.caps:
-                self.out.push(CONTROL, [build("WHO", channel, "%tcna,42")])
+                self.out.control([build("WHO", channel, "%tcna,42")])
 
     def on_names_end(self, line: Line, now: float) -> None:
         if line.arg(1) and self.link.is_channel(line.arg(1)):
@@ -250,16 +252,13 @@ class Session:
     def on_privmsg(self, line: Line, now: float) -> None:
         message = self.inbound.message(self.link, line)
         if message is not None:
-            if self.more_command and message.text.strip() == self.more_command:
-                more = self.out.take_more(self.link.fold(message.target))
-                if more:
-                    self.out.push(self.link.fold(message.target), more)
-                    return
-            self.deliver(message)
+            asker = message.identity or message.sender
+            if not self.out.more(self.link, message.target, message.text, asker, now):
+                self.deliver(message)
             return
         reply = ctcp_reply(line, now) if not self.inbound.is_replay(self.link, line) else None
         if reply is not None:
-            self.out.push(CONTROL, [build("NOTICE", reply[0], trailing=reply[1])])
+            self.out.ctcp(reply[0], reply[1], now)
 
     # keepalive and server control ---------------------------------------
 
@@ -282,19 +281,20 @@ class Session:
         if timers.get("register", now + 1) <= now:
             raise Closed(f"registration timed out after {timing.register_timeout:g} s", quit=True)
         if timers.get("pong", now + 1) <= now:
-            silent = timing.ping_interval + timing.ping_timeout
+            silent = round(timing.ping_interval + self.pong_wait, 1)
             raise Closed(f"no answer to our PING: link silent for {silent:g} s", quit=True)
         if timers.get("motd", now + 1) <= now:
             self.join_channels(now)
         if self.link.registered:
             self._keepalive(now)
             self._regain(now)
-            self.out.push(CONTROL, self.channels.due(self.link, now))
+            self.out.control(self.channels.due(self.link, now))
 
     def _keepalive(self, now: float) -> None:
         if "pong" not in self.timers and now - self.last_inbound >= self.timing.ping_interval:
             self.urgent([build("PING", trailing=f"univac-{int(now)}")])
-            self.timers["pong"] = now + self.timing.ping_timeout
+            self.pong_wait = self.timing.ping_timeout + self.out.pinged()
+            self.timers["pong"] = now + self.pong_wait
 
     def _regain(self, now: float) -> None:
         link = self.link

@@ -7,18 +7,16 @@ with ``univac.Backoff``, which starts again after a connection registered for
 second ``Backoff`` of ``auth_failure_backoff_s`` after an auth failure). Each drop is
 logged as a WARNING with the wait before the next dial, and each registered link as
 INFO with the number of dials and, after a drop, how long the link was down. ``send``,
-``stop`` and ``status`` are called from other threads: text crosses on a queue and a
-wake-up pipe, and status is a snapshot published by the I/O thread under a lock.
-Protocol pieces live in the sibling modules of this package; see docs/irc.md.
+``stop`` and ``status`` are called from other threads: text goes to the ``Sender``
+(sender.py), which owns all output, and status is a snapshot published by the I/O
+thread under a lock. Protocol pieces live in the sibling modules of this package; see
+docs/irc.md.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
-import os
-import queue
 import threading
 import time
 from dataclasses import dataclass
@@ -30,9 +28,9 @@ from . import net
 from .caps import Caps, SaslConfig
 from .channels import Channels
 from .inbound import Inbound
-from .lines import LineFramer, clean, split_text, text_budget
-from .link import LinkHooks, LinkIO
-from .output import OutQueue, TokenBucket
+from .lines import LineFramer
+from .link import LinkIO
+from .sender import Sender
 from .session import Identity, Session, Timing
 from .state import Closed, Link
 
@@ -83,6 +81,7 @@ class Settings:
     flood_burst: int = 8
     flood_rate: float = 1.0
     max_queued_lines: int = 200
+    max_queued_bytes: int = 4 * 1024 * 1024
     max_lines_per_reply: int = 0
     more_command: str = "!more"
     max_line_bytes: int = 8704
@@ -111,6 +110,10 @@ def _problem(s: Settings) -> str:
         problems["flood_burst"] = "must be at least 1"
     if s.flood_rate < 0:
         problems["flood_rate"] = "must be at least 0"
+    if s.max_queued_lines < 1:
+        problems["max_queued_lines"] = "must be at least 1"
+    if s.max_queued_bytes < 4096:
+        problems["max_queued_bytes"] = "must be at least 4096"
     if s.max_line_bytes < 512:
         problems["max_line_bytes"] = "must be at least 512"
     elif s.max_buffer_bytes < s.max_line_bytes:
@@ -136,23 +139,20 @@ class IrcTransport:
         self.name = name
         self.settings = settings
         self._stop = threading.Event()
-        self._goodbye = ""
-        self._inbox: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        self._woken = False
         self._lock = threading.Lock()
         self._status = TransportStatus("starting")
         self._last_inbound: float | None = None
         self._sts_port = 0
-        now = time.monotonic()
-        self._out = OutQueue(TokenBucket(settings.flood_burst, settings.flood_rate, now),
-                             settings.max_queued_lines, settings.max_lines_per_reply)  # fmt: skip
+        self._sender = Sender(name, flood_burst=settings.flood_burst,
+                              flood_rate=settings.flood_rate,
+                              max_queued_lines=settings.max_queued_lines,
+                              max_queued_bytes=settings.max_queued_bytes,
+                              max_lines_per_reply=settings.max_lines_per_reply,
+                              more_command=settings.more_command)  # fmt: skip
         self._channels = Channels(settings.channels, settings.join_timeout_s,
                                   settings.join_retry_max_s)  # fmt: skip
         self._inbound = Inbound(name, settings.edit_prefixes, settings.playback_skew_s)
         self._session: Session | None = None
-        self._io_thread = 0
         self._next_publish = 0.0
         self._published: tuple = ()
         self._sessions = 0
@@ -161,20 +161,16 @@ class IrcTransport:
 
     # thread-safe API ---------------------------------------------------------
 
-    def send(self, target: str, text: str) -> None:
-        """Queue ``text`` for ``target``; the I/O thread splits and sends it."""
-        if self._inbox.qsize() > 10 * self.settings.max_queued_lines:
-            log.warning("%s: inbox full, dropped a message for %s", self.name, target)
-            return
-        self._inbox.put((target, text))
-        if threading.get_ident() != self._io_thread:
-            self._wakeup()  # on the I/O thread the loop drains the inbox before waiting
+    def send(self, target: str, text: str, requester: str = "") -> None:
+        """Queue ``text`` for ``target``; the I/O thread splits and sends it. Replies are
+        queued and dropped fairly by ``requester`` (who asked), else by target."""
+        self._sender.submit(target, text, requester)
 
     def stop(self, goodbye: str = "") -> None:
         """Ask ``run`` to QUIT with ``goodbye`` and return."""
-        self._goodbye = goodbye
+        self._sender.goodbye = goodbye
         self._stop.set()
-        self._wakeup()
+        self._sender.wake()
 
     def status(self) -> TransportStatus:
         """The last snapshot the I/O thread published, with live traffic times."""
@@ -182,13 +178,8 @@ class IrcTransport:
             snapshot = self._status
         session = self._session
         pong = session.last_pong if session is not None else None
-        return dataclasses.replace(snapshot, last_inbound=self._last_inbound, last_pong=pong)
-
-    def _wakeup(self) -> None:
-        if not self._woken:
-            self._woken = True
-            with contextlib.suppress(OSError):
-                os.write(self._wake_w, b"x")
+        return dataclasses.replace(snapshot, last_inbound=self._last_inbound, last_pong=pong,
+                                   dropped=self._sender.dropped())
 
     # I/O thread ----------------------------------------------------------------
 
@@ -198,7 +189,7 @@ class IrcTransport:
         backoff = Backoff(s.reconnect_min_s, s.reconnect_max_s, healthy_after_s=s.healthy_after_s)
         auth = Backoff(s.auth_failure_backoff_s, s.auth_failure_backoff_s, jitter=0.1)
         self._dials, self._down_since = 0, None
-        self._io_thread = threading.get_ident()
+        self._sender.io_thread = threading.get_ident()
         try:
             while not self._stop.is_set():
                 self._dials += 1
@@ -252,11 +243,10 @@ class IrcTransport:
         session = None
         try:
             session = self._new_session(link, deliver)
-            hooks = LinkHooks(self._stop.is_set, self._drain_inbox, self._clear_wake,
-                              self._publish_live, self._saw_inbound, lambda: self._goodbye,
-                              self.settings.fallback_encoding)  # fmt: skip
             framer = LineFramer(self.settings.max_line_bytes, self.settings.max_buffer_bytes)
-            LinkIO(sock, session, self._out, framer, self._wake_r, hooks).serve()
+            LinkIO(sock, session, self._sender, framer, self._stop,
+                   self.settings.fallback_encoding, self._saw_inbound,
+                   self._publish_live).serve()  # fmt: skip
             return None
         except Closed as closed:
             self._sts_port = closed.sts_port
@@ -300,7 +290,7 @@ class IrcTransport:
 
     def _new_session(self, link: Link, deliver: Deliver) -> Session:
         s = self.settings
-        self._out.clear_urgent()
+        self._sender.new_link()
         self._channels.reset()
         self._inbound.reset()
         sasl = SaslConfig(s.sasl_mechanism, s.sasl_username or s.nick, s.sasl_password,
@@ -310,39 +300,9 @@ class IrcTransport:
         who = Identity(s.nick, s.alt_nicks, s.username, s.realname, s.password)
         timing = Timing(s.register_timeout_s, s.motd_wait_s, s.ping_interval_s,
                         s.ping_timeout_s, s.nick_regain_s, s.first_byte_timeout_s)  # fmt: skip
-        self._session = Session(link, self._out, caps, self._channels, self._inbound, who,
-                                timing, deliver, time.monotonic(), s.more_command)  # fmt: skip
+        self._session = Session(link, self._sender, caps, self._channels, self._inbound, who,
+                                timing, deliver, time.monotonic())  # fmt: skip
         return self._session
-
-    def _clear_wake(self) -> None:
-        """Empty the wake-up pipe, then allow the next wake-up (in this order: clearing the
-        flag first let a wake-up written meanwhile be read here and lost, and with the
-        flag stuck every later reply waited for other traffic or the select timeout)."""
-        try:
-            while os.read(self._wake_r, 4096):
-                pass
-        except BlockingIOError:
-            pass
-        self._woken = False
-
-    def _drain_inbox(self) -> None:
-        session = self._session
-        if self._inbox.empty() or session is None or not session.link.registered:
-            return
-        link = session.link
-        mask = link.mask()
-        more = self.settings.more_command.replace("{", "{{").replace("}", "}}")
-        while True:
-            try:
-                target, text = self._inbox.get_nowait()
-            except queue.Empty:
-                return
-            target = clean(target).replace(" ", "")
-            budget = text_budget("PRIVMSG", target, mask)
-            lines = [f"PRIVMSG {target} :{chunk}" for chunk in split_text(text, budget)]
-            if target and lines:
-                hint = f"PRIVMSG {target} :({{n}} more lines: say {more})"
-                self._out.push_reply(link.fold(target), lines, hint)
 
     def _saw_inbound(self, data: bytes) -> None:
         self._last_inbound = time.time()

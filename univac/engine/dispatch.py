@@ -25,7 +25,7 @@ from univac.engine.catalog import Catalog, CommandHandler
 from univac.engine.handlers import Boundary
 from univac.engine.ratelimit import RateLimiter
 from univac.engine.reactive import ReactivePool
-from univac.engine.router import Router
+from univac.engine.router import Router, requester
 from univac.message import Message
 from univac.ops.audit import AuditLog
 from univac.ops.stats import Stats
@@ -130,7 +130,7 @@ class Dispatcher:
         def job() -> None:
             self._p.audit.refused(message, handler.label, refusal)
             self._p.stats.command(handler.plugin, handler.spec.name, "denied", None)
-            self._p.router.send(message.transport, message.target, refusal)
+            self._p.router.send(message.transport, message.target, refusal, requester(message))
 
         return job
 
@@ -143,7 +143,8 @@ class Dispatcher:
         return self._say(message, f"Unknown command '{shown}'.{hint}")
 
     def _say(self, message: Message, text: str) -> Callable[[], None]:
-        return lambda: self._p.router.send(message.transport, message.target, text)
+        asker = requester(message)
+        return lambda: self._p.router.send(message.transport, message.target, text, asker)
 
     def _matches(self, message: Message, text: str) -> list[Job]:
         jobs: list[Job] = []

@@ -10,11 +10,13 @@ without secrets costs two checks.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from univac.logs import Masker
+from univac.message import Message
 from univac.ops.stats import Stats
 from univac.targets import split, unknown_transport
 from univac.transport import Transport
@@ -39,18 +41,24 @@ class Router:
         self._transports = dict(transports)
         self._stats = stats
         self._masker = Masker(secrets)
+        self._with_requester = {n for n, t in self._transports.items() if takes_requester(t)}
 
     def names(self) -> list[str]:
         return list(self._transports)
 
-    def send(self, transport: str, target: str, text: str) -> None:
-        """Queue ``text`` for ``target`` on ``transport``; ValueError if unknown."""
+    def send(self, transport: str, target: str, text: str, requester: str = "") -> None:
+        """Queue ``text`` for ``target`` on ``transport``; ValueError if unknown.
+        ``requester`` (who asked) reaches transports that take it."""
         if transport not in self._transports:
             raise ValueError(unknown_transport(transport, self._transports))
         text = made_safe(text)
         if self._masker.secrets:
             text = self._masker.mask(text)
-        self._transports[transport].send(target, text)
+        if requester and transport in self._with_requester:
+            send: Callable[..., None] = self._transports[transport].send
+            send(target, text, requester=requester)
+        else:
+            self._transports[transport].send(target, text)
         self._stats.incr(f"out:{transport}")
 
     def resolve(self, target: str, default: str | None) -> tuple[str, str]:
@@ -71,3 +79,19 @@ class Router:
             example = f"{next(iter(self._transports), 'irc')}:{target}"
             raise ValueError(f"target {target!r} needs a transport, such as {example!r}")
         return default, target
+
+
+def requester(message: Message | None) -> str:
+    """Who asked: the message's identity, else its sender's name ("" without a message)."""
+    if message is None:
+        return ""
+    return message.identity or f"{message.transport}:{message.sender}"
+
+
+def takes_requester(transport: Transport) -> bool:
+    """Whether ``transport.send`` accepts the ``requester`` keyword."""
+    try:
+        parameters = inspect.signature(transport.send).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "requester" or p.kind is p.VAR_KEYWORD for p in parameters)

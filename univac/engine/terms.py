@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
+from univac.engine.router import takes_requester
 from univac.message import Deliver
 from univac.transport import Transport, TransportStatus
 
@@ -151,6 +152,7 @@ class TermTransport:
                  active: Callable[[], bool]) -> None:
         self.name = first.name
         self._inner = first
+        self._with_requester = takes_requester(first)
         self._make = make
         self._active = active
         self._ran = False
@@ -161,6 +163,7 @@ class TermTransport:
             return
         try:
             self._inner = self._make()
+            self._with_requester = takes_requester(self._inner)
             self._ran = False
         except Exception:  # it was created once with these settings: keep the old one
             log.exception("cannot create transport %s afresh", self.name)
@@ -169,8 +172,13 @@ class TermTransport:
         self._ran = True
         self._inner.run(deliver)
 
-    def send(self, target: str, text: str) -> None:
-        if self._active():
+    def send(self, target: str, text: str, requester: str = "") -> None:
+        """Pass ``requester`` (who asked, see univac/transport.py) on when the inner
+        transport takes it; outside a term, drop the text."""
+        if self._active() and requester and self._with_requester:
+            send: Callable[..., None] = self._inner.send
+            send(target, text, requester=requester)
+        elif self._active():
             self._inner.send(target, text)
         else:
             log.info("%s: not leading; dropped a message for %s", self.name, target)
