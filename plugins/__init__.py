@@ -1,1 +1,1 @@
-"""Univac built-in plugins, installed as ``univac.plugins``; one module each."""
+"""Univac built-in plugins, installed as ``univac.plugins``: one module (or package) each."""

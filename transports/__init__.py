@@ -1,1 +1,1 @@
-"""Univac transports: one module per chat protocol, installed as ``univac.transports``."""
+"""Univac transports, installed as ``univac.transports``: one package (or module) each."""
