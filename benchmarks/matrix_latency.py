@@ -46,6 +46,7 @@ from nio import AsyncClient, MatrixRoom, RoomMessageText
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.contexts import lend  # noqa: E402
 from tests.integration.matrix_servers import (  # noqa: E402
     PASSWORD,
     SYNC_FILTER,
@@ -117,10 +118,12 @@ def transport_bot(server: SynapseServer) -> Iterator[str]:
     settings = matrix.Settings(homeserver=server.url, user_id="@transport:localhost",
                                password=PASSWORD, rooms=(ALIAS,),
                                state_file=str(server.dir / "transport.json"))
-    bot = RunningBot(matrix.create("matrix", settings)).start()
+    lent = lend(server.dir / "transport-state", "matrix")
+    bot = RunningBot(matrix.create("matrix", settings, lent.context)).start()
     bot.wait_joined(ALIAS, timeout=20)
     yield "@transport:localhost"
     bot.stop()
+    lent.close()
 
 
 @contextmanager
@@ -142,7 +145,7 @@ homeserver = "{server.url}"
 user_id = "@univac:localhost"
 password = "{PASSWORD}"
 rooms = ["{ALIAS}"]
-state_file = "{server.dir / 'univac-matrix.json'}"
+state_file = "{server.dir / 'univac-matrix.json'}"  # none: no file of the home folder read
 """)
     command = [str(Path(sys.executable).parent / "univac"), "run", "--config", str(config)]
     log = (server.dir / "univac.log").open("w")

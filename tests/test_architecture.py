@@ -38,8 +38,8 @@ PUBLIC_API = {
     "Backoff", "Calendar", "RetryAfter", "Schedule", "Skip",
     "CommandInfo", "ConfigError", "Context", "Deliver", "Message", "MetricsReport",
     "PluginError", "PollerReport", "SettingsError", "StaleEpochError", "StatusReport", "Store",
-    "StoreError", "Target", "Transport", "TransportError", "TransportStatus", "UnivacError",
-    "UsageError", "UserError", "WebhookRequest",
+    "StoreError", "Target", "Transport", "TransportContext", "TransportError",
+    "TransportStatus", "UnivacError", "UsageError", "UserError", "WebhookRequest",
     "WebhookResponse", "WebhookRoute", "__version__", "command", "every", "match",
     "plugin_settings", "webhook",
 }

@@ -8,7 +8,9 @@ when they did not poll; on a ``Schedule`` such as a ``Calendar``), ``webhook`` (
 ``WebhookRequest`` and ``WebhookResponse``), ``Context``, ``UserError``, ``UsageError``;
 in settings dataclasses, ``Target`` (a ``transport:target`` setting) and
 ``SettingsError``. Transports use: ``Message``, ``Deliver``, ``Transport``,
-``TransportStatus``, ``TransportError`` (and ``SettingsError`` in their settings).
+``TransportStatus``, ``TransportError`` (and ``SettingsError`` in their settings), and
+``TransportContext`` when their ``create`` takes one (state in the store, run-time
+secrets masked).
 Anything that retries uses ``Backoff``. State store backends (``univac.stores``)
 implement ``Store`` and raise ``StoreError`` and ``StaleEpochError``; a plugin may
 catch ``StoreError`` from ``ctx.state``. A plugin's command-line tool
@@ -38,7 +40,7 @@ from univac.plugincli import plugin_settings
 from univac.polls import RetryAfter, Skip
 from univac.schedules import Calendar, Schedule
 from univac.targets import Target
-from univac.transport import Transport, TransportStatus
+from univac.transport import Transport, TransportContext, TransportStatus
 from univac.version import __version__
 from univac.webhooks import WebhookRequest, WebhookResponse, WebhookRoute
 
@@ -63,6 +65,7 @@ __all__ = [
     "StoreError",
     "Target",
     "Transport",
+    "TransportContext",
     "TransportError",
     "TransportStatus",
     "UnivacError",

@@ -14,7 +14,9 @@ table's key).
 
 Renamed settings: a dataclass may declare ``RENAMED: ClassVar[dict[str, str]] =
 {"old_name": "new_name"}``. The old key (and its ``_file``/``_env`` forms) still works
-as the new one, with a warning naming both; giving both is an error.
+as the new one, with a warning naming both; giving both is an error. Deprecated
+settings: ``DEPRECATED: ClassVar[dict[str, str]] = {"name": "what to do instead"}``;
+the setting still works, with that warning whenever it is given.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class Source:
 @dataclasses.dataclass
 class Filled:
     """The outcome of filling one dataclass: the value (None on errors), issues, secrets,
-    and warnings (old setting names)."""
+    and warnings (old and deprecated setting names)."""
 
     value: Any
     issues: list[ConfigIssue]
@@ -72,6 +74,7 @@ def fill(cls: type, table: Mapping[str, Any], source: Source, where: str) -> Fil
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     renamed: Mapping[str, str] = getattr(cls, "RENAMED", {})
+    deprecated: Mapping[str, str] = getattr(cls, "DEPRECATED", {})
     filled = Filled(None, [], [])
     values: dict[str, Any] = {}
     given_as: dict[str, str] = {}
@@ -88,6 +91,8 @@ def fill(cls: type, table: Mapping[str, Any], source: Source, where: str) -> Fil
             filled.warnings.append(ConfigIssue(
                 source.file, path(key), f"renamed to {path(current)}; the old name still works"))
         name, value, reason = _resolve(current, raw, fields, hints, source)
+        if name in deprecated and not reason:
+            filled.warnings.append(ConfigIssue(source.file, path(key), deprecated[name]))
         if reason:
             issue(key, reason)
         elif name in values:

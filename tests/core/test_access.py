@@ -153,6 +153,40 @@ def test_plugins_write_their_own_audit_records(bot, tmp_path: Path) -> None:
         "status_check", "ops", "manual")
 
 
+def tell(bot, message: Message) -> list[tuple[str, str]]:
+    """Deliver a message as its transport made it; everything sent back, with targets."""
+    with bot.bot.pool.batch() as batch:
+        bot.bot.dispatcher.deliver(message)
+    assert batch.wait(10), "handlers still busy"
+    return bot.fakes[message.transport].take()
+
+
+def in_thread(text: str, channel: str, thread: str, sender: str = "tester") -> Message:
+    return Message("test", f"{channel}/{thread}", sender, text, identity=f"account:{sender}",
+                   thread=thread)
+
+
+def test_a_thread_is_in_its_channel_for_access_rules(univac_bot) -> None:
+    bot = univac_bot(OPS, roles=ROLES, access={"restart": {"channels": ["#ops"]}})
+    message = in_thread("!restart x", "#ops", "$root", "alice")
+    assert (message.channel, message.target) == ("#ops", "#ops/$root")
+    assert tell(bot, message) == [("#ops/$root", "restarted x")]  # the reply: in the thread
+    assert tell(bot, in_thread("!restart x", "#dev", "$root", "alice")) == [
+        ("#dev/$root", "restart only works in #ops.")]
+    lookalike = Message("test", "#ops/$root", "alice", "!restart x",  # no thread: a name
+                        identity="account:alice")
+    assert tell(bot, lookalike) == [("#ops/$root", "restart only works in #ops.")]
+
+
+def test_threads_share_their_channel_s_rate_limit(univac_bot) -> None:
+    bot = univac_bot("echo", bot={"channel_rate": 0.001, "channel_burst": 2})
+    assert tell(bot, in_thread("!echo 1", "#test", "t1", "a")) == [("#test/t1", "1")]
+    assert tell(bot, in_thread("!echo 2", "#test", "t2", "b")) == [("#test/t2", "2")]
+    assert tell(bot, in_thread("!echo 3", "#test", "t3", "c")) == []
+    assert bot.ask("!echo 4", sender="d") == []
+    assert tell(bot, in_thread("!echo 5", "#other", "t1", "c")) == [("#other/t1", "5")]
+
+
 def test_per_channel_rate_limit_is_quiet(univac_bot) -> None:
     bot = univac_bot("echo", bot={"channel_rate": 0.001, "channel_burst": 2})
     assert bot.ask("!echo 1", sender="a") == ["1"]

@@ -163,6 +163,34 @@ def test_example_config_passes_check(capsys: pytest.CaptureFixture[str]) -> None
     assert "OK" in capsys.readouterr().out
 
 
+def commented_transports(example: str) -> dict[str, str]:
+    """The commented ``[[transports]]`` tables of the example, uncommented, by type."""
+    lines = example.split("\n# [[transports]]")[1:]
+    tables = {}
+    for block in lines:
+        body = []
+        for line in block.split("\n")[1:]:
+            if not line.startswith("#") or line.strip() == "#":
+                break
+            body.append(line[2:])
+        text = "[[transports]]\n" + "\n".join(body) + "\n"
+        tables[text.split('type = "', 1)[1].split('"', 1)[0]] = text
+    return tables
+
+
+def test_the_example_s_commented_transport_tables_are_valid(tmp_path: Path) -> None:
+    example = (ROOT / "univac" / "example.toml").read_text(encoding="utf-8")
+    tables = commented_transports(example)
+    assert set(tables) == {"irc", "xmpp", "matrix", "slack"}
+    for name in ("irc-sasl", "matrix-password"):
+        (tmp_path / name).write_text("secret-value\n", encoding="utf-8")
+    (tmp_path / "slack-app-token").write_text("xapp-1-A-1-x\n", encoding="utf-8")
+    (tmp_path / "slack-bot-token").write_text("xoxb-1-x\n", encoding="utf-8")
+    for kind, table in tables.items():
+        config = load(write(tmp_path, table), environ={})
+        assert [t.type for t in config.transports] == [kind] and config.warnings == ()
+
+
 def test_check_reports_all_errors_and_fails(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from univac.engine.handlers import APOLOGY
 from univac.engine.router import Router, made_safe
+from univac.logs import Masker
 from univac.ops.stats import Stats
 
 LEAKY = '''"""A plugin that puts its secret into a refusal, and says to any target."""
@@ -105,7 +106,7 @@ class Recorder:
 
 def test_the_router_masks_every_line_it_sends() -> None:
     recorder = Recorder()
-    router = Router({"rec": recorder}, Stats(), ["s3cret-value", "ab"])  # type: ignore[dict-item]
+    router = Router({"rec": recorder}, Stats(), Masker(["s3cret-value", "ab"]))  # type: ignore[dict-item]
     router.send("rec", "#x", "the secret is s3cret-value, ab is too short to mask")
     router.send("rec", "#x", "s3cret-\x01value")  # stripping cannot uncover a secret
     assert recorder.sent == [("#x", "the secret is ***, ab is too short to mask"),

@@ -11,6 +11,7 @@ from univac.config import from_mapping
 from univac.engine.bot import Bot
 from univac.engine.router import Router, requester
 from univac.engine.terms import Terms
+from univac.logs import Masker
 from univac.message import Message
 from univac.ops.stats import Stats
 from univac.settings import Source
@@ -90,7 +91,7 @@ def test_replies_and_says_carry_who_asked(tmp_path: Path) -> None:
 
 def test_text_with_a_requester_is_made_safe_too() -> None:
     fair = FairTransport()
-    router = Router({"fair": fair}, Stats(), secrets=["hunter2"])
+    router = Router({"fair": fair}, Stats(), Masker(["hunter2"]))
     router.send("fair", "#c", "\x01ACTION pw hunter2\u202e\x01", "account:alice")
     assert fair.asked == [("#c", "ACTION pw ***", "account:alice")]
 

@@ -92,6 +92,25 @@ def test_both_the_old_and_the_new_name_is_an_error() -> None:
         "are given; keep only reconnect_min_s"]
 
 
+@dataclass(frozen=True)
+class Deprecated:
+    """A sample settings class with a deprecated setting."""
+
+    DEPRECATED: ClassVar[dict[str, str]] = {"state_file": "deprecated; remove it"}
+
+    state_file: str = ""
+    keep: int = 1
+
+
+def test_a_deprecated_setting_still_works_with_a_warning_whenever_given() -> None:
+    filled = fill(Deprecated, {"state_file": "old.json"}, SOURCE, "transports[0]")
+    assert filled.value == Deprecated(state_file="old.json")
+    assert [str(w) for w in filled.warnings] == [
+        "bot.toml: transports[0].state_file: deprecated; remove it"]
+    quiet = fill(Deprecated, {"keep": 2}, SOURCE, "transports[0]")
+    assert quiet.value == Deprecated(keep=2) and quiet.warnings == []
+
+
 def test_bot_audit_log_is_now_audit_file(tmp_path: Path) -> None:
     config = load(write(tmp_path, "[bot]\naudit_log = 'trail.jsonl'\n"))
     assert config.bot.audit_file == "trail.jsonl"

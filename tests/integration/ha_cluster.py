@@ -17,6 +17,7 @@ Shared by tests/integration/test_ha_failover.py and benchmarks/failover.py:
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import signal
 import socket
@@ -79,12 +80,13 @@ sts_file = "sts.json"
 class Instance:
     """One ``univac --config FILE`` process; its log lines, timestamped, in ``lines``."""
 
-    def __init__(self, config: Path, name: str) -> None:
+    def __init__(self, config: Path, name: str, env: dict[str, str] | None = None) -> None:
+        """``env``: variables to set for this process only (as on another host)."""
         self.name = name
         self.process = subprocess.Popen(
             [*univac_command(), "--config", str(config)], cwd=config.parent,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            text=True, bufsize=1)
+            text=True, bufsize=1, env={**os.environ, **(env or {})})
         self.lines: list[tuple[float, str]] = []
         self._arrived = threading.Condition()
         threading.Thread(target=self._read, daemon=True, name=f"log:{name}").start()

@@ -10,8 +10,9 @@ Fixtures (auto-loaded by tests/conftest.py):
 - ``matrix_user``: a factory of ``MatrixPeer`` clients (a second real user, registered
   afresh for each test), stopped at teardown;
 - ``matrix_bot``: a factory of ``RunningBot`` for the Matrix transport under test,
-  logged in as a bot user registered afresh for each test, its memory in the test's
-  temp dir; stopped (and its thread joined) at teardown.
+  logged in as a bot user registered afresh for each test, its memory in an SQLite
+  state store of that user's in the test's temp dir (``bot.lent``: tests/contexts.py);
+  stopped (and its thread joined) at teardown.
 
 ``MatrixPeer`` runs nio on its own loop in its own thread, like the transport does, and
 offers blocking calls with deadlines to the test thread.
@@ -41,6 +42,7 @@ from typing import Any
 import pytest
 from nio import AsyncClient, AsyncClientConfig, RoomCreateError, RoomPreset, RoomVisibility
 
+from tests.contexts import Lent, lend
 from tests.waiting import free_port, wait_for
 
 FIXTURES = Path(__file__).parent / "fixtures" / "matrix"
@@ -336,6 +338,7 @@ def matrix_bot(synapse: SynapseServer, tmp_path: Path) -> Iterator[Callable[...,
     from univac.transports import matrix
 
     bots: list[RunningBot] = []
+    lent: list[Lent] = []
 
     def make(name: str = "matrix", user: str = "", deliver: Callable | None = None,
              **overrides: Any) -> RunningBot:
@@ -345,8 +348,10 @@ def matrix_bot(synapse: SynapseServer, tmp_path: Path) -> Iterator[Callable[...,
         values = {"homeserver": synapse.url, "user_id": f"@{user}:localhost",
                   "password": PASSWORD, "state_file": str(tmp_path / f"{user}.json"),
                   "reconnect_min_s": 0.1, "reconnect_max_s": 1.0, **overrides}
-        bot = RunningBot(matrix.create(name, matrix.Settings(**values)))
+        lent.append(lend(tmp_path / user, name))
+        bot = RunningBot(matrix.create(name, matrix.Settings(**values), lent[-1].context))
         bot.user_id = values["user_id"]
+        bot.lent = lent[-1]
         if deliver is not None:
             bot.thread = threading.Thread(target=bot.transport.run, args=(deliver,),
                                           name=f"transport:{name}", daemon=True)
@@ -357,3 +362,5 @@ def matrix_bot(synapse: SynapseServer, tmp_path: Path) -> Iterator[Callable[...,
     for bot in bots:
         if bot.thread.is_alive():
             bot.stop()
+    for each in lent:
+        each.close()

@@ -6,12 +6,17 @@ import asyncio
 import json
 import logging
 import re
+import signal
+import subprocess
 import threading
+import time
 
 import pytest
 
-from tests.integration.matrix_servers import MatrixPeer, unique
+from tests.integration.botprocess import univac_command
+from tests.integration.matrix_servers import PASSWORD, MatrixPeer, unique
 from tests.waiting import wait_for
+from univac.engine.store import StoreEntry, open_store
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +49,7 @@ def test_joins_by_id_and_answers_in_a_thread(matrix_bot, matrix_user):
 
     alice.say(room, "!echo in the thread", thread=root)
     message = bot.next_message(timeout=20)
-    assert message.target == f"{room}/{root}"
+    assert (message.target, message.thread, message.channel) == (f"{room}/{root}", root, room)
     reply = alice.expect(lambda s: s.sender == bot.user_id)
     assert reply.body == "in the thread"
     relation = reply.content["m.relates_to"]
@@ -124,8 +129,7 @@ def test_ignores_history_own_events_edits_and_other_bots(matrix_bot, matrix_user
     assert bot.delivered.empty()
 
 
-def test_restart_neither_replays_history_nor_adds_a_device(matrix_bot, matrix_user, synapse,
-                                                           tmp_path):
+def test_restart_neither_replays_history_nor_adds_a_device(matrix_bot, matrix_user, synapse):
     alice = matrix_user("alice")
     room = alice.create_room()
     first = matrix_bot(rooms=(room,))
@@ -133,20 +137,43 @@ def test_restart_neither_replays_history_nor_adds_a_device(matrix_bot, matrix_us
     alice.say(room, "!echo one")
     assert first.next_message(timeout=20).text == "!echo one"
     first.stop()
-    user = first.user_id[1:].partition(":")[0]
-    saved = json.loads((tmp_path / f"{user}.json").read_text())
+    saved = first.lent.stored()  # the state store, namespace transport:matrix
     assert saved["next_batch"] and saved["device_id"] and saved["access_token"]
-    assert oct((tmp_path / f"{user}.json").stat().st_mode & 0o777) == "0o600"
+    assert first.lent.masked == [saved["access_token"]]  # masked as soon as it was known
     devices = synapse.devices(first.user_id)  # registration's and the bot's
     assert saved["device_id"] in devices and len(devices) == 2
 
     alice.say(room, "!echo while the bot was away")
-    second = matrix_bot(user=user, rooms=(room,))
+    second = matrix_bot(user=first.user_id[1:].partition(":")[0], rooms=(room,))
     second.wait_joined(room, timeout=20)
     alice.say(room, "!echo two")
     assert second.next_message(timeout=20).text == "!echo two"
     assert second.delivered.empty()
     assert synapse.devices(first.user_id) == devices
+
+
+def test_an_earlier_version_s_memory_file_is_imported(matrix_bot, matrix_user, synapse,
+                                                      tmp_path):
+    alice = matrix_user("alice")
+    room = alice.create_room()
+    first = matrix_bot(rooms=(room,))
+    first.wait_joined(room, timeout=20)
+    first.stop()
+    user = first.user_id[1:].partition(":")[0]
+    former = tmp_path / "former.json"  # what the earlier version wrote
+    former.write_text(json.dumps({"homeserver": synapse.url, "user_id": first.user_id,
+                                  **first.lent.stored()}))
+    devices = synapse.devices(first.user_id)
+
+    alice.say(room, "!echo while the bot was away")
+    second = matrix_bot(name="upgraded", user=user, rooms=(room,), state_file=str(former))
+    second.wait_joined(room, timeout=20)
+    alice.say(room, "!echo after the upgrade")
+    assert second.next_message(timeout=20).text == "!echo after the upgrade"
+    assert second.delivered.empty()
+    assert synapse.devices(first.user_id) == devices  # the file's device, not a new one
+    assert not former.exists() and list(tmp_path.glob("former.json.imported-*"))
+    assert second.lent.stored()["device_id"] == first.lent.stored()["device_id"]
 
 
 def test_access_token_login(matrix_bot, matrix_user, synapse):
@@ -261,3 +288,62 @@ def membership(synapse, peer, room: str, user_id: str) -> str:
         return synapse.call("GET", path, token=peer.client.access_token)["membership"]
     except OSError:  # HTTP 404: no membership at all
         return ""
+
+
+def test_univac_run_keeps_the_access_token_out_of_a_debug_log(tmp_path, matrix_user, synapse):
+    alice = matrix_user("alice")
+    room = alice.create_room()
+    user = unique("bot")
+    synapse.register(user)
+    (tmp_path / "matrix-password").write_text(PASSWORD + "\n")
+    config = tmp_path / "univac.toml"
+    config.write_text(f"""
+[bot]
+plugins = ["echo"]
+state_dir = "{tmp_path / 'state'}"
+log_level = "DEBUG"
+
+[[transports]]
+type = "matrix"
+homeserver = "{synapse.url}"
+user_id = "@{user}:localhost"
+password_file = "matrix-password"
+rooms = ["{room}"]
+state_file = "{tmp_path / 'none.json'}"
+""")
+    log = tmp_path / "log"
+    bot = subprocess.Popen([*univac_command(), "run", "--config", str(config)], cwd=tmp_path,
+                           stdout=subprocess.DEVNULL, stderr=log.open("w"))
+    try:
+        wait_for(lambda: "connected to" in log.read_text(), 60, "the bot's login")
+        ask_until_answered(alice, room, "!echo over matrix")
+        bot.send_signal(signal.SIGTERM)
+        assert bot.wait(30) == 0, log.read_text()[-3000:]
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+            bot.wait()
+    store = open_store(StoreEntry(), tmp_path / "state")
+    try:
+        token = json.loads(store.load("transport:matrix")["access_token"])
+    finally:
+        store.close()
+    text = log.read_text()
+    assert token and token not in text and PASSWORD not in text
+    assert "transports[0].state_file: deprecated" in text
+    assert "Traceback" not in text
+
+
+def ask_until_answered(peer: MatrixPeer, room: str, text: str, timeout: float = 60.0) -> None:
+    """Say ``text`` every few seconds until the answer comes (what is said before the bot
+    has joined the room is history to it, and never answered)."""
+    deadline = time.monotonic() + timeout
+    wanted = text.removeprefix("!echo ")
+    while True:
+        peer.say(room, text)
+        try:
+            peer.expect(lambda s: s.body == wanted, timeout=3)
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise

@@ -55,6 +55,7 @@ def test_direct_message_and_thread(slack, slack_bot):
     message = bot.next_message()
     assert (message.target, message.sender, message.identity) == (
         f"C0OPS/{root}", "bob", "slack:U0BOB")
+    assert (message.thread, message.channel) == (root, "C0OPS")
     slack.wait_posts(2)
     assert slack.messages("D0ALICE") == ["in private"]
     assert slack.messages("C0OPS", thread_ts=root) == ["in the thread"]

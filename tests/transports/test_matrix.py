@@ -1,21 +1,25 @@
 """Unit tests of the Matrix transport: settings (and their reference in docs/matrix.md),
-the inbound filter, reply contents (notices, Markdown, threads, splitting), the memory
-file, and the thread-facing API. The real homeserver tests are in tests/integration."""
+the inbound filter, threads against access rules, reply contents (notices, Markdown,
+threads, splitting), the memory in the state store (and the former file's import),
+and the thread-facing API. The real homeserver tests are in tests/integration."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import logging
-import os
 import re
 import threading
 from pathlib import Path
 
 import pytest
 
+from tests.contexts import lend
+from tests.core.test_access import tell
 from tests.waiting import wait_for
 from univac import TransportError
+from univac.config import load
+from univac.engine.store import Fence
 from univac.transports import matrix
 from univac.transports.matrix import inbound, memory, outbound
 from univac.transports.matrix.inbound import RoomView
@@ -41,10 +45,14 @@ def deliver(evt, private=False):
 
 # -- settings ---------------------------------------------------------------------
 
-def test_settings_need_a_homeserver_a_user_and_a_secret():
+def test_settings_need_a_homeserver_a_user_and_a_secret(tmp_path):
     s = settings(rooms=("#ops:example.org", "!xyz:example.org", "!v12roomidwithoutserver"))
-    assert s.markdown and s.max_lines_per_reply == 20
-    assert matrix.create("m", s).name == "m"
+    assert s.markdown and s.max_lines_per_reply == 20 and s.healthy_after_s == 60.0
+    lent = lend(tmp_path, "m")
+    try:
+        assert matrix.create("m", s, lent.context).name == "m"
+    finally:
+        lent.close()
     assert settings(password="", access_token="syt_token").access_token == "syt_token"
 
 
@@ -104,7 +112,7 @@ def expected_rows(cls: type) -> list[tuple[str, str]]:
 def test_a_text_message_becomes_a_message_with_the_mxid_as_identity():
     message = deliver(event("!echo hi"))
     assert message == ("matrix", ROOM, "@alice:example.org", "!echo hi", False,
-                       "mxid:@alice:example.org", "Univac")
+                       "mxid:@alice:example.org", "Univac", "")
     assert deliver(event("echo hi"), private=True).private is True
 
 
@@ -131,7 +139,18 @@ def test_a_message_in_a_thread_is_answered_in_the_thread():
                 "m.in_reply_to": {"event_id": "$root"}}
     message = deliver(event("!echo x", **{"m.relates_to": relation}))
     assert (message.target, message.text) == (f"{ROOM}/$root", "!echo x")
+    assert (message.thread, message.channel) == ("$root", ROOM)
     assert outbound.split_target(message.target) == (ROOM, "$root")
+
+
+def test_a_thread_is_in_its_room_for_access_rules(univac_bot):
+    bot = univac_bot("echo", transports=("matrix",), access={"echo": {"channels": [ROOM]}})
+    relation = {"rel_type": "m.thread", "event_id": "$root"}
+    in_room = deliver(event("!echo x", **{"m.relates_to": relation}))
+    assert tell(bot, in_room) == [(f"{ROOM}/$root", "x")]
+    elsewhere = inbound.to_message(event("!echo x", **{"m.relates_to": relation}),
+                                   RoomView("!other:example.org"), ME, "matrix", "Univac")
+    assert tell(bot, elsewhere) == [("!other:example.org/$root", f"echo only works in {ROOM}.")]
 
 
 def test_a_reply_loses_its_quoted_fallback():
@@ -180,49 +199,138 @@ def test_text_too_big_for_one_event_is_split_at_line_ends():
 
 # -- memory ---------------------------------------------------------------------
 
-def test_memory_keeps_values_in_a_private_file_written_whole(tmp_path):
-    path = tmp_path / "state" / "matrix-m.json"
-    store = memory.JsonMemory(path)
-    assert store.get("device_id") == ""
-    store.set(device_id="DEV", access_token="syt_secret", next_batch="s1")
-    assert oct(path.stat().st_mode & 0o777) == "0o600"
-    again = memory.JsonMemory(path)
-    assert (again.get("device_id"), again.get("next_batch")) == ("DEV", "s1")
-    again.set(next_batch="s2")
-    assert json.loads(path.read_text()) == {"access_token": "syt_secret", "device_id": "DEV",
-                                            "next_batch": "s2"}
-    assert sorted(p.name for p in path.parent.iterdir()) == ["matrix-m.json"]
+@pytest.fixture
+def lent(tmp_path):
+    lent = lend(tmp_path / "state", "m")
+    yield lent
+    lent.close()
+
+
+def memory_of(lent, former=None):
+    kept = memory.StoreMemory("m", lent.context, former)
+    kept.load()
+    return kept
+
+
+def test_memory_is_kept_in_the_state_store_written_off_the_caller_s_thread(lent, tmp_path):
+    kept = memory_of(lent)
+    assert kept.get("device_id") == ""
+    kept.set(device_id="DEV", access_token="syt_secret", next_batch="s1")
+    assert kept.get("next_batch") == "s1"  # at once, before the store has it
+    assert kept.flush(10)
+    assert lent.stored() == {"device_id": "DEV", "access_token": "syt_secret",
+                             "next_batch": "s1"}
+    kept.set(next_batch="s2")
+    assert kept.flush(10) and lent.stored()["next_batch"] == "s2"
     with pytest.raises(KeyError):
-        again.set(password="no")
+        kept.set(password="no")
+    again = lend(tmp_path / "state", "m")  # a restart: a new store connection, a new state
+    try:
+        restarted = memory_of(again)
+        assert (restarted.get("device_id"), restarted.get("next_batch")) == ("DEV", "s2")
+        assert again.masked == ["syt_secret"]  # a kept token is masked as soon as it is read
+    finally:
+        again.close()
+    assert lent.masked == ["syt_secret"]
+    assert not list(tmp_path.glob("**/*.json"))
 
 
-def test_an_unreadable_memory_file_is_logged_without_its_content(tmp_path, caplog):
-    path = tmp_path / "matrix-m.json"
-    path.write_text('{"access_token": "syt_secret", ')
+def test_memory_writes_go_out_one_at_a_time_in_order(lent):
+    kept = memory_of(lent)
+    for n in range(50):
+        kept.set(next_batch=f"s{n}")
+    assert kept.flush(10) and lent.stored() == {"next_batch": "s49"}
+
+
+def test_a_refused_write_is_logged_once_and_made_good_by_the_next(tmp_path, caplog):
+    fence = Fence(0)  # an instance that does not lead: every write is refused
+    lent = lend(tmp_path / "state", "m", fence)
+    try:
+        kept = memory_of(lent)
+        with caplog.at_level(logging.WARNING, logger="univac.transports.matrix"):
+            kept.set(device_id="DEV", access_token="syt_secret")
+            kept.flush(10)
+            kept.set(next_batch="s1")
+            kept.flush(10)
+        warnings = [r.getMessage() for r in caplog.records
+                    if r.name == "univac.transports.matrix"]
+        assert len(warnings) == 1 and "carrying on with them in memory" in warnings[0]
+        assert "syt_secret" not in caplog.text and kept.get("device_id") == "DEV"
+        fence.epoch = None  # leading (unfenced) again
+        kept.set(next_batch="s2")
+        assert kept.flush(10)
+        assert lent.stored() == {"device_id": "DEV", "access_token": "syt_secret",
+                                 "next_batch": "s2"}
+    finally:
+        lent.close()
+
+
+def test_an_earlier_version_s_file_is_imported_once_and_kept_renamed(lent, tmp_path, caplog):
+    former = tmp_path / "matrix-m.json"
+    former.write_text(json.dumps({"device_id": "OLD", "access_token": "syt_old",
+                                  "next_batch": "s9", "homeserver": "https://h",
+                                  "user_id": "@univac:example.org", "other": "x"}))
+    with caplog.at_level(logging.INFO, logger="univac.transports.matrix"):
+        kept = memory_of(lent, former)
+    assert (kept.get("device_id"), kept.get("next_batch")) == ("OLD", "s9")
+    assert lent.stored()["access_token"] == "syt_old" and "other" not in lent.stored()
+    assert lent.masked == ["syt_old"]
+    [renamed] = tmp_path.glob("matrix-m.json.imported-*")
+    assert not former.exists() and json.loads(renamed.read_text())["device_id"] == "OLD"
+    assert f"imported the device and sync token from {former}" in caplog.text
+    assert "syt_old" not in caplog.text
+    renamed.rename(former)  # the store is the truth from now on: the file is not read
+    assert memory_of(lent, former).get("device_id") == "OLD" and former.exists()
+    former.write_text(json.dumps({"device_id": "NEWER"}))
+    assert memory_of(lent, former).get("device_id") == "OLD"
+
+
+def test_an_unusable_former_file_is_logged_without_its_content(lent, tmp_path, caplog):
+    former = tmp_path / "matrix-m.json"
+    former.write_text('{"access_token": "syt_secret", ')
     with caplog.at_level(logging.WARNING):
-        assert memory.JsonMemory(path).get("access_token") == ""
+        assert memory_of(lent, former).get("access_token") == ""
     assert "logging in afresh" in caplog.text and "syt_secret" not in caplog.text
+    assert not former.exists() and list(tmp_path.glob("matrix-m.json.corrupt-*"))
+    assert lent.stored() == {}
 
 
-def test_the_memory_file_goes_where_the_core_keeps_its_state(monkeypatch, tmp_path):
+def test_the_former_file_was_where_the_core_keeps_its_state(monkeypatch, tmp_path):
     monkeypatch.setenv("STATE_DIRECTORY", f"{tmp_path}/a:{tmp_path}/b")
-    assert memory.default_state_file("m") == tmp_path / "a" / "matrix-m.json"
+    assert memory.default_former_file("m") == tmp_path / "a" / "matrix-m.json"
     monkeypatch.delenv("STATE_DIRECTORY")
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
-    assert memory.default_state_file("m") == tmp_path / "xdg" / "univac" / "matrix-m.json"
+    assert memory.default_former_file("m") == tmp_path / "xdg" / "univac" / "matrix-m.json"
     monkeypatch.delenv("XDG_STATE_HOME")
-    assert memory.default_state_file("m") == (
+    assert memory.default_former_file("m") == (
         Path.home() / ".local" / "state" / "univac" / "matrix-m.json")
-    assert matrix.create("m", settings(state_file=str(tmp_path / "x.json"))).memory.path == (
-        tmp_path / "x.json")
+    lent = lend(tmp_path / "state", "m")
+    try:
+        made = matrix.create("m", settings(state_file=str(tmp_path / "x.json")), lent.context)
+        assert made.memory.former == tmp_path / "x.json"
+    finally:
+        lent.close()
+
+
+def test_state_file_is_deprecated_with_a_warning(tmp_path):
+    path = tmp_path / "univac.toml"
+    path.write_text('[[transports]]\ntype = "matrix"\nhomeserver = "https://m.example.org"\n'
+                    'user_id = "@univac:example.org"\npassword = "pw"\n'
+                    'state_file = "matrix.json"\n')
+    config = load(path)
+    assert config.transports[0].settings.state_file == "matrix.json"
+    [warning] = config.warnings
+    assert warning.key == "transports[0].state_file"
+    assert "kept in the state store now" in warning.reason
 
 
 # -- the thread-facing side ----------------------------------------------------------
 
-def test_stop_while_the_homeserver_is_unreachable_ends_run(tmp_path):
+def test_stop_while_the_homeserver_is_unreachable_ends_run(lent, tmp_path):
     transport = matrix.create("m", settings(homeserver="http://127.0.0.1:9",
                                             state_file=str(tmp_path / "m.json"),
-                                            reconnect_min_s=0.05, reconnect_max_s=0.1))
+                                            reconnect_min_s=0.05, reconnect_max_s=0.1),
+                              lent.context)
     thread = threading.Thread(target=transport.run, args=(lambda m: None,), daemon=True)
     thread.start()
     status = wait_for(lambda: (s := transport.status()) and "cannot reach" in s.detail and s,
@@ -232,24 +340,37 @@ def test_stop_while_the_homeserver_is_unreachable_ends_run(tmp_path):
     transport.stop("bye")
     thread.join(10)
     assert not thread.is_alive() and transport.status().state == "stopped"
-    assert not os.path.exists(tmp_path / "m.json")  # nothing learnt, nothing written
+    assert lent.stored() == {}  # nothing learnt, nothing written
 
 
-def test_an_unexpected_error_ends_run_with_it_for_the_supervisor(tmp_path, monkeypatch):
+def test_reconnect_delays_grow_and_start_again_after_a_healthy_session():
+    from univac.transports.matrix.session import reconnect_backoff
+
+    backoff = reconnect_backoff(settings(reconnect_min_s=1.0, reconnect_max_s=8.0))
+    delays = [backoff.failed(now=0.0) for _ in range(5)]
+    assert delays[0] <= 1.0 and 4.0 <= delays[3] <= 8.0 and 4.0 <= delays[4] <= 8.0
+    backoff.started(at=100.0)
+    assert backoff.failed(now=159.0) >= 4.0  # up for less than healthy_after_s (60 s)
+    backoff.started(at=200.0)
+    assert backoff.failed(now=260.0) <= 1.0  # a healthy session: the first delay again
+    assert reconnect_backoff(settings(reconnect_min_s=0.0)).failed() > 0  # never busy
+
+
+def test_an_unexpected_error_ends_run_with_it_for_the_supervisor(lent, monkeypatch):
     from univac.transports.matrix import session
 
     async def broken(self):
         raise KeyError("a bug")
 
     monkeypatch.setattr(session.Session, "_connect_forever", broken)
-    transport = matrix.create("m", settings(state_file=str(tmp_path / "m.json")))
+    transport = matrix.create("m", settings(), lent.context)
     with pytest.raises(KeyError, match="a bug"):
         transport.run(lambda m: None)
     assert transport.status().state == "stopped"
 
 
-def test_an_unreadable_tls_ca_file_makes_run_raise_a_transport_error(tmp_path):
-    transport = matrix.create("m", settings(tls_ca_file=str(tmp_path / "missing.pem"),
-                                            state_file=str(tmp_path / "m.json")))
+def test_an_unreadable_tls_ca_file_makes_run_raise_a_transport_error(lent, tmp_path):
+    transport = matrix.create("m", settings(tls_ca_file=str(tmp_path / "missing.pem")),
+                              lent.context)
     with pytest.raises(TransportError, match="tls_ca_file"):
         transport.run(lambda m: None)

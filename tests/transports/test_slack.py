@@ -9,10 +9,12 @@ import re
 
 import pytest
 
+from tests.core.test_access import tell
 from tests.transports.test_matrix import docs_table, expected_rows
 from univac.transports import slack
 from univac.transports.slack import inbound, outbound
 from univac.transports.slack.inbound import Me
+from univac.transports.slack.session import reconnect_backoff
 from univac.transports.slack.support import FailureLog, LibraryEcho
 
 ME = Me("U0BOT", "univac")
@@ -54,13 +56,33 @@ def test_the_settings_table_in_the_docs_is_the_settings_dataclass():
     assert docs_table("slack.md") == expected_rows(slack.Settings)
 
 
+def test_reconnect_delays_grow_and_start_again_after_a_healthy_connection():
+    backoff = reconnect_backoff(slack.Settings(**BASE, reconnect_min_s=1.0,
+                                               reconnect_max_s=8.0))
+    delays = [backoff.failed(now=0.0) for _ in range(5)]
+    assert delays[0] <= 1.0 and 4.0 <= delays[3] <= 8.0 and 4.0 <= delays[4] <= 8.0
+    backoff.started(at=100.0)
+    assert backoff.failed(now=159.0) >= 4.0  # up for less than healthy_after_s (60 s)
+    backoff.started(at=200.0)
+    assert backoff.failed(now=260.0) <= 1.0  # a healthy connection: the first delay again
+    assert reconnect_backoff(slack.Settings(**BASE, reconnect_min_s=0.0)).failed() > 0
+
+
 # -- inbound -------------------------------------------------------------------
 
 def test_a_message_becomes_a_message_with_the_user_id_as_identity():
     assert message(event("!echo hi")) == (
-        "slack", "C1", "alice", "!echo hi", False, "slack:U1", "univac")
+        "slack", "C1", "alice", "!echo hi", False, "slack:U1", "univac", "")
     assert message(event(channel="D1", channel_type="im")).private is True
-    assert message(event(subtype="thread_broadcast", thread_ts="1.5")).target == "C1/1.5"
+    broadcast = message(event(subtype="thread_broadcast", thread_ts="1.5"))
+    assert (broadcast.target, broadcast.thread, broadcast.channel) == ("C1/1.5", "1.5", "C1")
+
+
+def test_a_thread_is_in_its_channel_for_access_rules(univac_bot):
+    bot = univac_bot("echo", transports=("slack",), access={"echo": {"channels": ["C1"]}})
+    assert tell(bot, message(event("!echo x", thread_ts="1.5"))) == [("C1/1.5", "x")]
+    elsewhere = message(event("!echo x", channel="C2", thread_ts="1.5"))
+    assert tell(bot, elsewhere) == [("C2/1.5", "echo only works in C1.")]
 
 
 @pytest.mark.parametrize("evt", [

@@ -5,8 +5,8 @@
 (sync loop, reconnect, status), ``login`` (token or password, kept device), ``client``
 (the nio client), ``rooms`` (joins, invites, encrypted rooms), ``inbound`` (what reaches
 the core), ``outbound`` and ``sender`` (notices, in order), ``memory`` (device, access
-token and sync token kept across restarts), ``support`` (backoff, rate-limited failure
-log). See docs/matrix.md.
+token and sync token kept across restarts, in the state store), ``support``
+(rate-limited failure log). See docs/matrix.md.
 """
 
 from .transport import MatrixTransport, Settings, create

@@ -53,13 +53,18 @@ def ssl_context(ca_file: str) -> ssl.SSLContext | None:
 
 class LibraryEcho(logging.Filter):
     """Lets nio's lines through from WARNING up, except its rate-limit warning (the
-    session logs that itself, rate-limited); everything at DEBUG level."""
+    session logs that itself, rate-limited); everything at DEBUG level, except the
+    line nio logs with each response's whole body (``Validating response schema``):
+    a login's body holds the new access token, before the transport can have it
+    masked, and a sync's is the whole sync."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        text = record.msg if isinstance(record.msg, str) else ""
+        if text.startswith("Validating response schema"):
+            return False
         if logging.getLogger().isEnabledFor(logging.DEBUG):
             return True
-        echo = isinstance(record.msg, str) and record.msg.startswith("Got 429 response")
-        return record.levelno >= logging.WARNING and not echo
+        return record.levelno >= logging.WARNING and not text.startswith("Got 429 response")
 
 
 def quiet_library_lines() -> None:

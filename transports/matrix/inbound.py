@@ -12,8 +12,10 @@ sync that first shows the bot in it. This filter drops, event by event:
   a second ``!deploy``.
 
 A message in a thread (``rel_type`` ``m.thread``) gets the target ``<room id>/<thread
-root event id>`` so that the reply goes to the same thread. A reply quoting another
-message loses the quoted fallback lines (``> <@user:server> ...``) before the command.
+root event id>`` so that the reply goes to the same thread, and ``thread`` set to the
+root's event id, so that the core counts it in its room (access rules, the channel rate
+limit). A reply quoting another message loses the quoted fallback lines (``>
+<@user:server> ...``) before the command.
 """
 
 from __future__ import annotations
@@ -54,18 +56,25 @@ def to_message(event: dict[str, Any], room: RoomView, own_user_id: str, transpor
     text = without_reply_fallback(body) if "m.in_reply_to" in relation else body
     if not text.strip():
         return None
+    root = thread_root(relation)
     return Message(
-        transport=transport, target=reply_target(room.room_id, relation), sender=sender,
+        transport=transport, target=reply_target(room.room_id, root), sender=sender,
         text=text, private=room.private, identity=f"mxid:{sender}", bot_nick=bot_nick,
+        thread=root,
     )
 
 
-def reply_target(room_id: str, relation: dict[str, Any]) -> str:
-    """The room, or ``room/thread-root`` for a message in a thread."""
+def thread_root(relation: dict[str, Any]) -> str:
+    """The thread root's event id for a message in a thread, else ``""``."""
     root = relation.get("event_id")
     if relation.get("rel_type") == "m.thread" and isinstance(root, str) and root:
-        return f"{room_id}{THREAD_SEPARATOR}{root}"
-    return room_id
+        return root
+    return ""
+
+
+def reply_target(room_id: str, root: str) -> str:
+    """The room, or ``room/thread-root`` for a message in a thread."""
+    return f"{room_id}{THREAD_SEPARATOR}{root}" if root else room_id
 
 
 def without_reply_fallback(body: str) -> str:

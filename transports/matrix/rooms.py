@@ -22,9 +22,11 @@ from urllib.parse import quote
 
 from nio import AsyncClient, JoinError, RoomResolveAliasResponse, SyncResponse
 
+from univac import Backoff
+
 from .client import LINK_ERRORS
 from .inbound import RoomView
-from .support import Backoff, background
+from .support import background
 
 log = logging.getLogger("univac.transports.matrix")
 
@@ -114,14 +116,14 @@ class Rooms:
                     return
                 response = await self.client.join(spec)
             except LINK_ERRORS:
-                await asyncio.sleep(backoff.next())  # the session notices and reports it
+                await asyncio.sleep(backoff.failed())  # the session notices and reports it
                 continue
             if not isinstance(response, JoinError):
                 self.ids[spec] = response.room_id
                 self.errors.pop(spec, None)
                 self.on_change()
                 return
-            delay = backoff.next()
+            delay = backoff.failed()
             self.errors[spec] = f"{describe(response)}, retry in {delay:.1f}s"
             log.warning("%s: cannot join %s: %s", self.name, spec, self.errors[spec])
             self.on_change()

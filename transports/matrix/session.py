@@ -14,7 +14,8 @@ for the first time (their recent history); a timeline the server cut short
 goes on from the last token: what was sent in the meantime was sent while the bot ran,
 and is answered. The sync token is kept in ``memory`` at most every ``SAVE_EVERY_S``
 and at shutdown. Any failure (homeserver unreachable, no answer in time, an error
-answer) is logged (rate-limited), waited out with exponential backoff and jitter, and
+answer) is logged (rate-limited), waited out with ``univac.Backoff`` (exponential, with
+jitter, from the minimum again after a session that lasted ``healthy_after_s``), and
 followed by a new sync from the same token; a refused token leads to a new login.
 """
 
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from nio import MessageDirection, RoomMessagesError, SyncError, SyncResponse
 
-from univac import Deliver, TransportStatus
+from univac import Backoff, Deliver, TransportStatus
 
 from .client import LINK_ERRORS, build_client
 from .inbound import to_message
@@ -38,7 +39,7 @@ from .login import LOGIN_REFUSED, Failed, bot_nick, log_in
 from .memory import Memory
 from .rooms import Rooms, describe
 from .sender import Sender
-from .support import Backoff, FailureLog, until_stopped
+from .support import FailureLog, until_stopped
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("univac.transports.matrix")
 
 SAVE_EVERY_S = 5.0
+MIN_DELAY_S = 0.01
+"""The shortest reconnect delay, even with ``reconnect_min_s = 0``: never a busy loop."""
 CATCH_UP_FILTER = {"room": {"timeline": {"limit": 1}}, "presence": {"types": []}}
 LIVE_LIMIT = 100
 LIVE_FILTER = {"room": {"timeline": {"limit": LIVE_LIMIT}}, "presence": {"types": []},
@@ -84,7 +87,7 @@ class Session:
         self._publish()
 
     def _backoff(self) -> Backoff:
-        return Backoff(self.settings.reconnect_min_s, self.settings.reconnect_max_s)
+        return reconnect_backoff(self.settings)
 
     # -- life -----------------------------------------------------------------
 
@@ -110,15 +113,13 @@ class Session:
             dropped = False
             try:
                 await self._login()
-                dropped = await self._sync_forever()
+                dropped = await self._sync_forever(backoff)
             except Failed as error:
                 self.detail = str(error)
             except LINK_ERRORS as error:
                 self.detail = link_error(error, self.settings.homeserver)
             self._offline()
-            if dropped:
-                backoff.reset()
-            delay = backoff.next()
+            delay = backoff.failed()
             self.failures.failed(self.detail, delay, dropped=dropped)
             self._set_state("disconnected", f"{self.detail}; reconnect in {delay:.1f}s")
             await asyncio.sleep(delay)
@@ -135,7 +136,7 @@ class Session:
         self.logged_in = True
         self.bot_nick = await bot_nick(self.client, self.settings, self.bot_nick)
 
-    async def _sync_forever(self) -> bool:
+    async def _sync_forever(self, backoff: Backoff) -> bool:
         """Sync until a failure (raised). Returns only when a working session dropped."""
         if self.sessions == 0:  # the first sync of this process: catch up only
             await self._sync(self.memory.get("next_batch") or None, CATCH_UP_FILTER, 1,
@@ -143,6 +144,7 @@ class Session:
         else:  # reconnected: what came meanwhile was sent while the bot ran
             await self._sync(None, LIVE_FILTER, 1, live=True)
         self.sessions += 1
+        backoff.started()
         failed = self.failures.connected()
         after = f" after {failed} failed attempts" if failed > 1 else (
             " after 1 failed attempt" if failed else "")
@@ -269,6 +271,13 @@ class Session:
             targets=self.rooms.labels() if online else (),
             detail="; ".join(n for n in notes if n),
             reconnects=max(self.sessions - 1, 0)))
+
+
+def reconnect_backoff(settings: Settings) -> Backoff:
+    """Reconnect (and room join) delays; a session up for ``healthy_after_s`` starts the
+    next ones from ``reconnect_min_s`` again."""
+    return Backoff(max(settings.reconnect_min_s, MIN_DELAY_S), settings.reconnect_max_s,
+                   healthy_after_s=settings.healthy_after_s)
 
 
 def link_error(error: BaseException, homeserver: str) -> str:

@@ -9,6 +9,7 @@ import dataclasses
 import ipaddress
 import re
 from dataclasses import dataclass
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 USER_ID = re.compile(r"@[^:\s]+:[^\s/]+")
@@ -17,6 +18,11 @@ USER_ID = re.compile(r"@[^:\s]+:[^\s/]+")
 @dataclass(frozen=True)
 class Settings:
     """Settings of one ``[[transports]]`` table with ``type = "matrix"``."""
+
+    DEPRECATED: ClassVar[dict[str, str]] = {"state_file": (
+        "deprecated: the device and sync token are kept in the state store now; the file "
+        "it names is imported once (when the store holds nothing for this transport) and "
+        "then renamed *.imported-<time>; remove the setting")}
 
     homeserver: str
     """Base URL of the homeserver's client API, ``https://matrix.example.org``."""
@@ -35,7 +41,8 @@ class Settings:
     invite_from: tuple[str, ...] = ()
     """Who may invite the bot into a room: fnmatch patterns of user ids; empty: nobody."""
     state_file: str = ""
-    """JSON file for the device, access token and sync token; empty: in the state folder."""
+    """Deprecated: the JSON file an earlier version kept the memory in, to import it once;
+    empty: ``matrix-<name>.json`` in the default state folder (see ``memory``)."""
     tls_ca_file: str = ""
     """Extra CA certificates (PEM) to trust, e.g. for a self-signed homeserver."""
     markdown: bool = True
@@ -46,6 +53,8 @@ class Settings:
     """First delay before logging in or syncing again after a failure (doubles, jittered)."""
     reconnect_max_s: float = 300.0
     """Longest delay between reconnect attempts or room join retries."""
+    healthy_after_s: float = 60.0
+    """A session that lasted this long was healthy: the next delay is the first again."""
     sync_timeout_s: float = 30.0
     """How long one sync request waits on the server for new events (long poll)."""
     request_timeout_s: float = 20.0

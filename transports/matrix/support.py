@@ -1,4 +1,4 @@
-"""Pure helpers of the Matrix transport: backoff, rate-limited failure log, reply cut.
+"""Pure helpers of the Matrix transport: rate-limited failure log, reply cut, tasks.
 Layer: transport.
 
 Nothing here touches matrix-nio or a socket; the session and the sender, on the
@@ -9,28 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
-
-
-class Backoff:
-    """Exponential backoff with jitter: delays grow from ``low`` to ``high`` seconds."""
-
-    def __init__(self, low: float, high: float) -> None:
-        self.low = max(low, 0.01)
-        self.high = max(high, self.low)
-        self.failures = 0
-
-    def next(self) -> float:
-        """Return the next delay (half fixed, half random) and count one more failure."""
-        ceiling = min(self.high, self.low * 2 ** min(self.failures, 30))
-        self.failures += 1
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
-
-    def reset(self) -> None:
-        self.failures = 0
 
 
 class FailureLog:

@@ -10,8 +10,8 @@ immutable snapshot that the loop thread replaces.
 The pieces: ``session`` (sync loop, reconnect, status), ``login``, ``client`` (the nio
 client), ``rooms`` (joins, invites, encrypted rooms), ``inbound`` (what reaches the core
 and what is ignored), ``outbound`` and ``sender`` (notices, in order), ``memory``
-(device, access token and sync token across restarts), ``support`` (backoff, failure
-log). See docs/matrix.md for every setting.
+(device, access token and sync token across restarts, in the state store), ``support``
+(failure log). See docs/matrix.md for every setting.
 """
 
 from __future__ import annotations
@@ -24,26 +24,29 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from univac import Deliver, TransportStatus
+from univac import Deliver, TransportContext, TransportStatus
 
-from .memory import JsonMemory, Memory, default_state_file
+from .memory import StoreMemory, default_former_file
 from .session import Session
 from .settings import Settings
 
 __all__ = ["MatrixTransport", "Settings", "create"]
+FLUSH_S = 2.0
+"""How long ``run`` waits at its end for the memory's last write (the store may hang)."""
 
 
-def create(name: str, settings: Settings) -> MatrixTransport:
-    """Return the Matrix transport named ``name``, its memory in ``state_file``."""
-    path = Path(settings.state_file).expanduser() if settings.state_file else \
-        default_state_file(name)
-    return MatrixTransport(name, settings, JsonMemory(path))
+def create(name: str, settings: Settings, context: TransportContext) -> MatrixTransport:
+    """Return the Matrix transport named ``name``, its memory in ``context.state`` (an
+    earlier version's file, ``state_file`` or the default one, imported once)."""
+    former = Path(settings.state_file).expanduser() if settings.state_file else \
+        default_former_file(name)
+    return MatrixTransport(name, settings, StoreMemory(name, context, former))
 
 
 class MatrixTransport:
     """The thread-facing side of the transport (see the module docstring)."""
 
-    def __init__(self, name: str, settings: Settings, memory: Memory) -> None:
+    def __init__(self, name: str, settings: Settings, memory: StoreMemory) -> None:
         self.name = name
         self.settings = settings
         self.memory = memory
@@ -56,6 +59,7 @@ class MatrixTransport:
 
     def run(self, deliver: Deliver) -> None:
         """Log in, sync and reconnect until ``stop``; runs on the transport's thread."""
+        self.memory.load()
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         try:
@@ -70,6 +74,7 @@ class MatrixTransport:
         finally:
             self._live = None
             _close_loop(loop)
+            self.memory.flush(FLUSH_S)
             self._publish(dataclasses.replace(self._status, state="stopped", targets=()))
 
     def send(self, target: str, text: str) -> None:

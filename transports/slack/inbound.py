@@ -13,6 +13,10 @@ Text: a leading mention of the bot (``<@U0BOT> help``) becomes ``<bot name>: hel
 the core sees the bot addressed; other markup is turned back into what the user typed
 (``<@U1>`` -> ``@U1``, ``<#C1|ops>`` -> ``#ops``, ``<https://x.org|x.org>`` -> ``x.org``,
 ``<!here>`` -> ``@here``) and ``&amp;``, ``&lt;``, ``&gt;`` are unescaped.
+
+A message in a thread gets the target ``<channel>/<thread_ts>``, so that the reply goes
+to the thread, and ``thread`` set to that ``thread_ts``, so that the core counts it in
+its channel (access rules, the channel rate limit).
 """
 
 from __future__ import annotations
@@ -46,10 +50,11 @@ def to_message(event: dict[str, Any], me: Me, transport: str, sender: str) -> Me
     text = plain_text(event.get("text") or "", me)
     if not text.strip():
         return None
+    thread = thread_ts(event)
     return Message(
         transport=transport, target=reply_target(event), sender=sender, text=text,
         private=event.get("channel_type") == "im", identity=f"slack:{event['user']}",
-        bot_nick=me.name,
+        bot_nick=me.name, thread=thread,
     )
 
 
@@ -64,12 +69,16 @@ def acted_on(event: dict[str, Any], me: Me) -> bool:
         isinstance(channel, str) and bool(channel) and isinstance(event.get("ts"), str)
 
 
+def thread_ts(event: dict[str, Any]) -> str:
+    """The ``ts`` of the thread's parent message for a message in a thread, else ``""``."""
+    thread = event.get("thread_ts")
+    return thread if isinstance(thread, str) else ""
+
+
 def reply_target(event: dict[str, Any]) -> str:
     """The channel, or ``channel/thread_ts`` for a message in a thread."""
-    thread = event.get("thread_ts")
-    channel = event["channel"]
-    return f"{channel}{THREAD_SEPARATOR}{thread}" if isinstance(thread, str) and thread \
-        else channel
+    thread, channel = thread_ts(event), event["channel"]
+    return f"{channel}{THREAD_SEPARATOR}{thread}" if thread else channel
 
 
 def plain_text(text: str, me: Me) -> str:

@@ -12,7 +12,9 @@ app-level token) gives a websocket URL; the SDK's client connects to it, pings i
 ``ping_interval_s`` and connects again by itself when the link dies or Slack sends a
 ``disconnect`` envelope (refresh, warning). This session watches the client (``hello``
 messages, ``is_connected``) to report the state; when getting a URL fails (bad token,
-no network) it logs why (rate-limited) and tries again with exponential backoff.
+no network) it logs why (rate-limited) and tries again after a ``univac.Backoff``
+delay (exponential, with jitter, from the minimum again once a connection lasted
+``healthy_after_s``).
 
 Every envelope that carries an ``envelope_id`` is acknowledged first, before anything
 else is done with it, so Slack's 3-second deadline is met whatever the handlers do (they
@@ -37,11 +39,11 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from univac import Deliver, TransportStatus
+from univac import Backoff, Deliver, TransportStatus
 
 from .inbound import Me, Seen, to_message
 from .outbound import RateLimitWait, Sender
-from .support import Backoff, FailureLog, Names, quiet_library_lines, until_stopped
+from .support import FailureLog, Names, quiet_library_lines, until_stopped
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -49,6 +51,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("univac.transports.slack")
 LINK_ERRORS = (aiohttp.ClientError, OSError, asyncio.TimeoutError)
 WATCH_EVERY_S = 0.5
+MIN_DELAY_S = 0.01
+"""The shortest reconnect delay, even with ``reconnect_min_s = 0``: never a busy loop."""
 
 
 class Session:
@@ -69,6 +73,7 @@ class Session:
         self.hellos = 0
         self.last_inbound: float | None = None
         self.failures = FailureLog(log, name)
+        self.backoff = reconnect_backoff(settings)
         self.stopping = asyncio.Event()
 
     def _web(self, http: aiohttp.ClientSession) -> AsyncWebClient:
@@ -101,7 +106,6 @@ class Session:
             raise broken
 
     async def _connect_forever(self) -> None:
-        backoff = Backoff(self.settings.reconnect_min_s, self.settings.reconnect_max_s)
         while True:
             try:
                 await self._connect()
@@ -111,7 +115,7 @@ class Session:
             except LINK_ERRORS as error:
                 self.detail = f"cannot reach Slack: {error or type(error).__name__}"
             await self._close_socket()
-            delay = backoff.next()
+            delay = self.backoff.failed()
             self.failures.failed(self.detail, delay, dropped=False)
             self._set_state("disconnected", f"{self.detail}; reconnect in {delay:.1f}s")
             await asyncio.sleep(delay)
@@ -140,6 +144,7 @@ class Session:
                 log.info("%s: connected to Slack as %s (%s)%s", self.name, self.me.name,
                          self.me.user_id, after)
                 self._set_state("connected", "connected (Socket Mode)")
+                self.backoff.started()
             elif not up and self.state == "connected":
                 self._set_state("connecting", "link lost; the SDK reconnects")
             await asyncio.sleep(WATCH_EVERY_S)
@@ -220,3 +225,10 @@ class Session:
         self.publish(TransportStatus(
             state=self.state, nick=self.me.name, detail="; ".join(n for n in notes if n),
             reconnects=max(self.hellos - 1, 0)))
+
+
+def reconnect_backoff(settings: Settings) -> Backoff:
+    """Delays between connection attempts; a connection that lasted ``healthy_after_s``
+    starts the next ones from ``reconnect_min_s`` again."""
+    return Backoff(max(settings.reconnect_min_s, MIN_DELAY_S), settings.reconnect_max_s,
+                   healthy_after_s=settings.healthy_after_s)

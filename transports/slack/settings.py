@@ -29,6 +29,8 @@ class Settings:
     """First delay before connecting again after a failed attempt (doubles, jittered)."""
     reconnect_max_s: float = 300.0
     """Longest delay between connection attempts."""
+    healthy_after_s: float = 60.0
+    """A connection that lasted this long was healthy: the next delay is the first again."""
     ping_interval_s: float = 5.0
     """Seconds between websocket pings; four unanswered intervals count as a lost link."""
     name_cache_s: float = 3600.0

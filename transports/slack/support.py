@@ -1,7 +1,7 @@
-"""Helpers of the Slack transport: backoff, failure log, user names, quiet SDK logs.
+"""Helpers of the Slack transport: failure log, user names, quiet SDK logs.
 Layer: transport.
 
-``Backoff`` and ``FailureLog`` are pure. ``Names`` runs on the transport's own thread,
+``FailureLog`` is pure. ``Names`` runs on the transport's own thread,
 in its asyncio loop.
 """
 
@@ -9,28 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Callable
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-
-
-class Backoff:
-    """Exponential backoff with jitter: delays grow from ``low`` to ``high`` seconds."""
-
-    def __init__(self, low: float, high: float) -> None:
-        self.low = max(low, 0.01)
-        self.high = max(high, self.low)
-        self.failures = 0
-
-    def next(self) -> float:
-        """Return the next delay (half fixed, half random) and count one more failure."""
-        ceiling = min(self.high, self.low * 2 ** min(self.failures, 30))
-        self.failures += 1
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
 class FailureLog:

@@ -9,7 +9,7 @@ reads an immutable snapshot that the loop thread replaces.
 
 The pieces: ``session`` (the connection, acknowledgements, status), ``inbound`` (what
 reaches the core and what is ignored), ``outbound`` (escaping, splitting, the sender),
-``support`` (backoff, failure log, user names). See docs/slack.md.
+``support`` (failure log, user names). See docs/slack.md.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ lists ``fnmatch`` patterns per transport name (``"*"`` for any transport)::
     console = ["console:*"]
 
 A command needs a role through ``@command(..., requires="ops")`` or an
-``[access.<command or plugin>]`` table (``requires``, ``channels``, ``private_only``);
+``[access.<command or plugin>]`` table (``requires``, ``channels``, ``private_only``;
+a thread is in its channel: ``Message.channel``);
 a command's own table wins over its plugin's, and a table's ``requires`` over the
 decorator's.
 """
@@ -34,7 +35,8 @@ class AccessRule:
     requires: str = ""
     """The role needed; empty: anyone."""
     channels: tuple[str, ...] = ()
-    """Channels or rooms it may run in (private messages stay allowed); empty: any."""
+    """Channels or rooms it may run in, threads in them included (private messages stay
+    allowed); empty: any."""
     private_only: bool = False
     """Only in private messages."""
 
@@ -76,7 +78,7 @@ class Access:
         name = handler.spec.name
         if rule.private_only and not message.private:
             return f"{name} only works in a private message."
-        if rule.channels and not message.private and message.target not in rule.channels:
+        if rule.channels and not message.private and message.channel not in rule.channels:
             return f"{name} only works in {', '.join(rule.channels)}."
         if rule.requires and not self.has_role(rule.requires, message):
             return f"You need the '{rule.requires}' role for {name}."

@@ -29,6 +29,7 @@ from univac.engine.dispatch import Dispatcher, Parts
 from univac.engine.ha import HighAvailability
 from univac.engine.handlers import Boundary
 from univac.engine.jsonstate import clean_temporaries, import_file
+from univac.engine.maker import TransportMaker
 from univac.engine.poller import Poller
 from univac.engine.ratelimit import RateLimiter
 from univac.engine.reactive import ReactivePool
@@ -36,8 +37,9 @@ from univac.engine.router import Router
 from univac.engine.state import State
 from univac.engine.store import Fence, Store, open_store
 from univac.engine.supervisor import Supervisor
-from univac.errors import ConfigError, ConfigIssue, PluginError, UnivacError
+from univac.errors import PluginError, UnivacError
 from univac.host import HostInfo
+from univac.logs import Masker, mask_everywhere
 from univac.message import Message
 from univac.ops.audit import AuditLog
 from univac.ops.metrics import MetricsReport
@@ -69,17 +71,18 @@ class Bot:
         self.stop_event = threading.Event()
         self.contexts: dict[str, Context] = {}
         self.ha = HighAvailability(config, self.stop_event, self.contexts)
-        self.transports = self.ha.transports(
-            dict(transports) if transports is not None else _create(config))
-        self.router = Router(self.transports, self.stats, config.secrets)
+        self.fence = self.ha.fence
+        self._state_dir = state_dir(config)
+        self.store = CommitQueue(open_store(config.store, self._state_dir))
+        self.masker = Masker(config.secrets)
+        maker = TransportMaker(self.store, self.fence, self.mask)
+        self.transports = self.ha.transports(self._made(transports, maker), maker)
+        self.router = Router(self.transports, self.stats, self.masker)
         self.pool = ReactivePool(settings.max_reactive, settings.queue_size)
         self.catalog = Catalog()
         self.plugin_errors = {issue.key: issue.reason for issue in config.plugin_issues}
         self._teardowns: list[tuple[str, Callable[[], object]]] = []
         self._routes: list[WebhookRoute] | None = None
-        self._state_dir = state_dir(config)
-        self.fence = self.ha.fence
-        self.store = CommitQueue(open_store(config.store, self._state_dir))
         clean_temporaries(self._state_dir)
         self.access = Access(config.roles, config.access)
         self.audit = AuditLog(self._state_dir / settings.audit_file, settings.audit_max_bytes,
@@ -105,6 +108,21 @@ class Bot:
         self.pollers = [Poller(h, self.contexts[h.plugin], self.boundary, self.ha.quiet)
                         for h in self.catalog.pollers]
         self.supervisor = Supervisor(self.stop_event, settings.max_crashes, settings.crash_window_s)
+
+    def _made(self, given: Mapping[str, Transport] | None,
+              maker: TransportMaker) -> dict[str, Transport]:
+        if given is not None:
+            return dict(given)
+        try:
+            return maker.make_all(self.config.transports, self.config.file)
+        except BaseException:
+            self.store.close()
+            raise
+
+    def mask(self, secret: str) -> None:
+        """Mask ``secret`` from now on in every log line and chat line (thread-safe)."""
+        self.masker.add([secret])
+        mask_everywhere([secret])
 
     def _enable(self, entry: PluginEntry) -> None:
         try:
@@ -241,19 +259,6 @@ def transport_state(transport: Transport) -> str:
     except Exception:  # transport code, reached from the main loop: keep the loop alive
         log.debug("status() of transport %s failed", transport.name, exc_info=True)
         return "unknown"
-
-
-def _create(config: Config) -> dict[str, Transport]:
-    made: dict[str, Transport] = {}
-    issues = []
-    for entry in config.transports:
-        try:
-            made[entry.name] = entry.module.create(entry.name, entry.settings)
-        except Exception as error:
-            issues.append(ConfigIssue(config.file, f"transports.{entry.name}", str(error)))
-    if issues:
-        raise ConfigError(issues)
-    return made
 
 
 def _audit_sink(store: Store, fence: Fence) -> Callable[[str], None]:

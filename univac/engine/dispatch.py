@@ -5,10 +5,11 @@ handler runs on a reactive thread from the pool. A message is a command when it 
 with the prefix (``!help``), is addressed to the bot (``univac: help``, ``univac,
 help``) or is private (``help``). Other messages are offered to pending yes/no
 confirmations, then to the ``@match`` handlers. The bot never reacts to its own
-messages; senders and channels pass rate limits (quietly); commands pass access rules
-(refusals are answered and audited, after the rate limits); privileged commands are
-audited. Spoken to directly, a text that is no command name (``!``, ``!!x``) gets a
-hint; in a channel a bare ``!`` may be meant for someone else and is left alone.
+messages; senders and channels (a thread counts as its channel) pass rate limits
+(quietly); commands pass access rules (refusals are answered and audited, after the
+rate limits); privileged commands are audited. Spoken to directly, a text that is no
+command name (``!``, ``!!x``) gets a hint; in a channel a bare ``!`` may be meant for
+someone else and is left alone.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ class Dispatcher:
 
     def _within_limits(self, message: Message) -> bool:
         sender = message.identity or f"{message.transport}:{message.sender}"
-        channel = f"{message.transport}:{message.target}"
+        channel = f"{message.transport}:{message.channel}"  # a thread counts as its channel
         if self._p.user_limit.allow(sender) and (
             message.private or self._p.channel_limit.allow(channel, sender)
         ):

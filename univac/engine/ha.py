@@ -2,9 +2,10 @@
 thread at start, asked from any thread.
 
 One object gives the bot what it needs: the ``fence`` its writes carry, the transports
-to use (renewed each term), the ``gate`` for transport and poller threads, ``quiet``
-for pollers to wait on, ``active`` for the webhook boundary, the ``leader`` thread to
-supervise, and its part of ``!status``, ``/healthz`` and sd_notify. With ``[ha]``
+to use (renewed each term; their states are reloaded with the plugins' as a term
+begins), the ``gate`` for transport and poller threads, ``quiet`` for pollers to wait
+on, ``active`` for the webhook boundary, the ``leader`` thread to supervise, and its
+part of ``!status``, ``/healthz`` and sd_notify. With ``[ha]``
 off every part lets everything through and the fence is empty (writes not fenced).
 See leader.py for the roles and terms.py for what runs only during a term.
 """
@@ -18,6 +19,7 @@ from functools import partial
 from univac.config import Config
 from univac.context import Context
 from univac.engine.leader import LEADER, STALE, Hooks, Leader
+from univac.engine.maker import TransportMaker
 from univac.engine.store import Fence
 from univac.engine.terms import Terms
 from univac.ops.reports import LeaseReport
@@ -32,6 +34,7 @@ class HighAvailability:
         ha = config.ha
         self._config = config
         self._contexts = contexts
+        self._maker: TransportMaker | None = None
         self.fence = Fence(STALE if ha.enabled else None)
         self.terms = Terms(ha.enabled, stop, ha.step_down_s)
         self.quiet = self.terms.quiet
@@ -44,10 +47,12 @@ class HighAvailability:
             wait = 2 * config.bot.shutdown_timeout_s + ha.step_down_s
             self.leader = Leader(open_lease, ha, hooks, stop_wait_s=wait)
 
-    def transports(self, made: dict[str, Transport]) -> dict[str, Transport]:
-        """The transports the bot runs: each renewed at every term when ``[ha]`` is on."""
-        makers = {entry.name: partial(entry.module.create, entry.name, entry.settings)
-                  for entry in self._config.transports}
+    def transports(self, made: dict[str, Transport],
+                   maker: TransportMaker) -> dict[str, Transport]:
+        """The transports the bot runs: each renewed at every term when ``[ha]`` is on,
+        their states reloaded (with the plugins') before."""
+        self._maker = maker
+        makers = {entry.name: partial(maker.make, entry) for entry in self._config.transports}
         return self.terms.wrap(made, makers)
 
     def gate(self, target: Callable[[], None], counted: bool = True) -> Callable[[], None]:
@@ -77,3 +82,5 @@ class HighAvailability:
     def _reload(self) -> None:
         for ctx in list(self._contexts.values()):
             ctx.state.reload()
+        if self._maker is not None:
+            self._maker.reload()

@@ -3,9 +3,9 @@
 Every line the bot sends to chat passes ``Router.send``, so this is where outgoing text
 is made safe, once: CTCP markers (``\\x01``) and bidirectional overrides and isolates
 (U+202A..U+202E, U+2066..U+2069) are removed, so relayed user input can neither start
-a CTCP request nor reorder what readers see, and secret values from the configuration
-are masked as in the logs (``univac/logs.py``). Plain ASCII text without ``\\x01`` and
-without secrets costs two checks.
+a CTCP request nor reorder what readers see, and secret values (from the configuration,
+and those transports learn at run time) are masked as in the logs (``univac/logs.py``).
+Plain ASCII text without ``\\x01`` and without secrets costs two checks.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 
 from univac.logs import Masker
 from univac.message import Message
@@ -36,11 +36,11 @@ class Router:
     """Sends text to a named transport's target and counts what goes out."""
 
     def __init__(
-        self, transports: Mapping[str, Transport], stats: Stats, secrets: Iterable[str] = ()
+        self, transports: Mapping[str, Transport], stats: Stats, masker: Masker | None = None
     ) -> None:
         self._transports = dict(transports)
         self._stats = stats
-        self._masker = Masker(secrets)
+        self._masker = masker or Masker()
         self._with_requester = {n for n, t in self._transports.items() if takes_requester(t)}
 
     def names(self) -> list[str]:
