@@ -182,7 +182,7 @@ def test_the_example_s_commented_transport_tables_are_valid(tmp_path: Path) -> N
     example = (ROOT / "univac" / "example.toml").read_text(encoding="utf-8")
     tables = commented_transports(example)
     assert set(tables) == {"irc", "xmpp", "matrix", "slack"}
-    for name in ("irc-sasl", "matrix-password"):
+    for name in ("irc-sasl", "xmpp-password", "matrix-password"):
         (tmp_path / name).write_text("secret-value\n", encoding="utf-8")
     (tmp_path / "slack-app-token").write_text("xapp-1-A-1-x\n", encoding="utf-8")
     (tmp_path / "slack-bot-token").write_text("xoxb-1-x\n", encoding="utf-8")
