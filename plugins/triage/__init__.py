@@ -70,7 +70,10 @@ def deliveries(ctx: Context[Settings], request: WebhookRequest) -> WebhookRespon
     if event == "ping":
         rt.counts.count("triage_deliveries", outcome="ping")
         return "pong\n"
-    payload = request.json()
+    try:
+        payload = request.json()
+    except UserError:
+        payload = None
     if not isinstance(payload, dict):
         rt.counts.count("triage_deliveries", outcome="refused")
         raise UserError("the body is not a JSON object")

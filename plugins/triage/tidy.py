@@ -67,9 +67,11 @@ def confirm_and_apply(rt: Runtime, number: int, now: int) -> bool:
     apply(rt, change)
     with rt.model.state:
         current = rt.model.get(number)
-        if current is not None and not rt.settings.dry_run:
-            into_model(rt.labels, current, change)
-            rt.model.put(number, current)
+        if current is not None:
+            after = refreshed(current, payload, rt.labels, rt.model.team(), now)
+            if not rt.settings.dry_run:
+                into_model(rt.labels, after, change)
+            rt.model.put(number, after)
         for team in change.refeeds:
             rt.model.record_refeed(team, now)
     return not change.empty()

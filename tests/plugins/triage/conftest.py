@@ -52,9 +52,10 @@ def clock() -> Clock:
 class Triage:
     """A harness with the triage plugin, and shortcuts to its parts."""
 
-    def __init__(self, harness: Any, clock: Clock) -> None:
+    def __init__(self, harness: Any, clock: Clock, github: FakeGitHub) -> None:
         self.harness = harness
         self.clock = clock
+        self.github = github
         self.routes = {route.path: route for route in harness.bot.webhooks()}
 
     @property
@@ -68,6 +69,20 @@ class Triage:
                  "X-Hub-Signature-256": hooks.sign(SECRET, body)} | (headers or {})
         given = {k: v for k, v in given.items() if v is not None}
         return self.routes["/triage"].call(WebhookRequest("POST", "/triage", given, body))
+
+    def touch(self, number: int, sender: str = "alice", action: str = "edited") -> None:
+        """Deliver an ``issues`` event for the fake's issue ``number`` as it is now."""
+        issue = self.github.issue_json(self.github.issues[number])
+        payload = {"action": action, "issue": issue, "sender": {"login": sender},
+                   "repository": {"full_name": "acme/rocket"}}
+        reply = self.deliver("issues", payload)
+        assert reply.status == 200, reply.body
+
+    def labels(self, number: int) -> list[str]:
+        return list(self.github.issues[number].labels)
+
+    def comments(self, number: int) -> list[str]:
+        return [comment["body"] for comment in self.github.issues[number].comments]
 
     def tick(self, poller: str, now: datetime | None = None) -> list[tuple[str, str]]:
         when = now or self.clock.now
@@ -86,7 +101,7 @@ def make_triage(univac_bot, github: FakeGitHub, clock: Clock):
         options: dict[str, Any] = {"clock": clock, "settings": {"triage": table}}
         if state_dir is not None:
             options["state_dir"] = state_dir
-        return Triage(univac_bot("triage", **options), clock)
+        return Triage(univac_bot("triage", **options), clock, github)
 
     return make
 
