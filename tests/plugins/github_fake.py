@@ -18,7 +18,8 @@ assignees and lock an issue ends up with:
   answer, 403 ``API rate limit exceeded`` once spent; pages: ``per_page`` (30, at
   most 100), ``page``, and ``Link`` with ``next`` and ``last``.
 
-``down = True`` answers 502 to everything (GitHub unreachable behind its proxy).
+``down = True`` answers 502 to everything (GitHub unreachable behind its proxy);
+paths in ``failing`` are answered 500.
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ class FakeGitHub:
         self.reset = time.time() + 3600
         self.calls: list[Call] = []
         self.down = False
+        self.failing: set[str] = set()
+        """Paths answered 500 (a server error on one resource)."""
         self.clock: Callable[[], float] = time.time
         self.lock = threading.RLock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -133,6 +136,8 @@ class FakeGitHub:
             self.calls.append(Call(method, path, body, headers.get("authorization", "")))
             if self.down:
                 return Reply(502, {"message": "Server Error"})
+            if path in self.failing:
+                return Reply(500, {"message": "Server Error"})
             if path.startswith("/app/installations/"):
                 return self._installation_token(path, headers)
             if headers.get("authorization", "").split(" ")[-1] not in self.tokens:
@@ -161,12 +166,16 @@ class FakeGitHub:
         app_id, public_pem, installation = self.app
         if path != f"/app/installations/{installation}/access_tokens":
             return Reply(404, {"message": "Not Found"})
-        try:
-            claims = jwt.decode(given, public_pem, algorithms=["RS256"],
-                                options={"require": ["iat", "exp", "iss"]}, leeway=60)
+        try:  # the signature by PyJWT; the times against this server's clock
+            claims = jwt.decode(given, public_pem, algorithms=["RS256"], options={
+                "require": ["iat", "exp", "iss"], "verify_exp": False, "verify_iat": False})
         except jwt.PyJWTError:
             return Reply(401, {"message": "A JSON web token could not be decoded"})
-        if str(claims["iss"]) != app_id or claims["exp"] - claims["iat"] > 660:
+        now = self.clock()
+        if not claims["iat"] - 60 <= now < claims["exp"] or str(claims["iss"]) != app_id:
+            return Reply(401, {"message": "'Issued at' claim ('iat') must be an Integer "
+                                          "representing the time that the assertion was issued"})
+        if claims["exp"] - claims["iat"] > 660:
             return Reply(401, {"message": "'Expiration time' claim ('exp') is too far"})
         token = f"ghs_installation_{len(self.issued) + 1}"
         self.issued.append(token)

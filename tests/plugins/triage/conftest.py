@@ -98,6 +98,7 @@ def make_triage(univac_bot, github: FakeGitHub, clock: Clock):
     def make(state_dir: Path | None = None, **settings: Any) -> Triage:
         table = {"repo": "acme/rocket", "team": "hackers", "api_url": github.base,
                  "token": "personal-token", "targets": ["test:#triage"]} | settings
+        table = {key: value for key, value in table.items() if value is not None}
         options: dict[str, Any] = {"clock": clock, "settings": {"triage": table}}
         if state_dir is not None:
             options["state_dir"] = state_dir
