@@ -126,8 +126,8 @@ def force_update(ctx: Context[Settings], request: WebhookRequest) -> WebhookResp
     if not text.isdigit() or int(text) < 1:
         raise UserError("send the issue number as the body, e.g. 12345")
     rt = of(ctx)
-    outcome = _github(rt, lambda: scan.update(rt, int(text), now_s(ctx), rt.settings.reserve))
-    return f"#{text}: {outcome}\n"
+    return _github(rt, lambda: f"#{text}: "
+                   f"{scan.update(rt, int(text), now_s(ctx), rt.settings.reserve)}\n")
 
 
 @webhook("/triage/force-cleanup", methods=("POST",))
@@ -138,8 +138,8 @@ def force_cleanup(ctx: Context[Settings], request: WebhookRequest) -> WebhookRes
         return refusal
     rt = of(ctx)
     queued = rt.model.due()
-    changed = _github(rt, lambda: cleanup.run(rt, queued, now_s(ctx)))
-    return f"cleaned up {len(queued)} issue(s), {changed} changed\n"
+    return _github(rt, lambda: f"cleaned up {len(queued)} issue(s), "
+                   f"{cleanup.run(rt, queued, now_s(ctx))} changed\n")
 
 
 @webhook("/triage/force-tidy", methods=("POST",))
@@ -149,8 +149,8 @@ def force_tidy(ctx: Context[Settings], request: WebhookRequest) -> WebhookRespon
     if refusal is not None:
         return refusal
     rt = of(ctx)
-    changed = _github(rt, lambda: tidy.run(rt, now_s(ctx)))
-    return f"tidied {rt.model.tracked()} issue(s), {changed} changed\n"
+    return _github(rt, lambda: f"{tidy.run(rt, now_s(ctx))} issue(s) changed by the tidy "
+                   f"rules, {rt.model.tracked()} tracked\n")
 
 
 def _github(rt: Runtime, work: Callable[[], object]) -> WebhookResponse | str:

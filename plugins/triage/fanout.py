@@ -23,14 +23,14 @@ from .model import login_of
 from .settings import Settings
 
 COMMENT = re.compile(r"<!--.*?(-->|$)", re.DOTALL)
-BOILERPLATE = re.compile(
-    r"^\s*(#{1,6}\s.*|[-*]\s+\[[ xX]\]\s.*|```.*|</?details>|<summary>.*?</summary>|"
-    r"</?summary>)\s*$", re.MULTILINE)
+FOLDS = re.compile(r"</?details[^>]*>|<summary>.*?</summary>", re.DOTALL | re.IGNORECASE)
+BOILERPLATE = re.compile(r"^\s*(#{1,6}\s.*|[-*]\s+\[[ xX]\]\s.*|```.*)$", re.MULTILINE)
+"""Headings, check-list items and code fences: a template's, not the reporter's words."""
 
 
 def clean(body: object, limit: int) -> str:
     """An issue or comment body without template boilerplate, as one cut line."""
-    text = COMMENT.sub(" ", str(body or ""))
+    text = FOLDS.sub(" ", COMMENT.sub(" ", str(body or "")))
     return one_line(BOILERPLATE.sub(" ", text), limit)
 
 

@@ -37,6 +37,8 @@ class Runtime:
         self.started = time.time()
         self.would: deque[str] = deque(maxlen=DRY_RUN_LINES)
         """In dry-run mode, the latest changes not made."""
+        self.last_error = ""
+        """The last poller failure, until a run succeeds (``!triage`` shows it)."""
         self.scan_failures: dict[int, int] = {}
         """Failed scans in a row, by issue number (the scan passes over one after 3)."""
         self.team_read = False
