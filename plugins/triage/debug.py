@@ -38,7 +38,7 @@ def summary(rt: Runtime) -> list[str]:
         f"triage of {s.repo}{mode}, up {duration(time.time() - rt.started)}: "
         f"{model.tracked()} open issues tracked, {len(model.pending())} cleanups pending",
         f"scan: next #{scan.get('next') or scan.get('highest') or '?'} of "
-        f"#{scan.get('highest', '?')}, {scan.get('passes', 0)} full passes; "
+        f"#{scan.get('highest') or '?'}, {scan.get('passes', 0)} full passes; "
         f"team {s.team}: {len(model.team())} members",
         f"GitHub ({rt.github.auth.describe()}): rate limit {left}; last cleanup "
         f"{stamp(runs.get('cleanup', 0))}, last tidy {stamp(runs.get('tidy', 0))}",

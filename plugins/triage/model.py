@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from .settings import Settings
@@ -221,8 +222,6 @@ def parse_time(stamp: object) -> int:
     """GitHub's ``2024-01-31T12:00:00Z`` as seconds since the epoch (0 when missing)."""
     if not isinstance(stamp, str) or not stamp:
         return 0
-    from datetime import datetime
-
     try:
         return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp())
     except ValueError:

@@ -1,8 +1,9 @@
 """The background scan: one issue per ``background_update_s``, rebuilt from its timeline.
 
 Layer: plugin; the scan poller's thread (and ``force-update`` on an HTTP worker). The
-scan walks from the highest known issue number downwards and wraps around to the
-highest again; its position is stored after each issue, so a restart resumes where
+scan walks from the highest issue number downwards and wraps around to the highest
+again (asked of GitHub at the start of each pass, and raised by ``opened`` webhooks);
+its position is stored after each issue, so a restart resumes where
 it stopped. For each number it GETs the issue (a pull request, a closed, deleted or
 transferred issue leaves the model) and replays its timeline to rebuild the last
 touch by a contributor and by the assignee, the lock, the last reopening and when it
@@ -49,14 +50,14 @@ def step(rt: Runtime, now: int) -> str:
 
 
 def _advance(rt: Runtime, number: int, now: int) -> None:
+    """Store the next number; after #1 the next pass starts from a fresh highest number."""
     with rt.model.state:
         scan = rt.model.glob("scan", {})
-        highest = scan.get("highest") or number
-        wrapped = number <= 1
-        rt.model.set_glob("scan", scan | {
-            "highest": highest, "next": highest if wrapped else number - 1,
-            "passes": scan.get("passes", 0) + wrapped, "at": now,
-        })
+        if number <= 1:
+            scan |= {"highest": 0, "next": 0, "passes": scan.get("passes", 0) + 1}
+        else:
+            scan |= {"next": number - 1}
+        rt.model.set_glob("scan", scan | {"at": now})
 
 
 def _team_due(rt: Runtime, now: int) -> bool:

@@ -34,15 +34,18 @@ def test_the_scan_goes_down_from_the_highest_number_and_wraps(make_triage, githu
     scan(triage, 4)
     assert triage.rt.model.numbers() == [1, 4]  # the pull request and the closed one left
     assert triage.issue(4).labels == ["team-engine"]
-    assert triage.rt.model.glob("scan") | {"at": 0} == {"highest": 4, "next": 4, "passes": 1,
+    assert triage.rt.model.glob("scan") | {"at": 0} == {"highest": 0, "next": 0, "passes": 1,
                                                         "at": 0}
     github.add(5)
-    triage.deliver("issues", {"action": "opened", "issue": github.issue_json(github.issues[5]),
+    scan(triage, 1)  # a new pass asks for the highest number again
+    assert triage.rt.model.glob("scan") | {"at": 0} == {"highest": 5, "next": 4, "passes": 1,
+                                                        "at": 0}
+    github.add(6)
+    triage.deliver("issues", {"action": "opened", "issue": github.issue_json(github.issues[6]),
                               "sender": {"login": "reporter"},
                               "repository": {"full_name": "acme/rocket"}})
-    assert triage.rt.model.glob("scan")["highest"] == 5
-    scan(triage, 4)  # 4, 3, 2, 1, and the wrap takes the new highest
-    assert triage.rt.model.glob("scan")["next"] == 5
+    assert triage.rt.model.glob("scan")["highest"] == 6
+    assert triage.rt.model.numbers() == [1, 4, 5, 6]
 
 
 def test_the_timeline_is_replayed(make_triage, github) -> None:
