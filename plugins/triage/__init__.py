@@ -119,44 +119,52 @@ def debug_page(ctx: Context[Settings], request: WebhookRequest) -> WebhookRespon
 @webhook("/triage/force-update", methods=("POST",))
 def force_update(ctx: Context[Settings], request: WebhookRequest) -> WebhookResponse | str:
     """Rebuild one issue from GitHub now; the body is its number."""
-    refusal = _bearer_only(request)
-    if refusal is not None:
-        return refusal
     text = request.body.decode("utf-8", "replace").strip().lstrip("#")
-    if not text.isdigit() or int(text) < 1:
-        raise UserError("send the issue number as the body, e.g. 12345")
-    rt = of(ctx)
-    return _github(rt, lambda: f"#{text}: "
-                   f"{scan.update(rt, int(text), now_s(ctx), rt.settings.reserve)}\n")
+
+    def update(rt: Runtime, now: int) -> str:
+        if not text.isdigit() or int(text) < 1:
+            raise UserError("send the issue number as the body, e.g. 12345")
+        return f"#{text}: {scan.update(rt, int(text), now, rt.settings.reserve)}\n"
+
+    return _forced(ctx, request, update)
 
 
 @webhook("/triage/force-cleanup", methods=("POST",))
 def force_cleanup(ctx: Context[Settings], request: WebhookRequest) -> WebhookResponse | str:
     """Run the cleanup rules now on every queued issue, due or not."""
-    refusal = _bearer_only(request)
-    if refusal is not None:
-        return refusal
-    rt = of(ctx)
-    queued = rt.model.due()
-    return _github(rt, lambda: f"cleaned up {len(queued)} issue(s), "
-                   f"{cleanup.run(rt, queued, now_s(ctx))} changed\n")
+    def run(rt: Runtime, now: int) -> str:
+        queued = rt.model.due()
+        return f"cleaned up {len(queued)} issue(s), {cleanup.run(rt, queued, now)} changed\n"
+
+    return _forced(ctx, request, run)
 
 
 @webhook("/triage/force-tidy", methods=("POST",))
 def force_tidy(ctx: Context[Settings], request: WebhookRequest) -> WebhookResponse | str:
     """Run the tidy rules now."""
+    def run(rt: Runtime, now: int) -> str:
+        changed = tidy.run(rt, now)
+        return f"{changed} issue(s) changed by the tidy rules, {rt.model.tracked()} tracked\n"
+
+    return _forced(ctx, request, run)
+
+
+def _forced(ctx: Context[Settings], request: WebhookRequest,
+            work: Callable[[Runtime, int], str]) -> WebhookResponse | str:
+    """Run a debug endpoint's ``work`` for a caller with the bearer token."""
     refusal = _bearer_only(request)
     if refusal is not None:
         return refusal
     rt = of(ctx)
-    return _github(rt, lambda: f"{tidy.run(rt, now_s(ctx))} issue(s) changed by the tidy "
-                   f"rules, {rt.model.tracked()} tracked\n")
+    return _github(rt, lambda: work(rt, now_s(ctx)))
 
 
 def _github(rt: Runtime, work: Callable[[], object]) -> WebhookResponse | str:
     """Run ``work`` for a debug endpoint; GitHub's failures as a 503 with the reason."""
     try:
         return str(work())
+    except UserError:
+        raise
     except RateLimited as error:
         return WebhookResponse(503, f"{error}\n")
     except Exception as error:  # GitHub failed: say so to the operator, keep serving

@@ -42,9 +42,7 @@ def run(rt: Runtime, numbers: list[int], now: int) -> int:
     changed = 0
     for number in numbers:
         changed += clean(rt, number, now)
-    rt.model.record_run("cleanup", now)
-    rt.counts.count("triage_cleanup_runs")
-    rt.update_gauges()
+    rt.ran("cleanup", now)
     return changed
 
 

@@ -53,6 +53,12 @@ class Runtime:
             self.counts.gauge("triage_rate_limit_remaining", quota.remaining)
             self.counts.gauge("triage_rate_limit_limit", quota.limit)
 
+    def ran(self, kind: str, now: int) -> None:
+        """A cleanup or tidy run ended: recorded in the model, counted, gauges set."""
+        self.model.record_run(kind, now)
+        self.counts.count(f"triage_{kind}_runs")
+        self.update_gauges()
+
     def close(self) -> None:
         self.github.close()
 

@@ -49,9 +49,7 @@ def run(rt: Runtime, now: int) -> int:
         if not plan(rt, number, issue, [issue.assignee] if issue.assignee else [], now).empty():
             changed += confirm_and_apply(rt, number, now)
     self_test(rt, now)
-    rt.model.record_run("tidy", now)
-    rt.counts.count("triage_tidy_runs")
-    rt.update_gauges()
+    rt.ran("tidy", now)
     return changed
 
 
