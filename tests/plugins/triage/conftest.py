@@ -70,11 +70,14 @@ class Triage:
         given = {k: v for k, v in given.items() if v is not None}
         return self.routes["/triage"].call(WebhookRequest("POST", "/triage", given, body))
 
-    def touch(self, number: int, sender: str = "alice", action: str = "edited") -> None:
+    def touch(self, number: int, sender: str = "alice", action: str = "edited",
+              label: str = "") -> None:
         """Deliver an ``issues`` event for the fake's issue ``number`` as it is now."""
         issue = self.github.issue_json(self.github.issues[number])
         payload = {"action": action, "issue": issue, "sender": {"login": sender},
                    "repository": {"full_name": "acme/rocket"}}
+        if label:
+            payload["label"] = {"name": label}
         reply = self.deliver("issues", payload)
         assert reply.status == 200, reply.body
 

@@ -132,8 +132,9 @@ def test_force_cleanup_runs_the_rules(served, github) -> None:
     github.add(3, labels=["P1", "P2"])
     server = served()
     server.debug("force-update", body=b"3")
-    server.rt.model.put(3, server.rt.model.get(3).__class__(
-        labels=["P1", "P2"], cleanup_at=int((T0 + timedelta(hours=1)).timestamp())))
+    queued = server.rt.model.get(3)
+    queued.cleanup_at = int((T0 + timedelta(hours=1)).timestamp())  # not due yet: forced
+    server.rt.model.put(3, queued)
     assert server.debug("force-cleanup").text == "cleaned up 1 issue(s), 1 changed\n"
     assert github.issues[3].labels == ["P1"]
 

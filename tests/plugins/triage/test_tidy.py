@@ -87,13 +87,11 @@ def test_locked_for_28_days_is_unlocked_unless_permanently(triage, github) -> No
 
 
 def test_twice_the_thumbs_and_at_least_100_goes_back_with_the_label(triage, github) -> None:
-    github.add(1, labels=["team-engine", "P2"], thumbs=60)
+    github.add(1, labels=["team-engine", "P2", "triaged-engine"], thumbs=60)
     github.add(2, labels=["team-tool", "triaged-tool", "P2"], thumbs=99)
     triage.clock.now = T0
-    github.issues[1].labels.append("triaged-engine")
-    triage.touch(1, action="labeled")  # no label in the payload: set the triage by hand
-    triage.rt.model.put(1, triage.issue(1).__class__(**{
-        **vars(triage.issue(1)), "triaged_at": seconds(T0), "thumbs_at_triage": 60}))
+    triage.touch(1, action="labeled", label="triaged-engine")
+    assert triage.issue(1).thumbs_at_triage == 60
     tracked(triage, 2)
     github.issues[1].thumbs = 119
     triage.touch(1, sender="fan")
