@@ -1,7 +1,8 @@
 """Import rules of the architecture, checked by parsing every module with ``ast``.
 
     plugins/*     -> univac (public names) + univac.kit (public names) + stdlib
-                     + own libraries; no plugin imports another plugin
+                     + own libraries; no plugin imports another plugin; a plugin
+                     package (plugins/triage/) imports its own modules relatively
     kit/*         -> univac (public names) + univac.kit + stdlib + the plugin libraries;
                      never a plugin
     transports/*  -> univac (public names) + stdlib + its one protocol library; a
@@ -23,7 +24,7 @@ import univac
 
 ROOT = Path(__file__).resolve().parent.parent
 STDLIB = set(sys.stdlib_module_names) | {"__future__"}
-PLUGIN_LIBRARIES = {"requests", "bs4", "dns", "feedparser", "waitress", "prometheus_client"}
+PLUGIN_LIBRARIES = {"requests", "bs4", "dns", "feedparser", "waitress", "prometheus_client", "jwt"}
 KIT = "univac.kit"
 TRANSPORT_LIBRARIES = {
     "console": set(),
@@ -129,6 +130,9 @@ def kit_only(module: str, names: list[str]) -> str:
 
 def test_plugins_import_public_api_and_own_libraries() -> None:
     def allowed(path: Path, module: str, names: list[str]) -> str:
+        if module.startswith("relative:"):  # a plugin package (plugins/triage/) and its modules
+            inside = path.relative_to(ROOT / "plugins").parts
+            return "" if len(inside) > 1 else "a single-module plugin has no siblings"
         if module.startswith(("univac.plugins", KIT)):
             return kit_only(module, names)
         if top(module) == "univac":
@@ -203,8 +207,8 @@ def test_no_generic_top_level_packages_are_installed() -> None:
     setup.read(ROOT / "setup.cfg", encoding="utf-8")
     packages = setup["options"]["packages"].split()
     assert packages == ["univac", "univac.engine", "univac.kit", "univac.ops",
-                        "univac.plugins", "univac.stores", "univac.transports",
-                        "univac.transports.irc", "univac.transports.xmpp",
+                        "univac.plugins", "univac.plugins.triage", "univac.stores",
+                        "univac.transports", "univac.transports.irc", "univac.transports.xmpp",
                         "univac.transports.matrix", "univac.transports.slack"]
     assert all(name.startswith("univac") for name in packages)
 

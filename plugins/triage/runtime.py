@@ -1,0 +1,90 @@
+"""What the plugin holds while it runs: settings, model, GitHub client, counts.
+
+Layer: plugin; made by ``setup`` on the main thread, then read from any thread. The
+handlers reach it through their context's state (the same object in every context of
+one bot), so two bots in one process (tests) each have their own.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import weakref
+from collections import deque
+from typing import Any
+
+from univac import Context, PluginError
+
+from .github import GitHub
+from .metrics import Counts
+from .model import Labels, Model
+from .settings import Settings
+
+log = logging.getLogger("univac.plugin.triage")
+DRY_RUN_LINES = 200
+
+
+class Runtime:
+    """One running triage plugin."""
+
+    def __init__(self, ctx: Context[Settings]) -> None:
+        self.settings: Settings = ctx.config
+        self.labels = Labels(self.settings)
+        self.model = Model(ctx.state, self.labels)
+        self.counts = Counts(ctx)
+        self.github = GitHub(self.settings, lambda method: self.counts.count(
+            "triage_api_calls", method=method))
+        self.started = time.time()
+        self.would: deque[str] = deque(maxlen=DRY_RUN_LINES)
+        """In dry-run mode, the latest changes not made."""
+        self.last_error = ""
+        """The last poller failure, until a run succeeds (``!triage`` shows it)."""
+        self.scan_failures: dict[int, int] = {}
+        """Failed scans in a row, by issue number (the scan passes over one after 3)."""
+        self.team_read = False
+        """Whether the team was read since start (it is, before the first scan)."""
+        self.update_gauges()
+
+    def update_gauges(self) -> None:
+        self.counts.gauge("triage_issues_tracked", self.model.tracked())
+        self.counts.gauge("triage_pending_cleanups", len(self.model.pending()))
+        quota = self.github.quota
+        if quota.limit:
+            self.counts.gauge("triage_rate_limit_remaining", quota.remaining)
+            self.counts.gauge("triage_rate_limit_limit", quota.limit)
+
+    def ran(self, kind: str, now: int) -> None:
+        """A cleanup or tidy run ended: recorded in the model, counted, gauges set."""
+        self.model.record_run(kind, now)
+        self.counts.count(f"triage_{kind}_runs")
+        self.update_gauges()
+
+    def close(self) -> None:
+        self.github.close()
+
+
+_running: weakref.WeakKeyDictionary[Any, Runtime] = weakref.WeakKeyDictionary()
+
+
+def start(ctx: Context[Settings]) -> Runtime:
+    runtime = _running[ctx.state] = Runtime(ctx)
+    return runtime
+
+
+def of(ctx: Context[Any]) -> Runtime:
+    """The runtime of the bot this context belongs to."""
+    runtime = _running.get(ctx.state)
+    if runtime is None:
+        raise PluginError("the triage plugin is not set up")
+    return runtime
+
+
+def stop(ctx: Context[Any]) -> None:
+    runtime = _running.pop(ctx.state, None)
+    if runtime is not None:
+        runtime.close()
+
+
+def now_s(ctx: Context[Any]) -> int:
+    """``ctx.now()`` in whole seconds since the epoch."""
+    return int(ctx.now().timestamp())
