@@ -1,7 +1,8 @@
 """Import rules of the architecture, checked by parsing every module with ``ast``.
 
     plugins/*     -> univac (public names) + univac.kit (public names) + stdlib
-                     + own libraries; no plugin imports another plugin
+                     + own libraries; no plugin imports another plugin; a plugin
+                     package (plugins/incidents/) imports its own modules relatively
     kit/*         -> univac (public names) + univac.kit + stdlib + the plugin libraries;
                      never a plugin
     transports/*  -> univac (public names) + stdlib + its one protocol library; a
@@ -23,6 +24,7 @@ import univac
 ROOT = Path(__file__).resolve().parent.parent
 STDLIB = set(sys.stdlib_module_names) | {"__future__"}
 PLUGIN_LIBRARIES = {"requests", "bs4", "dns", "feedparser", "waitress", "prometheus_client"}
+PLUGIN_PACKAGE_LIBRARIES = {"incidents": {"psycopg"}}
 KIT = "univac.kit"
 TRANSPORT_LIBRARIES = {
     "console": set(),
@@ -123,11 +125,15 @@ def kit_only(module: str, names: list[str]) -> str:
 
 def test_plugins_import_public_api_and_own_libraries() -> None:
     def allowed(path: Path, module: str, names: list[str]) -> str:
+        inside = path.relative_to(ROOT / "plugins").parts
+        if module.startswith("relative:"):  # a plugin package's own modules
+            return "" if len(inside) > 1 else "a single-module plugin has no siblings"
         if module.startswith(("univac.plugins", KIT)):
             return kit_only(module, names)
         if top(module) == "univac":
             return public_only(module, names)
-        return "" if top(module) in STDLIB | PLUGIN_LIBRARIES else "not an allowed library"
+        own = PLUGIN_PACKAGE_LIBRARIES.get(inside[0], set()) if len(inside) > 1 else set()
+        return "" if top(module) in STDLIB | PLUGIN_LIBRARIES | own else "not an allowed library"
 
     assert violations("plugins", allowed) == []
 
@@ -197,7 +203,8 @@ def test_no_generic_top_level_packages_are_installed() -> None:
     setup.read(ROOT / "setup.cfg", encoding="utf-8")
     packages = setup["options"]["packages"].split()
     assert packages == ["univac", "univac.engine", "univac.kit", "univac.ops",
-                        "univac.plugins", "univac.stores", "univac.transports",
+                        "univac.plugins", "univac.plugins.incidents",
+                        "univac.plugins.incidents.stores", "univac.stores", "univac.transports",
                         "univac.transports.irc",
                         "univac.transports.xmpp"]
     assert all(name.startswith("univac") for name in packages)
