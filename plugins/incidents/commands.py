@@ -141,8 +141,7 @@ def create(call: Call, rest: str) -> Reply:
                                            found.get("env", "")))
     incident = done.incident
     if not call.access.details:
-        return _lagging(f"Created {incident.id} (#{done.number}); for details "
-                        f"{where_to_look(call.settings)}.", done)
+        return _lagging(f"Created {incident.id} (#{done.number}); {_ask(call)}.", done)
     return _lagging(f"Created {incident.id} (#{done.number}): {incident.severity} "
                     f"{incident.service} ({incident.env}). Document: "
                     f"{call.incidents.document(incident)}", done)
@@ -155,7 +154,7 @@ def list_(call: Call, rest: str) -> Reply:
     if not rows:
         return f"No open incidents{whose}."
     if not call.access.details:
-        return f"{len(rows)} open incident(s){whose}; for details {_ask(call)}."
+        return f"{len(rows)} open incident(s){whose}; {_ask(call)}."
     lines = [render.incident_line(n, i, call.now) for n, i in rows]
     return render.bounded(lines, call.settings.max_lines, "narrow it down: list <service>")
 
@@ -163,7 +162,7 @@ def list_(call: Call, rest: str) -> Reply:
 def show(call: Call, rest: str) -> Reply:
     number, incident = call.incidents.find(_one_word(rest, "id", required=True))
     if not call.access.details:
-        return f"{incident.id} is an incident; for details {_ask(call)}."
+        return f"{incident.id} is an incident; {_ask(call)}."
     lines = [render.incident_line(number, incident, call.now),
              one_line(f"env {incident.env}, started {incident.started_at}, opened by "
                       f"{incident.created_by}; document: {call.incidents.document(incident)}"
@@ -218,7 +217,7 @@ def notes(call: Call, rest: str) -> Reply:
     if not found:
         return f"No handover notes for the {which} ({shift.label()})."
     if not call.access.details:
-        return f"{len(found)} handover note(s) for the {which}; to read them {_ask(call)}."
+        return f"{len(found)} handover note(s) for the {which}; {_ask(call)}."
     zone = call.incidents.shifts.zone
     lines = [f"Handover notes of the {which} {shift.label()}:"]
     lines += [render.event_line(e, zone).replace(" handover_note:", ":") for e in found]
@@ -258,7 +257,7 @@ def followups(call: Call, rest: str) -> Reply:
     today = call.incidents.shifts.today(call.now)
     late = sum(1 for _, f in found if f.overdue(today))
     if not call.access.details:
-        return f"{len(found)} open follow-up(s), {late} overdue; for details {_ask(call)}."
+        return f"{len(found)} open follow-up(s), {late} overdue; {_ask(call)}."
     lines = [render.followup_line(i, f, today) for i, f in found]
     return render.bounded(lines, call.settings.max_lines, "narrow it down: followups <service>")
 
@@ -330,9 +329,10 @@ def _ref_and_text(rest: str, what: str) -> tuple[str, str]:
 
 
 def _ask(call: Call) -> str:
+    """Where details may be had: ``for details ask me in a private message``."""
     if not call.access.viewer:
         return viewers_only(call.settings)
-    return where_to_look(call.settings)
+    return f"for details {where_to_look(call.settings)}"
 
 
 def _lagging(text: str, done: Done) -> str:

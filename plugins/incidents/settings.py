@@ -102,8 +102,7 @@ class Settings:
                 found.append((key, "must be more than 0"))
         if not (1 <= self.max_lines <= 200 and 0 <= self.show_events <= 50):
             found.append(("max_lines", "max_lines must be 1..200 and show_events 0..50"))
-        if self.document_url and "{id}" not in self.document_url:
-            found.append(("document_url", "must contain {id}"))
+        found.append(("document_url", _template_problem(self.document_url)))
         return found
 
     @property
@@ -130,6 +129,16 @@ def state_folder() -> Path:
         return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
     xdg = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
     return Path(xdg) / "univac"
+
+
+def _template_problem(template: str) -> str:
+    if not template:
+        return ""
+    try:
+        template.format(id="inc", short="abc")
+    except (KeyError, IndexError, ValueError):
+        return "only {id} and {short} may be filled in (write {{ for a brace)"
+    return "" if "{id}" in template or "{short}" in template else "must contain {id}"
 
 
 def _dsn_problem(dsn: str) -> str:

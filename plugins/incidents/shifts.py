@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -29,7 +29,12 @@ class Shift:
     end: datetime
 
     def holds(self, moment: datetime) -> bool:
-        return self.start <= moment < self.end
+        return utc(self.start) <= utc(moment) < utc(self.end)
+
+    @property
+    def duration(self) -> timedelta:
+        """Its real length (the wall-clock length, less or more the night clocks change)."""
+        return utc(self.end) - utc(self.start)
 
     def label(self) -> str:
         """``Mon 2026-03-02 08:00-20:00 Europe/Berlin`` (the end's date when it differs)."""
@@ -69,7 +74,7 @@ class Shifts:
         count = math.floor((wall - self.anchor) / self.length)
         start = self.anchor + count * self.length
         shift = self._shift(start)
-        if moment < shift.start:  # a start the clock skipped, or shown twice
+        if utc(moment) < utc(shift.start):  # a start the clock skipped, or shown twice
             return self._shift(start - self.length)
         return shift
 
@@ -84,3 +89,8 @@ class Shifts:
     def _shift(self, start: datetime) -> Shift:
         end = start + self.length
         return Shift(start.replace(tzinfo=self.zone), end.replace(tzinfo=self.zone))
+
+
+def utc(moment: datetime) -> datetime:
+    """``moment`` in UTC: aware datetimes sharing a zone compare by wall clock otherwise."""
+    return moment.astimezone(UTC)
