@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.plugins.incidents.helpers import ROLES, Clock, ask, created_id, store_of
+from tests.plugins.incidents.helpers import ROLES, Clock, ask, created_id
 from univac.plugins.incidents import cli
 from univac.plugins.incidents.model import Batch, Event, Incident, new_id, timestamp
 from univac.plugins.incidents.stores import StoreDown
