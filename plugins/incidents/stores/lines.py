@@ -146,7 +146,7 @@ def write_file(path: Path, content: bytes) -> None:
     """Replace ``path`` with ``content`` atomically and durably (temporary file, rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-    with open(temporary, "wb") as out:
+    with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
         out.write(content)
         out.flush()
         os.fsync(out.fileno())
