@@ -82,8 +82,9 @@ def corto(ctx: Context[Settings], *, arguments: str = "") -> str | None:
         return f"{compat.mapping()} Corto compatibility is {state}."
     if not addressed:
         return None  # a bare !list in a channel may be meant for another bot
-    if not ctx.config.corto_compat:
-        return f"Unknown command '{name}'. Try {ctx.bot.prefix}help."
+    if not ctx.config.corto_compat:  # answered as the core answers unknown commands
+        helps = any(info.name == "help" for info in ctx.bot.commands())
+        return f"Unknown command '{name}'." + (f" Try {ctx.bot.prefix}help." if helps else "")
     return commands.run(ctx, _incidents(ctx), compat.line_of(name, rest), compat.form(ctx))
 
 

@@ -220,7 +220,7 @@ def notes(call: Call, rest: str) -> Reply:
         return f"{len(found)} handover note(s) for the {which}; {_ask(call)}."
     zone = call.incidents.shifts.zone
     lines = [f"Handover notes of the {which} {shift.label()}:"]
-    lines += [render.event_line(e, zone).replace(" handover_note:", ":") for e in found]
+    lines += [render.event_line(e, zone, typed=False) for e in found]
     return render.bounded(lines, call.settings.max_lines, "the rest is in the incident log")
 
 

@@ -180,14 +180,24 @@ def _record(value: Any) -> dict[str, Any]:
 def _from_record(cls: type, record: Mapping[str, Any]) -> Any:
     """Build ``cls`` from a record; unknown keys go to ``meta``; ValueError when unusable."""
     names = {f.name: f for f in dataclasses.fields(cls)}
-    given = {k: v for k, v in record.items() if k in names}
+    given = {k: v for k, v in record.items()
+             if k in names and (v is not None or k in NULLABLE)}
     extra = {k: v for k, v in record.items() if k not in names}
     if extra and "meta" in names:
         given["meta"] = {**extra, **dict(given.get("meta") or {})}
+    for key in ("refs", "meta"):
+        if key in given and not isinstance(given[key], Mapping):
+            raise ValueError(f"{key} is no JSON object")
+    if "version" in given:
+        given["version"] = int(given["version"])
     missing = [n for n, f in names.items() if n not in given and _required(f)]
     if missing:
         raise ValueError(f"a {cls.__name__.lower()} record without {', '.join(missing)}")
     return cls(**given)
+
+
+NULLABLE = frozenset({"incident_id", "resolved_at", "closed_at"})
+"""Keys whose null is a value; any other null counts as missing (its default applies)."""
 
 
 def _required(spec: dataclasses.Field[Any]) -> bool:
@@ -286,12 +296,19 @@ def followups(events: Iterable[Event]) -> list[FollowUp]:
             found[event.id] = FollowUp(
                 event.id, event.incident_id, counts[event.incident_id], str(meta.get("title", "")),
                 str(meta.get("owner", "")), str(meta.get("priority", "P2")),
-                date.fromisoformat(str(meta.get("due_date", "9999-12-31"))),
-                str(meta.get("status", "open")))
+                _day(meta.get("due_date")), str(meta.get("status", "open")))
         elif event.type == FOLLOWUP_STATUS and meta.get("followup") in found:
             key = str(meta["followup"])
             found[key] = dataclasses.replace(found[key], status=str(meta.get("status", "open")))
     return list(found.values())
+
+
+def _day(text: object) -> date:
+    """A follow-up's due date; a missing or unreadable one (another tool's) is never due."""
+    try:
+        return date.fromisoformat(str(text))
+    except ValueError:
+        return date.max
 
 
 # finding incidents ---------------------------------------------------------------------

@@ -46,10 +46,12 @@ def who(event: Event) -> str:
     return str(event.meta.get("nick") or event.actor)
 
 
-def event_line(event: Event, zone: ZoneInfo) -> str:
-    """``08:14 alice comment: text`` (the time in the shift zone)."""
+def event_line(event: Event, zone: ZoneInfo, typed: bool = True) -> str:
+    """``03-02 08:14 alice comment: text`` (the time in the shift zone; without the
+    event's type unless ``typed``)."""
     when = parse_time(event.ts).astimezone(zone)
-    return one_line(f"{when:%m-%d %H:%M} {who(event)} {event.type}: {event.message}", 400)
+    kind = f" {event.type}" if typed else ""
+    return one_line(f"{when:%m-%d %H:%M} {who(event)}{kind}: {event.message}", 400)
 
 
 def followup_line(incident: Incident, followup: FollowUp, today: date) -> str:

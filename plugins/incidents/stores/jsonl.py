@@ -13,6 +13,8 @@ is, while the bot runs. Appends are atomic per record and fsynced; a torn last l
 set aside at start (``lines.py``). An artifact file is written to a temporary file,
 fsynced and renamed before its record is appended.
 
+Records other programs wrote are read as they are: keys the plugin does not know are
+kept in ``meta``, and an event or artifact without an id gets one made from its content.
 Reads come from an index in memory, brought up to date from the files' new lines before
 each read (lines other programs append included). A changed incident is a new
 snapshot line; the snapshot with the highest ``version`` wins.
@@ -20,6 +22,8 @@ snapshot line; the snapshot with the highest ``version`` wins.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import threading
@@ -120,12 +124,12 @@ class JsonlStore:
     def _refresh(self) -> None:
         """Fold the lines added to the three files since the last look."""
         for record in self._files["events"].read_new():
-            event = _load(Event, record, "events.jsonl")
+            event = _load(Event, _with_id(record, "ev"), "events.jsonl")
             if isinstance(event, Event) and event.id not in self._events:
                 self._events[event.id] = event
                 self._timelines.setdefault(event.incident_id, []).append(event)
         for record in self._files["artifacts"].read_new():
-            artifact = _load(Artifact, record, "artifacts.jsonl")
+            artifact = _load(Artifact, _with_id(record, "art"), "artifacts.jsonl")
             if isinstance(artifact, Artifact):
                 self._artifacts.setdefault(artifact.id, artifact)
         for record in self._files["incidents"].read_new():
@@ -152,6 +156,15 @@ class JsonlStore:
     def close(self) -> None:
         for lines in self._files.values():
             lines.close()
+
+
+def _with_id(record: dict, prefix: str) -> dict:
+    """The record, with an id made from its content when the program that wrote it gave
+    none: the same line always gets the same id, so copies of it stay single."""
+    if record.get("id"):
+        return record
+    text = json.dumps(record, sort_keys=True, ensure_ascii=False).encode()
+    return {**record, "id": f"{prefix}_{hashlib.sha256(text).hexdigest()[:16]}"}
 
 
 def _load(kind: type, record: dict, where: str) -> object:

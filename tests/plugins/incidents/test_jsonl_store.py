@@ -94,9 +94,16 @@ def test_lines_other_programs_append_are_read_and_their_extra_keys_kept(tmp_path
                "workspace_id": "ops"}
     with open(tmp_path / "incidents.jsonl", "a") as file:
         file.write(json.dumps(foreign) + "\n")
+    untagged = {"incident_id": foreign["id"], "ts": "2026-03-02T10:01:00Z", "type": "note",
+                "message": "no id given", "actor": "sofiia"}
+    with open(tmp_path / "events.jsonl", "a") as file:
+        file.write(json.dumps(untagged) + "\n")
     found = store.incident("inc_20260302_1000_f00bar")
     assert found is not None and found.title == "From the runbook tool"
     assert found.meta == {"workspace_id": "ops"} and found.version == 1
+    (event,) = store.events(foreign["id"])
+    assert event.message == "no id given" and event.id.startswith("ev_")
+    assert JsonlStore(tmp_path).events(foreign["id"])[0].id == event.id  # the same id again
 
 
 def test_a_torn_last_line_is_set_aside_and_reported(tmp_path, caplog):
