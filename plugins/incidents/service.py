@@ -138,7 +138,8 @@ class Incidents:
             content = document.document(incident, actor.nick)
             artifact = self._artifact(incident, document.NAME, content, actor, now)
             self.store.write(Batch((incident,), (created, note), ((artifact, content),)))
-            return self._mirrored(incident, created, len(existing) + 1, now)
+            number = ordered([*existing, incident]).index(incident) + 1
+            return self._mirrored(incident, created, number, now)
 
     def log(self, ref: str, text: str, actor: Actor, now: datetime) -> Done:
         return self._change(ref, actor, now, lambda i: (i, COMMENT, text, {}))

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from tests.plugins.incidents.helpers import ROLES, Clock, ask, created_id
+from univac.plugins.http import health
 from univac.plugins.incidents import cli
 from univac.plugins.incidents.model import Batch, Event, Incident, new_id, timestamp
 from univac.plugins.incidents.stores import StoreDown
@@ -136,12 +137,18 @@ def test_auto_keeps_going_through_an_outage_and_copies_everything_back_once(
         bot.tick("incidents.backend")
     (line,) = [line for line in bot.ask("!status") if "incidents.backend" in line]
     assert line.endswith("1 failed: JsonLinesFallback")
+    healthz = health(bot.bot.contexts["incidents"], failures_unhealthy=1)  # as /healthz
+    assert healthz.status == 503
+    document = json.loads(healthz.body)
+    assert document["pollers"]["incidents.backend"]["last_error"] == "JsonLinesFallback"
+    assert document["problems"] == ["poller incidents.backend failed 1 times in a row"]
     assert "PostgreSQL is unreachable" in caplog.text
 
     postgres_server.start()
     assert bot.tick("incidents.backend") == []
     assert "PostgreSQL is back; copied" in caplog.text
     assert ask(bot, "!inc status").startswith("Incident store: auto, writing to postgres:")
+    assert health(bot.bot.contexts["incidents"], failures_unhealthy=1).status == 200
     journal = JsonlStore(folder)
     for table, key, records in (
         ("incident_events", "id", journal.events()),
