@@ -30,7 +30,7 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from univac import UserError
 
@@ -82,8 +82,24 @@ def short_id(incident_id: str) -> str:
     return incident_id.rsplit("_", 1)[-1]
 
 
+class Record:
+    """A record of the incident log: to and from its JSON object (one line, one row)."""
+
+    def to_record(self) -> dict[str, Any]:
+        return _record(self)
+
+    @classmethod
+    def from_record(cls: type[R], record: Mapping[str, Any]) -> R:
+        """Build it from a JSON object: unknown keys go to ``meta``, a null counts as
+        missing (but where null is a value); ValueError when it is unusable."""
+        return _from_record(cls, record)
+
+
+R = TypeVar("R", bound=Record)
+
+
 @dataclass(frozen=True)
-class Incident:
+class Incident(Record):
     """One incident's current state (one snapshot; the highest ``version`` wins)."""
 
     id: str
@@ -110,16 +126,9 @@ class Incident:
         return dataclasses.replace(self, **changes, version=self.version + 1,
                                    updated_at=timestamp(now))
 
-    def to_record(self) -> dict[str, Any]:
-        return _record(self)
-
-    @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> Incident:
-        return _from_record(cls, record)
-
 
 @dataclass(frozen=True)
-class Event:
+class Event(Record):
     """One timeline entry; ``incident_id`` None for a handover note."""
 
     id: str
@@ -130,16 +139,9 @@ class Event:
     actor: str
     meta: Mapping[str, Any] = field(default_factory=dict)
 
-    def to_record(self) -> dict[str, Any]:
-        return _record(self)
-
-    @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> Event:
-        return _from_record(cls, record)
-
 
 @dataclass(frozen=True)
-class Artifact:
+class Artifact(Record):
     """A file attached to an incident; ``path`` is ``<incident_id>/<name>``."""
 
     id: str
@@ -151,13 +153,6 @@ class Artifact:
     path: str
     created_at: str
     created_by: str
-
-    def to_record(self) -> dict[str, Any]:
-        return _record(self)
-
-    @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> Artifact:
-        return _from_record(cls, record)
 
 
 @dataclass(frozen=True)
