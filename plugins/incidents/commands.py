@@ -58,7 +58,7 @@ class Call:
     actor: Actor
     now: datetime
     touched: dict[str, str] = field(default_factory=dict)
-    """What a write changed (``incident``, ``followup``), for its audit record."""
+    """What a write changed (the ``incident``), for its audit record."""
 
     @property
     def settings(self) -> Settings:
