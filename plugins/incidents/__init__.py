@@ -1,0 +1,94 @@
+"""Incidents in chat, on any transport: Corto's workflow on the incident log's stores.
+
+``!incident <subcommand>`` (``!inc``): create, list, show, log, sev, coordinator,
+resolve, close, reopen, note, notes, followup, followups, status, help. With
+``corto_compat = true``, Corto's own lines work too (``univac: create <title>``,
+``univac: set-coordinator <id> <user>``...). docs/incidents.md is the full page.
+
+The parts, one module per concept:
+
+- ``model``: the records (incident, event, artifact) and the rules (status changes,
+  follow-ups, severities, finding an incident by id, short id or number);
+- ``service``: the operations, apart from chat; ``commands``: the subcommands, with
+  roles and privacy from ``privacy``; ``compat``: Corto's names; ``render``: the lines;
+- ``shifts``: handover shifts; ``document``: each incident's working document;
+- ``stores``: ``jsonl`` (the default), ``postgres`` and ``auto``;
+- ``tracker``: where incidents are mirrored (none yet);
+- ``cli``: ``univac incidents migrate [--dry-run]``.
+
+Threads: commands run on reactive threads; the ``backend`` poller checks the store
+(and, for ``auto``, brings PostgreSQL back) on its own thread; ``setup`` opens the
+store on the main thread and its teardown closes it.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+
+from univac import Context, PluginError, command, every
+
+from . import commands, compat
+from .service import Incidents
+from .settings import Settings
+from .stores.configured import open_store
+from .tracker import tracker_for
+
+__all__ = ["Settings", "backend", "corto", "incident", "setup"]
+
+_running: weakref.WeakKeyDictionary[object, Incidents] = weakref.WeakKeyDictionary()
+"""The operations of each running bot, by its plugin state (one per bot in a process)."""
+
+
+def setup(ctx: Context[Settings]) -> Callable[[], None]:
+    """Open the store; the teardown closes it."""
+    incidents = Incidents(open_store(ctx.config), ctx.config, tracker_for(ctx.config))
+    _running[ctx.state] = incidents
+    health = incidents.health()
+    ctx.log.info("incidents: store %s, writing to %s (%s)", health.store, health.active,
+                 health.detail)
+
+    def teardown() -> None:
+        _running.pop(ctx.state, None)
+        incidents.store.close()
+
+    return teardown
+
+
+def _incidents(ctx: Context[Settings]) -> Incidents:
+    found = _running.get(ctx.state)
+    if found is None:
+        raise PluginError("the incidents plugin is not set up")
+    return found
+
+
+@command("incident", aliases=("inc",))
+def incident(ctx: Context[Settings], *, subcommand: str = "") -> str | None:
+    """Incidents: create, list, show, log, resolve... (incident help lists them all).
+
+    Subcommands: create, list, show, log, sev, coordinator, resolve, close, reopen,
+    note, notes, followup, followups, status; ``incident help <subcommand>`` explains one.
+    """
+    return commands.run(ctx, _incidents(ctx), subcommand,
+                        commands.Form(f"{ctx.bot.prefix}incident ", {}))
+
+
+@command("corto", aliases=tuple(compat.NAMES))
+def corto(ctx: Context[Settings], *, arguments: str = "") -> str | None:
+    """Corto's names (corto_compat): create, list, log, note, notes, resolve, set-coordinator."""
+    name, rest, addressed = compat.typed(ctx)
+    if name == "corto":
+        state = "on" if ctx.config.corto_compat else "off (corto_compat = false)"
+        return f"{compat.mapping()} Corto compatibility is {state}."
+    if not addressed:
+        return None  # a bare !list in a channel may be meant for another bot
+    if not ctx.config.corto_compat:  # answered as the core answers unknown commands
+        helps = any(info.name == "help" for info in ctx.bot.commands())
+        return f"Unknown command '{name}'." + (f" Try {ctx.bot.prefix}help." if helps else "")
+    return commands.run(ctx, _incidents(ctx), compat.line_of(name, rest), compat.form(ctx))
+
+
+@every(setting="check_every")
+def backend(ctx: Context[Settings]) -> None:
+    """Check the store; ``auto`` tries PostgreSQL again (JsonLinesFallback while away)."""
+    _incidents(ctx).store.check()

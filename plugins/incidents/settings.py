@@ -1,0 +1,153 @@
+"""The ``[plugins.incidents]`` settings, checked when the configuration is read.
+
+Every problem is reported at once (``SettingsError``), naming the key: a role that is
+missing, a store without its database, a time zone ``zoneinfo`` does not know, a
+shift start that is no time.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+from univac import SettingsError
+
+from .model import SEVERITIES
+from .shifts import Shifts
+
+
+@dataclass(frozen=True)
+class Period:
+    """A poller schedule: every ``seconds``, and after a failure never later than that.
+
+    Not an ``Interval``: the core backs an interval poller off from twice its interval
+    up to an hour, but a schedule's next date caps the wait after a failure, so a
+    fallback is retried at least this often.
+    """
+
+    seconds: float
+
+    def next_after(self, moment: datetime) -> datetime:
+        return moment + timedelta(seconds=self.seconds)
+
+    def __str__(self) -> str:
+        return f"every {self.seconds:g} s"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The ``[plugins.incidents]`` table (see docs/incidents.md)."""
+
+    writers: str
+    """The role that may create and change incidents (``[roles]``)."""
+    readers: str = ""
+    """The role that may list and read them; writers always may. Empty: writers only."""
+    viewers: str = ""
+    """The role that sees details; empty: the readers (and the writers)."""
+    channels: tuple[str, ...] = ()
+    """Where details may be shown besides private messages: ``irc:#sre`` or ``#sre``."""
+    corto_compat: bool = False
+    """Answer Corto's own command names when addressed by name (``univac: list``)."""
+    store: Literal["jsonl", "postgres", "auto"] = "jsonl"
+    folder: str = ""
+    """The JSON lines folder; empty: ``incidents`` in the state folder."""
+    dsn: str = ""
+    """PostgreSQL connection string (``postgres``, ``auto``); a secret: ``dsn_file``."""
+    connect_timeout_s: int = 5
+    timeout_s: float = 10.0
+    retry_s: float = 300.0
+    """How often the store is checked, and PostgreSQL tried again while it is away."""
+    shift_start: str = "08:00"
+    """When a shift starts, wall-clock ``HH:MM`` (or ``mon 09:00`` for weekly shifts)."""
+    shift_length_s: int = 43200
+    shift_zone: str = "UTC"
+    default_severity: str = "P2"
+    default_service: str = "general"
+    default_env: str = "prod"
+    followup_due_s: int = 7 * 86400
+    """A follow-up without ``--due`` is due this long after it is added."""
+    document_url: str = ""
+    """Where an incident's working document is: ``https://docs.example/{id}``; empty:
+    the markdown artifact kept with the incident."""
+    tracker: Literal["none"] = "none"
+    """Where incidents are mirrored: none yet."""
+    show_events: int = 5
+    max_lines: int = 15
+    """Lines in one reply at most; the rest is summarised."""
+
+    def __post_init__(self) -> None:
+        problems = {key: reason for key, reason in self._problems() if reason}
+        if problems:
+            raise SettingsError(problems)
+
+    def _problems(self) -> list[tuple[str, str]]:
+        found = [("writers", "" if self.writers.strip() else
+                  "name the role that may create and change incidents")]
+        if self.store != "jsonl" and not self.dsn:
+            found.append(("dsn", f"store '{self.store}' needs a PostgreSQL connection string "
+                                 "(dsn, dsn_file or dsn_env)"))
+        found.append(("dsn", _dsn_problem(self.dsn)))
+        try:
+            Shifts.parse(self.shift_start, self.shift_length_s, self.shift_zone)
+        except ValueError as error:
+            key = str(error).split(":", 1)[0]
+            found.append((key if key.startswith("shift_") else "shift_start", str(error)))
+        if self.default_severity not in SEVERITIES:
+            found.append(("default_severity", f"expected one of {', '.join(SEVERITIES)}"))
+        for key in ("connect_timeout_s", "timeout_s", "retry_s", "followup_due_s"):
+            if not getattr(self, key) > 0:
+                found.append((key, "must be more than 0"))
+        if not (1 <= self.max_lines <= 200 and 0 <= self.show_events <= 50):
+            found.append(("max_lines", "max_lines must be 1..200 and show_events 0..50"))
+        found.append(("document_url", _template_problem(self.document_url)))
+        return found
+
+    @property
+    def check_every(self) -> Period:
+        """The schedule of the store's health check (the ``backend`` poller)."""
+        return Period(self.retry_s)
+
+    @property
+    def shifts(self) -> Shifts:
+        return Shifts.parse(self.shift_start, self.shift_length_s, self.shift_zone)
+
+    def journal_folder(self) -> Path:
+        """The JSON lines folder: ``folder``, else ``incidents`` in the state folder."""
+        if self.folder:
+            return Path(self.folder).expanduser()
+        return state_folder() / "incidents"
+
+
+def state_folder() -> Path:
+    """The bot's default state folder, found as the core finds it when ``[bot] state_dir``
+    is not set: ``$STATE_DIRECTORY`` (systemd), ``$XDG_STATE_HOME/univac`` or
+    ``~/.local/state/univac``. With ``state_dir`` set, set ``folder`` too."""
+    if os.environ.get("STATE_DIRECTORY"):
+        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
+    xdg = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(xdg) / "univac"
+
+
+def _template_problem(template: str) -> str:
+    if not template:
+        return ""
+    try:
+        template.format(id="inc", short="abc")
+    except (KeyError, IndexError, ValueError):
+        return "only {id} and {short} may be filled in (write {{ for a brace)"
+    return "" if "{id}" in template or "{short}" in template else "must contain {id}"
+
+
+def _dsn_problem(dsn: str) -> str:
+    if not dsn:
+        return ""
+    from psycopg import Error, conninfo  # here: only a configured database needs it
+
+    try:
+        conninfo.conninfo_to_dict(dsn)
+    except Error:  # its text would quote the secret
+        return "not a PostgreSQL connection string (key=value pairs or a postgresql:// URI)"
+    return ""
