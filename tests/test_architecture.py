@@ -1,7 +1,8 @@
 """Import rules of the architecture, checked by parsing every module with ``ast``.
 
     plugins/*     -> univac (public names) + univac.kit (public names) + stdlib
-                     + own libraries; no plugin imports another plugin
+                     + own libraries; no plugin imports another plugin; a plugin package
+                     (plugins/runbooks/) imports its own modules relatively
     kit/*         -> univac (public names) + univac.kit + stdlib + the plugin libraries;
                      never a plugin
     transports/*  -> univac (public names) + stdlib + its one protocol library; a
@@ -22,7 +23,8 @@ import univac
 
 ROOT = Path(__file__).resolve().parent.parent
 STDLIB = set(sys.stdlib_module_names) | {"__future__"}
-PLUGIN_LIBRARIES = {"requests", "bs4", "dns", "feedparser", "waitress", "prometheus_client"}
+PLUGIN_LIBRARIES = {"requests", "bs4", "dns", "feedparser", "waitress", "prometheus_client",
+                    "yaml"}
 KIT = "univac.kit"
 TRANSPORT_LIBRARIES = {
     "console": set(),
@@ -51,7 +53,7 @@ def imports(path: Path) -> list[tuple[str, list[str]]]:
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found.append((node.module, [alias.name for alias in node.names]))
         elif isinstance(node, ast.ImportFrom):
-            found.append((f"relative:{node.module}", []))
+            found.append((f"relative:{'.' * node.level}{node.module or ''}", []))
     return found
 
 
@@ -123,6 +125,8 @@ def kit_only(module: str, names: list[str]) -> str:
 
 def test_plugins_import_public_api_and_own_libraries() -> None:
     def allowed(path: Path, module: str, names: list[str]) -> str:
+        if module.startswith("relative:"):
+            return own_package(path, module)
         if module.startswith(("univac.plugins", KIT)):
             return kit_only(module, names)
         if top(module) == "univac":
@@ -130,6 +134,21 @@ def test_plugins_import_public_api_and_own_libraries() -> None:
         return "" if top(module) in STDLIB | PLUGIN_LIBRARIES else "not an allowed library"
 
     assert violations("plugins", allowed) == []
+
+
+def own_package(path: Path, module: str) -> str:
+    """A plugin package's module may import its siblings (``from .x import y``), no further."""
+    inside = path.relative_to(ROOT / "plugins").parts
+    if len(inside) < 2:
+        return "a single-module plugin has no siblings"
+    return "" if not module.startswith("relative:..") else "only the plugin's own package"
+
+
+def test_plugin_package_rule_allows_siblings_only() -> None:
+    package = ROOT / "plugins" / "runbooks" / "cli.py"
+    assert own_package(package, "relative:.catalogue") == ""
+    assert own_package(package, "relative:..links") != ""
+    assert own_package(ROOT / "plugins" / "dns.py", "relative:.links") != ""
 
 
 def test_the_kit_imports_public_api_and_plugin_libraries_never_a_plugin() -> None:
@@ -197,7 +216,8 @@ def test_no_generic_top_level_packages_are_installed() -> None:
     setup.read(ROOT / "setup.cfg", encoding="utf-8")
     packages = setup["options"]["packages"].split()
     assert packages == ["univac", "univac.engine", "univac.kit", "univac.ops",
-                        "univac.plugins", "univac.stores", "univac.transports",
+                        "univac.plugins", "univac.plugins.runbooks", "univac.stores",
+                        "univac.transports",
                         "univac.transports.irc",
                         "univac.transports.xmpp"]
     assert all(name.startswith("univac") for name in packages)
