@@ -114,7 +114,8 @@ def next_step(ctx: Context, runtime: Runtime, catalogue: Catalogue) -> str:
     if current is None:
         return "Nothing to follow here: no alert and no run in this channel yet."
     environment = current.environment or runtime.settings.default_environment
-    names = [current.next] if current.next else list(current.candidates)
+    last = current.after.partition(":")[0]
+    names = [current.next] if current.next else [c for c in current.candidates if c != last]
     steps = [step for name in names if (step := catalogue.get(name)) is not None]
     about = f"after {current.after}" if current.next or current.after else current.alert
     if not steps:
