@@ -36,6 +36,8 @@ from .catalogue import references, substitute
 from .schema import Step
 
 KILL_GRACE_S = 2.0
+DRAIN_S = 1.0
+"""After the process exits, how long output of what it left running is still read."""
 READ_BYTES = 65536
 MASK = "***"
 MIN_SECRET_LENGTH = 4
@@ -103,7 +105,8 @@ def read_secrets(step: Step, environment: str,
         if name not in configured:
             raise NotRunnable(f"secret {name} is not configured for {environment}")
         try:
-            found[name] = Path(configured[name]).read_text(encoding="utf-8").rstrip("\r\n")
+            file = Path(configured[name]).expanduser()
+            found[name] = file.read_text(encoding="utf-8").rstrip("\r\n")
         except (OSError, UnicodeDecodeError) as error:
             raise NotRunnable(f"cannot read the secret {name} for {environment}: "
                               f"{getattr(error, 'strerror', None) or type(error).__name__}"
@@ -145,7 +148,7 @@ def run(prepared: Prepared, timeout_s: float, max_bytes: int, work_dir: str,
         scratch: Path) -> Outcome:
     """Start the process, collect its output, stop it at the timeout."""
     if work_dir:
-        return _run_in(prepared, timeout_s, max_bytes, Path(work_dir))
+        return _run_in(prepared, timeout_s, max_bytes, Path(work_dir).expanduser())
     scratch.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="run-", dir=scratch))
     try:
@@ -187,6 +190,8 @@ def _read(process: subprocess.Popen[bytes], deadline: float,
     with selectors.DefaultSelector() as selector:
         selector.register(process.stdout, selectors.EVENT_READ)
         while (left := deadline - time.monotonic()) > 0:
+            if process.poll() is not None:
+                deadline = min(deadline, time.monotonic() + DRAIN_S)
             if not selector.select(min(left, 0.5)):
                 if process.poll() is not None and not _pending(process):
                     break

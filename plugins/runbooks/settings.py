@@ -13,6 +13,7 @@ from pathlib import Path
 from univac import SettingsError, Target
 
 VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+ENVIRONMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
@@ -72,6 +73,11 @@ class Settings:
                 bad = [name for name in names if not VARIABLE.fullmatch(name)]
                 if bad:
                     problems[f"{table}.{env}"] = f"not variable names: {', '.join(bad)}"
+        for env, files in self.secret_files.items():
+            relative = [name for name, file in files.items()
+                        if not Path(file).expanduser().is_absolute()]
+            if relative:
+                problems[f"secret_files.{env}"] = f"give absolute paths: {', '.join(relative)}"
         if problems:
             raise SettingsError(problems)
 
@@ -93,6 +99,9 @@ def _environments(settings: Settings) -> dict[str, str]:
     problems = {}
     if not settings.environments:
         problems["environments"] = "name at least one environment"
+    bad = [env for env in settings.environments if not ENVIRONMENT.fullmatch(env)]
+    if bad:
+        problems["environments"] = f"use letters, digits, '.', '_' and '-': {', '.join(bad)}"
     for key in ("default_environment", "alert_environment"):
         if getattr(settings, key) not in known:
             problems[key] = f"{getattr(settings, key)!r} is not one of environments"
@@ -107,5 +116,8 @@ def _numbers(settings: Settings) -> dict[str, str]:
     lows = {"approval_ttl_s": 1, "default_timeout_s": 0.1, "max_timeout_s": 0.1,
             "max_output_bytes": 1024, "chat_lines": 1, "keep_artifacts": 1, "max_alerts": 1,
             "automation_repeat_s": 0}
-    return {key: f"must be at least {low}" for key, low in lows.items()
-            if getattr(settings, key) < low}
+    problems = {key: f"must be at least {low}" for key, low in lows.items()
+                if getattr(settings, key) < low}
+    if settings.default_timeout_s > settings.max_timeout_s:
+        problems["default_timeout_s"] = "must not be above max_timeout_s"
+    return problems

@@ -298,7 +298,15 @@ def test_next_without_a_flow_says_so(univac_bot, tmp_path: Path) -> None:
         "Nothing to follow here: no alert and no run in this channel yet."]
 
 
-def test_relative_paths_disable_the_plugin_with_the_reason(univac_bot, tmp_path: Path) -> None:
-    bot = univac_bot("runbooks", settings={"runbooks": {"catalogue": "steps",
-                                                        "artifacts_dir": str(tmp_path)}})
-    assert "'steps' must be an absolute path" in json.dumps(bot.errors)
+def test_bad_settings_disable_the_plugin_with_every_reason(univac_bot, tmp_path: Path) -> None:
+    bot = univac_bot("runbooks", settings={"runbooks": {
+        "catalogue": "steps", "artifacts_dir": str(tmp_path), "environments": ["prod", "a/b"],
+        "secret_files": {"prod": {"TOKEN": "token.txt"}}, "default_timeout_s": 7200.0}})
+    reasons = json.dumps(bot.errors)
+    assert "'steps' must be an absolute path" in reasons
+    assert "use letters, digits, '.', '_' and '-': a/b" in reasons
+    assert "give absolute paths: TOKEN" in reasons
+    assert "must not be above max_timeout_s" in reasons
+    missing = univac_bot("runbooks", settings={"runbooks": {
+        "catalogue": str(tmp_path / "none"), "artifacts_dir": str(tmp_path)}})
+    assert "is not a folder" in json.dumps(missing.errors)

@@ -36,7 +36,7 @@ def test_the_tool_is_installed_and_listed() -> None:
 def test_lint_passes_a_good_catalogue() -> None:
     done = univac("runbook", "lint", str(CATALOGUE))
     assert (done.returncode, done.stdout) == (0, "")
-    assert "0 error(s), 0 warning(s) in 14 valid step(s)" in done.stderr
+    assert "0 error(s), 0 warning(s) in 15 valid step(s)" in done.stderr
 
 
 def test_lint_names_every_problem_and_fails() -> None:

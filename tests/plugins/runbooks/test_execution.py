@@ -3,6 +3,7 @@ caps, a clean environment, secrets, the working folder, and the lock."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import signal
@@ -71,6 +72,16 @@ def test_the_time_out_stops_the_whole_process_group(tmp_path: Path) -> None:
                      if line.startswith("child ")).split()[1])
     assert wait_for(lambda: not alive(child), what="the sleeping child to be gone")
     assert not alive(outcome.pid)
+
+
+def test_a_child_left_running_does_not_hold_the_run_open(tmp_path: Path) -> None:
+    outcome = run("leave-child", tmp_path, timeout=120.0)
+    try:
+        assert (outcome.exit_code, outcome.timed_out) == (0, False)
+        assert outcome.output.startswith("parent done\n") and outcome.duration_s < 25
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(outcome.pid, signal.SIGKILL)
 
 
 def test_output_beyond_the_cap_is_read_and_dropped(tmp_path: Path) -> None:
