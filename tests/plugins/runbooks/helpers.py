@@ -19,6 +19,15 @@ ROLES = {
 }
 
 
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
 def copy_catalogue(tmp_path: Path) -> Path:
     """A copy of the fixture catalogue that a test may change."""
     target = tmp_path / "catalogue"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.plugins.runbooks.helpers import CATALOGUE
+from tests.plugins.runbooks.helpers import CATALOGUE, alive
 from tests.waiting import wait_for
 from univac.plugins.runbooks import catalogue as catalogues
 from univac.plugins.runbooks import execution
@@ -34,14 +34,6 @@ def run(step_id: str, tmp_path: Path, timeout: float = 30.0, max_bytes: int = 10
         work_dir: str = "", **options):
     return execution.run(prepared(step_id, **options), timeout, max_bytes, work_dir,
                          tmp_path / "work")
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
 
 
 def test_a_step_runs_its_script_without_a_shell(tmp_path: Path) -> None:

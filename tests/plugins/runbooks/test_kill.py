@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.botprocess import BotProcess, univac_command
-from tests.plugins.runbooks.helpers import CATALOGUE
+from tests.plugins.runbooks.helpers import CATALOGUE, alive
 from tests.waiting import wait_for
 from univac.plugins.runbooks.locks import StepLock
 
@@ -38,14 +38,6 @@ catalogue = "{catalogue}"
 artifacts_dir = "{artifacts}"
 variables = {{ staging = {{ PID_FILE = "{pid_file}" }} }}
 """
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
 
 
 def records(tmp_path: Path) -> list[dict]:
