@@ -1,6 +1,7 @@
 """Read one YAML file of the catalogue safely, keeping lines for messages. Pure; any thread.
 
-PyYAML's ``SafeLoader`` builds plain types only (no Python objects). The node tree is
+PyYAML's safe loader (``CSafeLoader`` when built with libyaml, else ``SafeLoader``)
+builds plain types only (no Python objects). The node tree is
 kept for the line of each step, duplicate keys (which loaders accept silently, keeping
 the last) are found in it, and anchors with aliases are refused: a catalogue has no
 use for them, and they let a small file expand into a huge document.
@@ -15,6 +16,8 @@ from typing import Any
 import yaml
 
 MAX_FILE_BYTES = 1_000_000
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""The safe loader, in C (libyaml) when PyYAML was built with it: the same plain types."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ def read(path: Path) -> Document:
 
 def parse(text: str) -> Document:
     """The document in ``text``; BadFile says why not."""
-    loader = yaml.SafeLoader(text)
+    loader = LOADER(text)
     try:
         node = loader.get_single_node()
         if node is None:
