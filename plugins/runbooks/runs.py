@@ -180,7 +180,7 @@ def execute(ctx: Context, runtime: Runtime, run: Run, catalogue: Catalogue,
     name = _artifact(ctx, runtime, run, catalogue, prepared.shown(), outcome, result, output)
     ctx.observe("runbook_step_duration_seconds", outcome.duration_s, service=step.service,
                 action=step.id)
-    lines = report(run, outcome, result, checks, output, name, settings)
+    lines = report(run, outcome, result, checks, output, name, settings, timeout)
     return conclude(ctx, run, catalogue, place, result, lines, exit_code=outcome.exit_code,
                     duration_s=round(outcome.duration_s, 3), artifact=name,
                     truncated=outcome.truncated, expect=_expect_note(checks) or None)
@@ -226,10 +226,10 @@ def offer(step: Step, environment: str, catalogue: Catalogue, settings: Settings
 
 
 def report(run: Run, outcome: Outcome, result: str, checks: list[tuple[str, bool, bool]],
-           output: str, artifact: str, settings: Settings) -> list[str]:
+           output: str, artifact: str, settings: Settings, timeout: float) -> list[str]:
     """The lines said about a finished run: verdict, last lines of output, the artifact."""
     how = f"exit {outcome.exit_code}" if outcome.exit_code is not None else \
-        f"stopped after {outcome.duration_s:.0f} s"
+        f"timed out after {timeout:g} s"
     head = f"{run.step.id} in {run.environment}: {result} ({how}, {outcome.duration_s:.1f} s)"
     note = _expect_note(checks)
     lines = [head + (f"; expected {note}" if note else "")]

@@ -171,7 +171,7 @@ def test_results_failed_expect_failed_and_timed_out(univac_bot, tmp_path: Path) 
     assert wrong[0].startswith("wrong-output in staging: expect_failed (exit 0, ")
     assert wrong[0].endswith("expected '^all good$' missing")
     slow = bot.ask("!runbook run slow", sender="alice")
-    assert slow[0].startswith("slow in staging: timed_out (stopped after 1 s")
+    assert slow[0].startswith("slow in staging: timed_out (timed out after 1 s, ")
     assert slow[-1] == ("Next (after the time-out): escalate-tools (no approval): runbook run "
                         "escalate-tools staging")
     for action, result in (("fails", "failed"), ("wrong-output", "expect_failed"),
