@@ -185,7 +185,7 @@ def test_chat_shows_the_last_lines_and_the_artifact_keeps_the_output(
     bot = make_bot(univac_bot, tmp_path, max_output_bytes=100_000, chat_lines=3,
                    artifact_url="https://bot.example/runs/")
     replies = bot.ask("!runbook run flood", sender="alice")
-    printed = "".join(f"line {n} of a lot of output\n" for n in range(1, 20001))
+    printed = "".join(f"line {n} of a lot of output\n" for n in range(1, 6001))
     kept_lines = printed.encode()[:100_000].decode().splitlines()
     assert replies[1:4] == [f"> {line.strip()}" for line in kept_lines[-3:]]
     assert replies[4].startswith(f"{len(kept_lines) - 3} more line(s); full output (cut at "
