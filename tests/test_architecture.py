@@ -2,7 +2,7 @@
 
     plugins/*     -> univac (public names) + univac.kit (public names) + stdlib
                      + own libraries; no plugin imports another plugin; a plugin
-                     package (plugins/triage/) imports its own modules relatively
+                     package (plugins/triage/) imports its own modules relatively, only them
     kit/*         -> univac (public names) + univac.kit + stdlib + the plugin libraries;
                      never a plugin
     transports/*  -> univac (public names) + stdlib + its one protocol library; a
@@ -25,7 +25,7 @@ import univac
 ROOT = Path(__file__).resolve().parent.parent
 STDLIB = set(sys.stdlib_module_names) | {"__future__"}
 PLUGIN_LIBRARIES = {
-    "requests", "bs4", "dns", "feedparser", "waitress", "prometheus_client", "jwt",
+    "requests", "bs4", "dns", "feedparser", "waitress", "prometheus_client", "jwt", "yaml",
 }
 PLUGIN_PACKAGE_LIBRARIES = {"incidents": {"psycopg"}}
 KIT = "univac.kit"
@@ -58,7 +58,7 @@ def imports(path: Path) -> list[tuple[str, list[str]]]:
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found.append((node.module, [alias.name for alias in node.names]))
         elif isinstance(node, ast.ImportFrom):
-            found.append((f"relative:{node.module}", []))
+            found.append((f"relative:{'.' * node.level}{node.module or ''}", []))
     return found
 
 
@@ -134,8 +134,8 @@ def kit_only(module: str, names: list[str]) -> str:
 def test_plugins_import_public_api_and_own_libraries() -> None:
     def allowed(path: Path, module: str, names: list[str]) -> str:
         inside = path.relative_to(ROOT / "plugins").parts
-        if module.startswith("relative:"):  # a plugin package's own modules
-            return "" if len(inside) > 1 else "a single-module plugin has no siblings"
+        if module.startswith("relative:"):
+            return own_package(path, module)
         if module.startswith(("univac.plugins", KIT)):
             return kit_only(module, names)
         if top(module) == "univac":
@@ -144,6 +144,26 @@ def test_plugins_import_public_api_and_own_libraries() -> None:
         return "" if top(module) in STDLIB | PLUGIN_LIBRARIES | own else "not an allowed library"
 
     assert violations("plugins", allowed) == []
+
+
+def own_package(path: Path, module: str) -> str:
+    """A plugin package's module may import modules of its own plugin package
+    (``from .x import y``, and ``from ..x`` from a subpackage), never outside it."""
+    inside = path.relative_to(ROOT / "plugins").parts
+    if len(inside) < 2:
+        return "a single-module plugin has no siblings"
+    dots = len(module.removeprefix("relative:")) - len(module.removeprefix("relative:").lstrip("."))
+    return "" if dots <= len(inside) - 1 else "only the plugin's own package"
+
+
+def test_plugin_package_rule_allows_siblings_only() -> None:
+    package = ROOT / "plugins" / "runbooks" / "cli.py"
+    assert own_package(package, "relative:.catalogue") == ""
+    assert own_package(package, "relative:..links") != ""
+    assert own_package(ROOT / "plugins" / "dns.py", "relative:.links") != ""
+    nested = ROOT / "plugins" / "incidents" / "stores" / "jsonl.py"
+    assert own_package(nested, "relative:..model") == ""
+    assert own_package(nested, "relative:...links") != ""
 
 
 def test_the_kit_imports_public_api_and_plugin_libraries_never_a_plugin() -> None:
@@ -212,7 +232,8 @@ def test_no_generic_top_level_packages_are_installed() -> None:
     packages = setup["options"]["packages"].split()
     assert packages == ["univac", "univac.engine", "univac.kit", "univac.ops",
                         "univac.plugins", "univac.plugins.incidents",
-                        "univac.plugins.incidents.stores", "univac.plugins.triage",
+                        "univac.plugins.incidents.stores", "univac.plugins.runbooks",
+                        "univac.plugins.triage",
                         "univac.stores", "univac.transports", "univac.transports.irc",
                         "univac.transports.xmpp", "univac.transports.matrix",
                         "univac.transports.slack"]
