@@ -116,7 +116,7 @@ COLUMNS = ("needed", *HUMAN, "failed", "ok", "interrupted")
 
 
 def table(result: Report) -> list[str]:
-    """The report as aligned text lines."""
+    """The overrides table as aligned text lines."""
     head = ["step", "service", *COLUMNS]
     body = [[row.step, row.service, str(row.needed),
              *(str(row.counts[c]) for c in COLUMNS[1:])] for row in result.rows]

@@ -28,7 +28,7 @@ class Simulation:
 
 def simulate(catalogue: Catalogue, settings: Settings, service: str, symptom: str,
              environment: str, outputs: Mapping[str, str]) -> Simulation:
-    """The report of a flow for an alert of ``service`` saying ``symptom``."""
+    """What a flow would offer for an alert of ``service`` saying ``symptom``."""
     where = f", environment {environment}" if environment else ""
     lines = [f"Alert: service {service or '(any)'}, symptom {symptom!r}{where}"]
     matching = catalogue.matching(service, symptom)
