@@ -295,7 +295,8 @@ class App:
         marks = hooks.marks(headers, body)
         if marks and not self.deliveries.claim(marks):
             return WebhookResponse(200, "this delivery was already handled\n")
-        request = WebhookRequest(method, path, headers, body, environ.get("REMOTE_ADDR", ""))
+        request = WebhookRequest(method, path, headers, body, environ.get("REMOTE_ADDR", ""),
+                                 environ.get("QUERY_STRING", ""))
         try:
             response = route.call(request)
         except BaseException:
@@ -346,6 +347,7 @@ def health(ctx: Context, failures_unhealthy: int) -> WebhookResponse:
             "last_error": p.last_error, "next_run": p.next_run, "schedule": p.schedule,
         } for p in report.pollers},
         "reactive": {"threads": threads, "running": running, "queued": queued},
+        "plugins": dict(report.plugins),
         "plugin_errors": sorted(report.plugin_errors),
     }
     return WebhookResponse(503 if found else 200, json.dumps(document, indent=1) + "\n", JSON)

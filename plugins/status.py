@@ -10,7 +10,7 @@ DAY_S = 86400
 
 @command
 def status(ctx: Context):
-    """Show uptime, each transport's state, each poller's runs and next run, plugin errors.
+    """Show uptime, transports, pollers' runs and next run, plugins' own lines, errors.
 
     With [ha] on, a line says whether this instance leads and since when."""
     report = ctx.bot.status()
@@ -27,6 +27,8 @@ def status(ctx: Context):
         yield f"transport {name}: {_transport(state)}"
     for poller in report.pollers:
         yield f"poller {poller.name}: {_poller(poller, now)}"
+    for name, line in report.plugins.items():
+        yield f"plugin {name}: {line}"
     if report.plugin_errors:
         yield f"plugin errors in: {', '.join(report.plugin_errors)} (details in the log)"
 

@@ -11,6 +11,8 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Generic, TypeVar
 
 from univac.botview import BotView
@@ -43,6 +45,9 @@ class Services:
     access: Access
     metrics: PluginMetrics
     clock: Callable[[], datetime] = utc_now
+    mask: Callable[[str], None] = lambda secret: None
+    folder: Path = Path()
+    """The bot's state folder; each plugin's data folder is inside it."""
 
 
 class Context(Generic[S]):
@@ -53,20 +58,24 @@ class Context(Generic[S]):
     know it), ``state``, ``log``, ``bot`` (``commands()``,
     ``status()``, ``metrics()``, ``webhooks()``), ``host`` (``name``, ``addresses``),
     ``transport``, ``reply()``, ``say()``, ``now()``, ``approve()``, ``confirm()``,
-    ``audit()``.
+    ``audit()``, ``shared``, ``data_dir``, ``mask()``.
     """
 
-    __slots__ = ("_services", "config", "log", "message", "plugin", "state")
+    __slots__ = ("_services", "config", "log", "message", "plugin", "shared", "state")
 
     def __init__(
         self, plugin: str, *, config: S, state: State, services: Services,
         message: Message | None = None, log: logging.Logger | None = None,
+        shared: SimpleNamespace | None = None,
     ) -> None:
         self.plugin = plugin
         self.config = config
         self.state = state
         self.log = log or logging.getLogger(f"univac.plugin.{plugin}")
         self.message = message
+        self.shared = SimpleNamespace() if shared is None else shared
+        """What ``setup`` made for the handlers (a service, a connection): one namespace
+        per plugin, shared by all its contexts, in memory only (``state`` persists)."""
         self._services = services
 
     def derive(
@@ -75,7 +84,20 @@ class Context(Generic[S]):
         """A copy of this context for one message (and, in tests, another clock)."""
         services = dataclasses.replace(self._services, clock=clock) if clock else self._services
         return Context(self.plugin, config=self.config, state=self.state,
-                       services=services, message=message, log=self.log)
+                       services=services, message=message, log=self.log, shared=self.shared)
+
+    @property
+    def data_dir(self) -> Path:
+        """The plugin's own folder for files it keeps (journals, artifacts):
+        ``<state folder>/<plugin>``, made (mode 0700) when first asked for."""
+        folder = self._services.folder / self.plugin
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return folder
+
+    def mask(self, secret: str) -> None:
+        """Treat a value learnt at run time (a token, a password read from a file) as a
+        secret: masked in every log line and chat line from now on."""
+        self._services.mask(secret)
 
     @property
     def bot(self) -> BotView:

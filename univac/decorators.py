@@ -26,6 +26,8 @@ class CommandSpec:
     aliases: tuple[str, ...] = ()
     requires: str = ""
     """The role a sender needs to run it (see ``[roles]``); empty: anyone."""
+    enabled_by: str = ""
+    """A boolean setting of the plugin; the command exists only while it is true."""
 
 
 @dataclass(frozen=True)
@@ -61,12 +63,15 @@ WEBHOOK_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 
 
 def command(
-    name: str | F | None = None, *, aliases: Iterable[str] = (), requires: str = ""
+    name: str | F | None = None, *, aliases: Iterable[str] = (), requires: str = "",
+    enabled_by: str = "",
 ) -> Any:
     """Make a function a command; the name defaults to the function's name.
 
     Use it as ``@command``, ``@command("name")``, ``@command("name", aliases=["n"])``;
-    ``requires="ops"`` limits it to senders holding that role.
+    ``requires="ops"`` limits it to senders holding that role; ``enabled_by="compat"``
+    makes it exist only when the plugin's boolean setting ``compat`` is true (its names
+    are then free for other plugins when it is off).
     """
     if callable(name):
         return _attach(name, CommandSpec(_command_name(name.__name__)))
@@ -74,7 +79,8 @@ def command(
         raise ValueError(f"command name {name!r} must be one word")
 
     def decorate(func: F) -> F:
-        spec = CommandSpec(name or _command_name(func.__name__), tuple(aliases), requires)
+        spec = CommandSpec(name or _command_name(func.__name__), tuple(aliases), requires,
+                           enabled_by)
         return _attach(func, spec)
 
     return decorate

@@ -28,6 +28,8 @@ class WebhookRequest:
     body: bytes = b""
     remote: str = ""
     """The peer's address."""
+    query: str = ""
+    """The query string, as sent (``n=123``; parse it with ``urllib.parse.parse_qs``)."""
 
     def __post_init__(self) -> None:
         lowered = {str(k).lower(): str(v) for k, v in self.headers.items()}

@@ -531,3 +531,13 @@ def test_plugin_metrics_are_served_under_their_own_names(serve) -> None:
     assert metrics[("runbook_steps_executed_total", labels)] == 1
     assert metrics[("quota_left", ())] == 42
     assert metrics[("runbook_step_duration_seconds_count", (("action", "restart"),))] == 1
+
+
+def test_a_webhook_sees_the_query_string(serve, tmp_path) -> None:
+    plugin = tmp_path / "asks.py"
+    plugin.write_text('from univac import webhook\n\n\n@webhook("/asks", methods=("POST",))\n'
+                      'def asks(ctx, request):\n    return f"query {request.query}"\n',
+                      encoding="utf-8")
+    served = serve(str(plugin), http={"allow_unsigned": True})
+    answer = served.post("/hooks/asks?n=123&x=y", b"", {})
+    assert answer.status_code == 200 and answer.text == "query n=123&x=y"

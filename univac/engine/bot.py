@@ -92,7 +92,7 @@ class Bot:
         self.boundary = Boundary(self.stats, self.audit, self.prefix)
         self.plugin_metrics = PluginMetrics()
         self._services = Services(self.router, self, HOST, approvals, self.audit, self.access,
-                                  self.plugin_metrics, clock)
+                                  self.plugin_metrics, clock, self.mask, self._state_dir)
         for entry in config.plugins:
             self._enable(entry)
         for problem in self.access.problems(self.catalog.unique_commands(), self.catalog.plugins):
@@ -159,7 +159,20 @@ class Bot:
             counters=self.stats.snapshot() | {"shed_total": self.pool.shed},
             reactive=self.pool.load(),
             lease=self.ha.report(),
+            plugins=self._reports(),
         )
+
+    def _reports(self) -> dict[str, str]:
+        """Each plugin's own line (its ``report(ctx)`` hook), for ``!status``/``/healthz``."""
+        lines = {}
+        for name, plugin in self.catalog.plugins.items():
+            if plugin.report is not None:
+                try:
+                    lines[name] = str(plugin.report(self.contexts[name].derive()))
+                except Exception:  # plugin code, asked from any thread: never break status
+                    log.exception("plugin %s: report() failed", name)
+                    lines[name] = "report failed (details are in the log)"
+        return lines
 
     def metrics(self) -> MetricsReport:
         return dataclasses.replace(self.stats.report(), plugins=self.plugin_metrics.report())

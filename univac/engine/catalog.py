@@ -108,6 +108,8 @@ class Plugin:
     webhooks: tuple[WebhookHandler, ...]
     setup: Callable[..., Any] | None
     teardown: Callable[[], Any] | None
+    report: Callable[..., Any] | None = None
+    """The optional hook ``report(ctx) -> str``: a line for ``!status`` and ``/healthz``."""
 
     @property
     def handlers(self) -> tuple[Handler, ...]:
@@ -118,9 +120,11 @@ class Plugin:
 def inspect_plugin(name: str, module: ModuleType, settings: Any) -> Plugin:
     """Collect a module's handlers and hooks; PluginError when something is malformed."""
     found = [_handler(name, func, spec, settings)
-             for func in _functions(module) if (spec := spec_of(func)) is not None]
+             for func in _functions(module) if (spec := spec_of(func)) is not None
+             and _enabled(name, func, spec, settings)]
     setup = _hook(module, "setup", 1)
     teardown = _hook(module, "teardown", 0)
+    report = _hook(module, "report", 1)
     if not found and setup is None:
         raise PluginError(f"plugin '{name}' has no @command, @match or @every function, "
                           "no @webhook and no setup()")
@@ -130,8 +134,21 @@ def inspect_plugin(name: str, module: ModuleType, settings: Any) -> Plugin:
         tuple(h for h in found if isinstance(h, MatchHandler)),
         tuple(h for h in found if isinstance(h, PollHandler)),
         tuple(h for h in found if isinstance(h, WebhookHandler)),
-        setup, teardown,
+        setup, teardown, report,
     )
+
+
+def _enabled(plugin: str, func: Callable[..., Any], spec: object, settings: Any) -> bool:
+    """False for a command whose ``enabled_by`` setting is off; PluginError for a name
+    that is no boolean setting of the plugin."""
+    setting = getattr(spec, "enabled_by", "")
+    if not setting:
+        return True
+    value = getattr(settings, setting, None)
+    if not isinstance(value, bool):
+        raise PluginError(f"{func.__name__}(): enabled_by={setting!r} names no boolean "
+                          f"setting of plugin '{plugin}'")
+    return value
 
 
 def _handler(plugin: str, func: Callable[..., Any], spec: object, settings: Any) -> Handler:
@@ -185,7 +202,7 @@ def _functions(module: ModuleType) -> Iterable[Callable[..., Any]]:
 
 def _hook(module: ModuleType, name: str, arity: int) -> Callable[..., Any] | None:
     hook = getattr(module, name, None)
-    if hook is None:
+    if hook is None or spec_of(hook) is not None:  # a handler of that name is no hook
         return None
     if not callable(hook) or len(inspect.signature(hook).parameters) != arity:
         raise PluginError(f"{name}() must take {arity} argument(s)")

@@ -5,7 +5,7 @@ Layer: core (operations); any thread may ask for a report.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from univac.transport import TransportStatus
 
@@ -65,3 +65,5 @@ class StatusReport:
     """Threads, running jobs, queued jobs."""
     lease: LeaseReport | None = None
     """The leader lease, when ``[ha]`` is on."""
+    plugins: dict[str, str] = field(default_factory=dict)
+    """Plugins' own one-line reports (a plugin's ``report(ctx)`` hook), by plugin."""
