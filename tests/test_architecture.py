@@ -39,7 +39,8 @@ TRANSPORT_LIBRARIES = {
 STORE_LIBRARIES = {"postgres": {"psycopg"}}
 CORE_EXCEPTIONS = {"pytest_plugin.py": {"pytest"}}
 PUBLIC_API = {
-    "Backoff", "Calendar", "RetryAfter", "Schedule", "Skip",
+    "Backoff", "Calendar", "FailureLog", "LoopHost", "background", "until_stopped",
+    "RetryAfter", "Schedule", "Skip",
     "CommandInfo", "ConfigError", "Context", "Deliver", "Message", "MetricsReport",
     "PluginError", "PollerReport", "SettingsError", "StaleEpochError", "StatusReport", "Store",
     "StoreError", "Target", "Transport", "TransportContext", "TransportError",

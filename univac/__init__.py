@@ -11,7 +11,8 @@ in settings dataclasses, ``Target`` (a ``transport:target`` setting) and
 ``TransportStatus``, ``TransportError`` (and ``SettingsError`` in their settings), and
 ``TransportContext`` when their ``create`` takes one (state in the store, run-time
 secrets masked).
-Anything that retries uses ``Backoff``. State store backends (``univac.stores``)
+Anything that retries uses ``Backoff``; a transport on asyncio composes a
+``LoopHost`` and logs failures with ``FailureLog``. State store backends (``univac.stores``)
 implement ``Store`` and raise ``StoreError`` and ``StaleEpochError``; a plugin may
 catch ``StoreError`` from ``ctx.state``. A plugin's command-line tool
 (``univac NAME ...``) reads its settings with ``plugin_settings``.
@@ -33,6 +34,8 @@ from univac.errors import (
     UsageError,
     UserError,
 )
+from univac.failurelog import FailureLog
+from univac.loophost import LoopHost, background, until_stopped
 from univac.message import Deliver, Message
 from univac.ops.metrics import MetricsReport
 from univac.ops.reports import PollerReport, StatusReport
@@ -51,6 +54,8 @@ __all__ = [
     "ConfigError",
     "Context",
     "Deliver",
+    "FailureLog",
+    "LoopHost",
     "Message",
     "MetricsReport",
     "PluginError",
@@ -75,9 +80,11 @@ __all__ = [
     "WebhookResponse",
     "WebhookRoute",
     "__version__",
+    "background",
     "command",
     "every",
     "match",
     "plugin_settings",
+    "until_stopped",
     "webhook",
 ]

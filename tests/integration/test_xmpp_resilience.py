@@ -262,7 +262,7 @@ def test_a_killed_server_is_logged_once_per_kind_and_leaves_no_task_behind(
     # Self-pings of the silent room went out and came back a few times.
     bot.wait_status(lambda s: (s.last_inbound or 0) > joined_at + 0.3)
     prosody.stop(graceful=False)
-    session = bot.transport._session
+    session = bot.transport._host._session
     wait_for(lambda: session.failures.failures >= 5, 10, "five refused attempts")
     gc.collect()  # what nothing references any more goes now, pending or not
     prosody.start()

@@ -40,21 +40,13 @@ import slixmpp
 from slixmpp import JID
 
 from tests.waiting import free_port, wait_for
+from univac.loophost import close_loop
 
 FIXTURES = Path(__file__).parent / "fixtures" / "xmpp"
 USERS = {"bot": "botpw", "alice": "alicepw", "bob": "bobpw", "floor": "floorpw"}
 DOMAIN = "localhost"
 MUC = "conference.localhost"
 ANON_MUC = "anon.localhost"
-
-
-def close_loop(loop: asyncio.AbstractEventLoop) -> None:
-    """After ``run_forever`` returned: cancel the tasks left, let them end, close."""
-    tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
-    for task in tasks:
-        task.cancel()
-    loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-    loop.close()
 
 
 @dataclass

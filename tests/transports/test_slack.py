@@ -11,11 +11,12 @@ import pytest
 
 from tests.core.test_access import tell
 from tests.transports.test_matrix import docs_table, expected_rows
+from univac import FailureLog
 from univac.transports import slack
 from univac.transports.slack import inbound, outbound
 from univac.transports.slack.inbound import Me
 from univac.transports.slack.session import reconnect_backoff
-from univac.transports.slack.support import FailureLog, LibraryEcho
+from univac.transports.slack.support import LibraryEcho
 
 ME = Me("U0BOT", "univac")
 BASE = {"app_token": "xapp-1-x", "bot_token": "xoxb-1-x"}
@@ -145,12 +146,12 @@ def test_failure_log_repeats_a_failure_once_a_minute_and_counts_the_rest(caplog)
     failures = FailureLog(logging.getLogger("t"), "slack", clock=lambda: now[0])
     with caplog.at_level(logging.WARNING):
         for _ in range(3):
-            failures.failed("Slack refused: invalid_auth", 1.0, dropped=False)
+            failures.ended("Slack refused: invalid_auth", 1.0, dropped=False)
         now[0] = 61.0
-        failures.failed("Slack refused: invalid_auth", 2.0, dropped=False)
+        failures.ended("Slack refused: invalid_auth", 2.0, dropped=False)
     assert [r.getMessage() for r in caplog.records] == [
-        "slack: Slack refused: invalid_auth; retrying in 1.0 s",
-        "slack: Slack refused: invalid_auth (2 more since the last report); retrying in 2.0 s"]
+        "slack: Slack refused: invalid_auth; reconnecting in 1.0 s",
+        "slack: Slack refused: invalid_auth (2 more since the last report); reconnecting in 2.0 s"]
     assert failures.connected() == 4 and failures.connected() == 0
 
 

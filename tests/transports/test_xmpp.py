@@ -23,13 +23,13 @@ from slixmpp.stanza import Presence
 from slixmpp.xmlstream import ET
 
 from tests.waiting import wait_for
-from univac import Transport, TransportError, exitcodes
+from univac import FailureLog, Transport, TransportError, exitcodes
 from univac.cli import main
 from univac.transports import xmpp
 from univac.transports.xmpp.inbound import RoomView, to_message
 from univac.transports.xmpp.rooms import RoomOptions, Rooms
 from univac.transports.xmpp.session import Session
-from univac.transports.xmpp.support import FailureLog, RoomSpec, parse_rooms, reply_text
+from univac.transports.xmpp.support import RoomSpec, parse_rooms, reply_text
 
 ROOM = "room@conference.example.org"
 OWN = JID("bot@example.org/univac")

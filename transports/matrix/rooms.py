@@ -22,11 +22,10 @@ from urllib.parse import quote
 
 from nio import AsyncClient, JoinError, RoomResolveAliasResponse, SyncResponse
 
-from univac import Backoff
+from univac import Backoff, background
 
 from .client import LINK_ERRORS
 from .inbound import RoomView
-from .support import background
 
 log = logging.getLogger("univac.transports.matrix")
 

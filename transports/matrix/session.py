@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from nio import MessageDirection, RoomMessagesError, SyncError, SyncResponse
 
-from univac import Backoff, Deliver, TransportStatus
+from univac import Backoff, Deliver, FailureLog, TransportStatus, until_stopped
 
 from .client import LINK_ERRORS, build_client
 from .inbound import to_message
@@ -39,7 +39,6 @@ from .login import LOGIN_REFUSED, Failed, bot_nick, log_in
 from .memory import Memory
 from .rooms import Rooms, describe
 from .sender import Sender
-from .support import FailureLog, until_stopped
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -120,7 +119,7 @@ class Session:
                 self.detail = link_error(error, self.settings.homeserver)
             self._offline()
             delay = backoff.failed()
-            self.failures.failed(self.detail, delay, dropped=dropped)
+            self.failures.ended(self.detail, delay, dropped=dropped)
             self._set_state("disconnected", f"{self.detail}; reconnect in {delay:.1f}s")
             await asyncio.sleep(delay)
 

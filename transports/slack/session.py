@@ -39,11 +39,11 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from univac import Backoff, Deliver, TransportStatus
+from univac import Backoff, Deliver, FailureLog, TransportStatus, until_stopped
 
 from .inbound import Me, Seen, to_message
 from .outbound import RateLimitWait, Sender
-from .support import FailureLog, Names, quiet_library_lines, until_stopped
+from .support import Names, quiet_library_lines
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -116,7 +116,7 @@ class Session:
                 self.detail = f"cannot reach Slack: {error or type(error).__name__}"
             await self._close_socket()
             delay = self.backoff.failed()
-            self.failures.failed(self.detail, delay, dropped=False)
+            self.failures.ended(self.detail, delay, dropped=False)
             self._set_state("disconnected", f"{self.detail}; reconnect in {delay:.1f}s")
             await asyncio.sleep(delay)
 

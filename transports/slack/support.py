@@ -1,8 +1,6 @@
-"""Helpers of the Slack transport: failure log, user names, quiet SDK logs.
-Layer: transport.
+"""Helpers of the Slack transport: user names, quiet SDK logs. Layer: transport.
 
-``FailureLog`` is pure. ``Names`` runs on the transport's own thread,
-in its asyncio loop.
+``Names`` runs on the transport's own thread, in its asyncio loop.
 """
 
 from __future__ import annotations
@@ -15,35 +13,6 @@ from collections.abc import Callable
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-
-
-class FailureLog:
-    """Connection trouble for the log, rate-limited: a failure like the last one logged
-    (same text) within ``every`` seconds is counted, and the next line says how many."""
-
-    def __init__(self, log: logging.Logger, name: str, every: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.log, self.name, self.every, self.clock = log, name, every, clock
-        self.last = ""
-        self.logged_at = float("-inf")
-        self.unlogged = 0
-        self.failures = 0
-
-    def failed(self, reason: str, retry_in: float, *, dropped: bool) -> None:
-        self.failures += 0 if dropped else 1
-        what = f"link lost: {reason}" if dropped else reason
-        now = self.clock()
-        if what == self.last and now - self.logged_at < self.every:
-            self.unlogged += 1
-            return
-        more = f" ({self.unlogged} more since the last report)" if self.unlogged else ""
-        self.log.warning("%s: %s%s; retrying in %.1f s", self.name, what, more, retry_in)
-        self.last, self.logged_at, self.unlogged = what, now, 0
-
-    def connected(self) -> int:
-        failures, self.failures = self.failures, 0
-        self.last = ""
-        return failures
 
 
 class Names:
@@ -105,11 +74,3 @@ def quiet_library_lines() -> None:
             library.addFilter(LibraryEcho())
 
 
-async def until_stopped(stopping: asyncio.Event,
-                        tasks: list[asyncio.Task[None]]) -> BaseException | None:
-    """Wait for ``stopping``, or for one of ``tasks`` to end: return its exception."""
-    waiter = asyncio.ensure_future(stopping.wait())
-    done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
-    waiter.cancel()
-    ended = [task for task in tasks if task in done]
-    return next((t.exception() or RuntimeError(f"{t.get_name()} ended") for t in ended), None)

@@ -28,10 +28,10 @@ from slixmpp import JID, ClientXMPP
 from slixmpp.plugins.xep_0410 import PingStatus
 from slixmpp.stanza import Message, Presence
 
-from univac import Backoff
+from univac import Backoff, background
 
 from .inbound import RoomView
-from .support import RoomSpec, background
+from .support import RoomSpec
 
 log = logging.getLogger("univac.transports.xmpp")
 

@@ -34,12 +34,12 @@ from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.jid import InvalidJID
 from slixmpp.stanza import Message as Stanza
 
-from univac import Backoff, Deliver, TransportStatus
+from univac import Backoff, Deliver, FailureLog, TransportStatus, background
 
 from .client import DEFAULT_PORTS, Attempt, build_client, closed_because
 from .inbound import to_message
 from .rooms import RoomOptions, Rooms
-from .support import FailureLog, RoomSpec, background, reply_text
+from .support import RoomSpec, reply_text
 
 if TYPE_CHECKING:
     from .settings import Settings

@@ -1,21 +1,14 @@
-"""Pure helpers of the XMPP transport: room specs, failure log, reply text.
-Layer: transport.
+"""Pure helpers of the XMPP transport: room specs, reply text. Layer: transport.
 
-Nothing here touches slixmpp or a socket. ``background`` must be called on the thread
-of the loop it is given; the rest from any thread. The session and the rooms, on the
-transport's own thread, are the only callers in practice.
+Nothing here touches slixmpp or a socket; any thread may call them. The session and
+the rooms, on the transport's own thread, are the only callers in practice.
 """
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
-import logging
 import re
-import time
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
 
 # Characters XML 1.0 cannot carry: a reply containing one would break the stream.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -74,57 +67,6 @@ def check_plaintext(tls: str, host: str, jid: str) -> None:
     except ValueError:
         pass
     raise ValueError(f'tls = "plaintext" is allowed on loopback only, not {address!r}')
-
-
-def background(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None], what: str,
-               log: logging.Logger) -> asyncio.Task[None]:
-    """Run ``coro`` as a task on ``loop``; an exception ending it is logged.
-
-    The caller keeps the task and cancels it when done with it, so no task is left
-    pending or with an exception nobody retrieved.
-    """
-    task = loop.create_task(coro, name=what)
-
-    def ended(done: asyncio.Task[None]) -> None:
-        if not done.cancelled() and done.exception() is not None:
-            log.error("%s failed", what, exc_info=done.exception())
-    task.add_done_callback(ended)
-    return task
-
-
-class FailureLog:
-    """Connection trouble for the log, rate-limited.
-
-    Each ended attempt is a WARNING, unless it ended like the previous logged one
-    (same kind, same reason) less than ``every`` seconds ago: then it is only counted,
-    and the next WARNING says how many were not logged.
-    """
-
-    def __init__(self, log: logging.Logger, name: str, every: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.log, self.name, self.every, self.clock = log, name, every, clock
-        self.last = ""
-        self.logged_at = float("-inf")
-        self.unlogged = 0
-        self.failures = 0
-
-    def ended(self, reason: str, retry_in: float, *, dropped: bool) -> None:
-        """An attempt ended: ``dropped`` when its session was up and the link was lost."""
-        if not dropped:
-            self.failures += 1
-        what = f"link lost: {reason}" if dropped else reason
-        now = self.clock()
-        if what == self.last and now - self.logged_at < self.every:
-            self.unlogged += 1
-            return
-        more = f" ({self.unlogged} more since the last report)" if self.unlogged else ""
-        self.log.warning("%s: %s%s; reconnecting in %.1f s", self.name, what, more, retry_in)
-        self.last, self.logged_at, self.unlogged = what, now, 0
-
-    def connected(self) -> int:
-        """A session is up: return the failed attempts before it, and count from 0."""
-        failures, self.failures = self.failures, 0
-        return failures
 
 
 def reply_text(text: str, max_lines: int) -> str:

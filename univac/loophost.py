@@ -1,0 +1,135 @@
+"""Running a transport's asyncio session on the transport's thread. Layer: core (for transports).
+
+The XMPP, Matrix and Slack transports each talk to their server from one asyncio loop,
+made on the transport's own thread in ``run``: their protocol library's objects are
+touched only there. ``LoopHost`` is the part of such a transport that other threads
+call: ``send`` queues text on ``outbox`` and asks the loop to drain it, ``stop`` asks
+the session to end, ``status`` reads the snapshot the session publishes (one reference
+swap, so a reader sees the old snapshot or the new one). A transport composes one and
+gives ``run`` a function that makes its session on the loop.
+
+The session is the transport's own class; the host needs of it ``drain()`` (send what
+is queued), ``request_stop(goodbye)``, the coroutine ``serve()`` (connect, reconnect,
+return once stopped) and ``last_inbound``. Also here: ``close_loop``, which ends a loop
+without leaving tasks pending, ``background``, a task whose failure is logged, and
+``until_stopped``, the wait a session's ``serve`` ends on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import queue
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
+
+from univac.transport import TransportStatus
+
+Outbox = queue.SimpleQueue[tuple[str, str]]
+
+
+class LoopSession(Protocol):
+    """What ``LoopHost`` asks of a transport's session (on the loop's thread)."""
+
+    last_inbound: float | None
+
+    def drain(self) -> None: ...
+    def request_stop(self, goodbye: str) -> None: ...
+    def serve(self) -> Coroutine[Any, Any, None]: ...
+
+
+class LoopHost:
+    """The thread-safe side of a transport whose session runs on an asyncio loop."""
+
+    def __init__(self, status: TransportStatus) -> None:
+        self.outbox: Outbox = queue.SimpleQueue()
+        self._stopped = threading.Event()
+        self._goodbye = ""
+        self._session: LoopSession | None = None
+        self._live: tuple[LoopSession, asyncio.AbstractEventLoop] | None = None
+        """The running session and its loop, swapped as one reference for other threads."""
+        self._status = status
+
+    def run(self, make: Callable[[asyncio.AbstractEventLoop], LoopSession]) -> None:
+        """Make the session on a new loop of this thread and serve until it ends."""
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            session = make(loop)
+            self._session = session
+            self._live = (session, loop)
+            if self._stopped.is_set():
+                session.request_stop(self._goodbye)
+            loop.call_soon(session.drain)
+            loop.run_until_complete(session.serve())
+        finally:
+            self._live = None
+            close_loop(loop)
+            self.publish(dataclasses.replace(self._status, state="stopped", targets=()))
+
+    def send(self, target: str, text: str) -> None:
+        """Queue ``text`` for ``target``; the loop sends it. Thread-safe."""
+        self.outbox.put((target, text))
+        self._call_soon(lambda session: session.drain())
+
+    def stop(self, goodbye: str = "") -> None:
+        """Ask the session to say ``goodbye`` and end ``run``. Thread-safe."""
+        self._goodbye = goodbye
+        self._stopped.set()
+        self._call_soon(lambda session: session.request_stop(goodbye))
+
+    def status(self) -> TransportStatus:
+        """The last published snapshot, with the session's live ``last_inbound``."""
+        session = self._session
+        inbound = session.last_inbound if session is not None else None
+        return dataclasses.replace(self._status, last_inbound=inbound)
+
+    def publish(self, status: TransportStatus) -> None:
+        """Replace the snapshot (the session calls it on the loop's thread)."""
+        self._status = status
+
+    def _call_soon(self, action: Callable[[LoopSession], None]) -> None:
+        live = self._live
+        if live is None:
+            return  # run() has not started: it drains the outbox and checks stop itself
+        session, loop = live
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(action, session)
+
+
+def close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what is left on ``loop``, let it finish, and close the loop."""
+    tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
+def background(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None], what: str,
+               log: logging.Logger) -> asyncio.Task[None]:
+    """Run ``coro`` as a task on ``loop``; an exception ending it is logged."""
+    task = loop.create_task(coro, name=what)
+
+    def ended(done: asyncio.Task[None]) -> None:
+        if not done.cancelled() and done.exception() is not None:
+            log.error("%s failed", what, exc_info=done.exception())
+
+    task.add_done_callback(ended)
+    return task
+
+
+async def until_stopped(stopping: asyncio.Event,
+                        tasks: list[asyncio.Task[None]]) -> BaseException | None:
+    """Wait for ``stopping``, or for one of ``tasks`` to end: return its exception."""
+    waiter = asyncio.ensure_future(stopping.wait())
+    done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    ended = [task for task in tasks if task in done]
+    return next((t.exception() or RuntimeError(f"{t.get_name()} ended") for t in ended), None)
