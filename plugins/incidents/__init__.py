@@ -18,12 +18,13 @@ The parts, one module per concept:
 
 Threads: commands run on reactive threads; the ``backend`` poller checks the store
 (and, for ``auto``, brings PostgreSQL back) on its own thread; ``setup`` opens the
-store on the main thread and its teardown closes it.
+store on the main thread, keeps the operations in ``ctx.shared.incidents`` for the
+handlers, and its teardown closes the store. ``report`` (asked from any thread) gives
+the store in use, for ``!status`` and ``/healthz``.
 """
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 
 from univac import Context, PluginError, command, every
@@ -34,29 +35,33 @@ from .settings import Settings
 from .stores.configured import open_store
 from .tracker import tracker_for
 
-__all__ = ["Settings", "backend", "corto", "incident", "setup"]
-
-_running: weakref.WeakKeyDictionary[object, Incidents] = weakref.WeakKeyDictionary()
-"""The operations of each running bot, by its plugin state (one per bot in a process)."""
+__all__ = ["Settings", "backend", "corto", "corto_names", "incident", "report", "setup"]
 
 
 def setup(ctx: Context[Settings]) -> Callable[[], None]:
     """Open the store; the teardown closes it."""
-    incidents = Incidents(open_store(ctx.config), ctx.config, tracker_for(ctx.config))
-    _running[ctx.state] = incidents
+    incidents = Incidents(open_store(ctx.config, ctx.data_dir), ctx.config,
+                          tracker_for(ctx.config))
+    ctx.shared.incidents = incidents
     health = incidents.health()
     ctx.log.info("incidents: store %s, writing to %s (%s)", health.store, health.active,
                  health.detail)
 
     def teardown() -> None:
-        _running.pop(ctx.state, None)
+        ctx.shared.incidents = None
         incidents.store.close()
 
     return teardown
 
 
+def report(ctx: Context[Settings]) -> str:
+    """The store in use, in words (``!status``, ``/healthz``)."""
+    incidents = getattr(ctx.shared, "incidents", None)
+    return incidents.report() if incidents is not None else "not set up"
+
+
 def _incidents(ctx: Context[Settings]) -> Incidents:
-    found = _running.get(ctx.state)
+    found = getattr(ctx.shared, "incidents", None)
     if found is None:
         raise PluginError("the incidents plugin is not set up")
     return found
@@ -73,22 +78,28 @@ def incident(ctx: Context[Settings], *, subcommand: str = "") -> str | None:
                         commands.Form(f"{ctx.bot.prefix}incident ", {}))
 
 
-@command("corto", aliases=tuple(compat.NAMES))
-def corto(ctx: Context[Settings], *, arguments: str = "") -> str | None:
-    """Corto's names (corto_compat): create, list, log, note, notes, resolve, set-coordinator."""
+@command("corto")
+def corto(ctx: Context[Settings]) -> str:
+    """What Corto's names (corto_compat) run, and whether they are on."""
+    state = "on" if ctx.config.corto_compat else "off (corto_compat = false)"
+    return f"{compat.mapping()} Corto compatibility is {state}."
+
+
+@command(compat.FIRST, aliases=compat.OTHERS, enabled_by="corto_compat")
+def corto_names(ctx: Context[Settings], *, arguments: str = "") -> str | None:
+    """Corto's names: create, list, log, note, notes, resolve, set-coordinator."""
     name, rest, addressed = compat.typed(ctx)
-    if name == "corto":
-        state = "on" if ctx.config.corto_compat else "off (corto_compat = false)"
-        return f"{compat.mapping()} Corto compatibility is {state}."
     if not addressed:
         return None  # a bare !list in a channel may be meant for another bot
-    if not ctx.config.corto_compat:  # answered as the core answers unknown commands
-        helps = any(info.name == "help" for info in ctx.bot.commands())
-        return f"Unknown command '{name}'." + (f" Try {ctx.bot.prefix}help." if helps else "")
     return commands.run(ctx, _incidents(ctx), compat.line_of(name, rest), compat.form(ctx))
 
 
 @every(setting="check_every")
 def backend(ctx: Context[Settings]) -> None:
-    """Check the store; ``auto`` tries PostgreSQL again (JsonLinesFallback while away)."""
-    _incidents(ctx).store.check()
+    """Check the store (StoreDown when nothing can be saved); ``auto`` tries PostgreSQL
+    again. The fallback to JSON lines is no failure: ``report`` and a gauge say it."""
+    incidents = _incidents(ctx)
+    incidents.store.check()
+    health = incidents.health()
+    fallback = health.store == "auto" and health.active == "jsonl"
+    ctx.gauge("incident_store_fallback", 1.0 if fallback else 0.0)

@@ -17,10 +17,11 @@ Corto                          Univac
 ``version``, ``help``          the core's ``version`` and ``help``
 =============================  =====================================
 
-The names are one Univac command, ``corto``, with the others as its aliases; the
-handler reads which one was typed. A bare ``!list`` in a channel is left alone (another
-bot may own it), and with ``corto_compat`` off the names answer as unknown commands
-do. ``version`` and ``help`` are not taken: the core plugins of those names answer.
+The names are one Univac command, ``create``, with the others as its aliases, that
+exists only while ``corto_compat`` is on (``enabled_by``): with it off the names are
+free for other plugins and answer as unknown commands do. The handler reads which
+name was typed. A bare ``!list`` in a channel is left alone (another bot may own it).
+``version`` and ``help`` are not taken: the core plugins of those names answer.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ from .commands import Form
 
 NAMES = {"create": "create", "list": "list", "log": "log", "note": "note", "notes": "notes",
          "resolve": "resolve", "set-coordinator": "coordinator"}
+FIRST, *_others = NAMES
+OTHERS = tuple(_others)
+"""The command's name and its aliases."""
 USAGES = {"create": "create <title>", "list": "list", "log": "log <id> <text>",
           "note": "note -p <text>", "notes": "notes -p", "resolve": "resolve <id>",
           "coordinator": "set-coordinator <id> <user>"}

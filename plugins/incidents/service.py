@@ -116,6 +116,14 @@ class Incidents:
     def health(self) -> Health:
         return self.store.health()
 
+    def report(self) -> str:
+        """The store in use in one line (the plugin's ``report`` hook); the tracker too."""
+        health = self.store.health()
+        problems = f"; {len(health.problems)} problem(s), see !incident status" \
+            if health.problems else ""
+        tracker = f"; mirrored to {self.tracker.name}" if self.tracker.name != "none" else ""
+        return f"store {health.summary}{problems}{tracker}"
+
     # writes -------------------------------------------------------------------------
 
     def create(self, title: str, actor: Actor, now: datetime, severity: str = "",

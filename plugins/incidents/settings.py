@@ -7,7 +7,6 @@ shift start that is no time.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -53,7 +52,8 @@ class Settings:
     """Answer Corto's own command names when addressed by name (``univac: list``)."""
     store: Literal["jsonl", "postgres", "auto"] = "jsonl"
     folder: str = ""
-    """The JSON lines folder; empty: ``incidents`` in the state folder."""
+    """The JSON lines folder; empty: the plugin's data folder, ``incidents`` in the
+    state folder (``[bot] state_dir`` or the default one)."""
     dsn: str = ""
     """PostgreSQL connection string (``postgres``, ``auto``); a secret: ``dsn_file``."""
     connect_timeout_s: int = 5
@@ -114,21 +114,12 @@ class Settings:
     def shifts(self) -> Shifts:
         return Shifts.parse(self.shift_start, self.shift_length_s, self.shift_zone)
 
-    def journal_folder(self) -> Path:
-        """The JSON lines folder: ``folder``, else ``incidents`` in the state folder."""
+    def journal_folder(self, data_dir: Path) -> Path:
+        """The JSON lines folder: ``folder``, else the plugin's data folder
+        (``ctx.data_dir``: ``incidents`` in the state folder)."""
         if self.folder:
             return Path(self.folder).expanduser()
-        return state_folder() / "incidents"
-
-
-def state_folder() -> Path:
-    """The bot's default state folder, found as the core finds it when ``[bot] state_dir``
-    is not set: ``$STATE_DIRECTORY`` (systemd), ``$XDG_STATE_HOME/univac`` or
-    ``~/.local/state/univac``. With ``state_dir`` set, set ``folder`` too."""
-    if os.environ.get("STATE_DIRECTORY"):
-        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
-    xdg = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-    return Path(xdg) / "univac"
+        return data_dir
 
 
 def _template_problem(template: str) -> str:

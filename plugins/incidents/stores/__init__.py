@@ -11,8 +11,9 @@ the JSON lines folder as its journal and its fallback). Each offers:
 - ``incidents()``, ``incident(id)``, ``events(incident_id, types)``, ``artifacts(id)``,
   ``content(artifact)``: reads; ``events`` and ``artifacts`` without an incident id
   read them all (handover notes have none, and are read by their type).
-- ``check()``: the health check the plugin's poller runs (``StoreDown`` when the
-  store cannot be used); it is also where ``auto`` tries PostgreSQL again.
+- ``check()``: the health check the plugin's poller runs (``StoreDown`` when nothing
+  can be saved); it is also where ``auto`` tries PostgreSQL again (running on its
+  JSON lines folder alone is no failure: ``health()`` says it).
 - ``health()``: what ``!incident status`` shows.
 - ``close()``.
 
@@ -34,10 +35,6 @@ class StoreDown(StoreError):
     """The store cannot be used right now (its text is for chat; details in the log)."""
 
 
-class JsonLinesFallback(StoreDown):
-    """``auto`` runs on its JSON lines folder: PostgreSQL is unreachable."""
-
-
 @dataclass(frozen=True)
 class Health:
     """The active backend and what an operator should know about it."""
@@ -48,6 +45,8 @@ class Health:
     """Where records go now: ``jsonl`` or ``postgres``."""
     detail: str = ""
     problems: tuple[str, ...] = ()
+    summary: str = ""
+    """One short line for ``!status`` and ``/healthz`` (no paths, no error texts)."""
 
 
 class IncidentStore(Protocol):

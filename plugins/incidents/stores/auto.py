@@ -4,9 +4,11 @@ Every record goes to the JSON lines folder first (the journal, kept on the bot's
 disk), then to PostgreSQL. So the journal always holds every record, and when
 PostgreSQL cannot be reached the store goes on with the journal alone: writes are
 acknowledged once the journal has them, reads come from the journal. The switch is
-logged; ``check`` (run by the plugin's poller, at least every ``retry_s``, 5 minutes by
-default) reports it as ``JsonLinesFallback`` in ``!status`` and ``/healthz`` and tries
-PostgreSQL again.
+logged and shown by ``health()`` (the plugin's report line in ``!status`` and
+``/healthz``); ``check`` (run by the plugin's poller, at least every ``retry_s``, 5
+minutes by default) tries PostgreSQL again, and fails (``StoreDown``) only when the
+journal cannot be written either: running on the journal is the degraded mode this
+store exists for, not a failure that should take the bot out of service.
 
 When PostgreSQL answers again (and at start), the two sides are reconciled by id:
 what the journal has and the database lacks (the records written during the outage)
@@ -30,7 +32,7 @@ from typing import TypeVar
 from univac import StoreError
 
 from ..model import Artifact, Batch, Event, Incident
-from . import Health, IncidentStore, JsonLinesFallback, StoreDown
+from . import Health, IncidentStore, StoreDown
 from .jsonl import JsonlStore
 from .postgres import PostgresStore
 
@@ -111,7 +113,8 @@ class AutoStore:
     # switching ----------------------------------------------------------------------
 
     def check(self) -> None:
-        """Try PostgreSQL (again); JsonLinesFallback while the journal alone is used."""
+        """Try PostgreSQL (again); StoreDown only when the journal, on which the store
+        runs while PostgreSQL is away, cannot be written either."""
         with self._lock:
             if self.on_journal or self._journal_behind:
                 self._try_postgres()
@@ -121,8 +124,7 @@ class AutoStore:
                 except StoreDown:
                     self._fall_back()
             if self.on_journal:
-                raise JsonLinesFallback(f"PostgreSQL is unreachable ({self._reason}); "
-                                        "incidents are kept in the JSON lines folder")
+                self.journal.check()
 
     def _try_postgres(self) -> None:
         try:
@@ -154,12 +156,15 @@ class AutoStore:
         journal = self.journal.health()
         if not self.on_journal:
             return Health(self.kind, "postgres",
-                          f"PostgreSQL, journal in {self.journal.folder}", journal.problems)
+                          f"PostgreSQL, journal in {self.journal.folder}", journal.problems,
+                          "auto, writing to PostgreSQL (journal: JSON lines)")
         since = datetime.fromtimestamp(self._down_since or 0, UTC).strftime("%Y-%m-%d %H:%M UTC")
         detail = (f"JSON lines in {self.journal.folder} since {since}: PostgreSQL is "
                   f"unreachable ({self._reason}); {self._pending} record(s) to copy when "
                   "it is back")
-        return Health(self.kind, "jsonl", detail, journal.problems)
+        summary = (f"auto, degraded: writing to the JSON lines folder since {since}, "
+                   f"PostgreSQL unreachable; {self._pending} record(s) to copy when it is back")
+        return Health(self.kind, "jsonl", detail, journal.problems, summary)
 
     def close(self) -> None:
         self.primary.close()

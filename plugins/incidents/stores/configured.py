@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from . import IncidentStore
@@ -15,11 +16,12 @@ def postgres_of(settings: Any) -> PostgresStore:
     return PostgresStore(settings.dsn, settings.connect_timeout_s, settings.timeout_s)
 
 
-def open_store(settings: Any) -> IncidentStore:
-    """``jsonl``, ``postgres`` or ``auto``; StoreError when the JSON lines folder cannot
-    be opened. PostgreSQL is connected on first use (its tables made if missing)."""
+def open_store(settings: Any, data_dir: Path) -> IncidentStore:
+    """``jsonl``, ``postgres`` or ``auto``; StoreError when the JSON lines folder
+    (``folder``, else ``data_dir``) cannot be opened. PostgreSQL is connected on first
+    use (its tables made if missing)."""
     if settings.store == "jsonl":
-        return JsonlStore(settings.journal_folder())
+        return JsonlStore(settings.journal_folder(data_dir))
     if settings.store == "postgres":
         return postgres_of(settings)
-    return AutoStore(postgres_of(settings), JsonlStore(settings.journal_folder()))
+    return AutoStore(postgres_of(settings), JsonlStore(settings.journal_folder(data_dir)))

@@ -151,7 +151,8 @@ class JsonlStore:
         with self._lock:
             count = len(self._incidents)
         problems = tuple(p for f in self._files.values() for p in f.problems)
-        return Health(self.kind, "jsonl", f"{count} incident(s) in {self.folder}", problems)
+        return Health(self.kind, "jsonl", f"{count} incident(s) in {self.folder}", problems,
+                      f"jsonl, {count} incident(s)")
 
     def close(self) -> None:
         for lines in self._files.values():

@@ -182,7 +182,8 @@ class PostgresStore:
     def health(self) -> Health:
         up = self._connection is not None and not self._connection.closed
         detail = "connected" if up else f"not connected: {self.last_error or 'no try yet'}"
-        return Health(self.kind, "postgres", detail)
+        return Health(self.kind, "postgres", detail, (),
+                      f"postgres, {'connected' if up else 'not connected'}")
 
     def close(self) -> None:
         with self._lock:

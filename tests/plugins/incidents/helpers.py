@@ -38,9 +38,7 @@ def ask(bot: Harness, text: str, who: str = "alice", private: bool = True, **opt
 
 def store_of(bot: Harness) -> Any:
     """The incident store of a running bot."""
-    from univac.plugins.incidents import _running
-
-    return _running[bot.bot.contexts["incidents"].state].store
+    return bot.bot.contexts["incidents"].shared.incidents.store
 
 
 def created_id(reply: str) -> str:

@@ -59,3 +59,30 @@ def test_without_compat_the_names_are_unknown_commands(incidents_bot):
     assert say(bot, "!corto")[0].endswith("Corto compatibility is off (corto_compat = false).")
     (listing,) = say(bot, "!help")
     assert listing == "Commands: corto, help, incident. Details: !help <command>"
+
+
+LISTER = '''"""Another plugin with a list command."""
+from univac import command
+
+
+@command("list")
+def list_(ctx):
+    """Lists something else."""
+    return "the other list"
+'''
+
+
+def test_with_compat_off_the_names_are_free_for_other_plugins(incidents_bot, tmp_path):
+    plugin = tmp_path / "lister.py"
+    plugin.write_text(LISTER, encoding="utf-8")
+    bot = incidents_bot(str(plugin))
+    assert bot.errors == {}
+    assert say(bot, "!list") == ["the other list"]
+    assert say(bot, "univac: inc list") == ["No open incidents."]
+
+
+def test_with_compat_on_the_names_are_taken(incidents_bot, tmp_path):
+    plugin = tmp_path / "lister.py"
+    plugin.write_text(LISTER, encoding="utf-8")
+    bot = incidents_bot(str(plugin), corto_compat=True)
+    assert "command name clash" in " ".join(bot.errors.values())

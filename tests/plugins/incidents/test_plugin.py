@@ -1,5 +1,6 @@
-"""The plugin as a whole: its settings, the working document, the store's health in
-``!status`` and ``/healthz`` (the ``backend`` poller), and a store that cannot write."""
+"""The plugin as a whole: its settings, the working document, its data folder, the
+store's health in ``!status`` and ``/healthz`` (the ``report`` hook and the ``backend``
+poller), and a store that cannot write."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.plugins.incidents.helpers import ask, created_id, store_of
+from tests.plugins.incidents.helpers import ROLES, ask, created_id, store_of
+from univac.plugins.http import health
 
 
 def test_settings_problems_name_their_keys(tmp_path):
@@ -54,6 +56,26 @@ def test_the_backend_poller_reports_the_store(incidents_bot):
     assert (poller.name, poller.runs, poller.failures, poller.schedule) == (
         "incidents.backend", 1, 0, "every 300 s")
     assert ask(bot, "!inc status").startswith("Incident store: jsonl, writing to jsonl: ")
+
+
+def test_without_a_folder_the_records_go_to_the_plugins_data_folder(univac_bot, tmp_path):
+    state = tmp_path / "elsewhere"
+    bot = univac_bot("incidents", roles=ROLES, state_dir=state,
+                     settings={"incidents": {"writers": "sre"}})
+    found = created_id(ask(bot, "!inc create --service db Replica lag"))
+    assert json.loads((state / "incidents" / "incidents.jsonl").read_text())["id"] == found
+    assert (state / "incidents" / found / "document.md").is_file()
+    assert oct((state / "incidents").stat().st_mode & 0o777) == "0o700"
+
+
+def test_status_and_healthz_name_the_store_in_use(incidents_bot):
+    bot = incidents_bot("status")
+    ask(bot, "!inc create first")
+    lines = bot.ask("!status")
+    assert "plugin incidents: store jsonl, 1 incident(s)" in lines
+    answer = health(bot.bot.contexts["incidents"], failures_unhealthy=3)
+    assert answer.status == 200
+    assert json.loads(answer.body)["plugins"] == {"incidents": "store jsonl, 1 incident(s)"}
 
 
 def test_a_full_disk_refuses_the_change_clearly_and_leaves_no_partial_line(
