@@ -20,6 +20,7 @@ catch ``StoreError`` from ``ctx.state``. A plugin's command-line tool
 
 from univac.backoff import Backoff
 from univac.botview import CommandInfo
+from univac.checks import check_seconds, check_service_url
 from univac.context import Context
 from univac.decorators import command, every, match, webhook
 from univac.engine.store import Store
@@ -81,6 +82,8 @@ __all__ = [
     "WebhookRoute",
     "__version__",
     "background",
+    "check_seconds",
+    "check_service_url",
     "command",
     "every",
     "match",

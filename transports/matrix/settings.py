@@ -5,12 +5,11 @@ Checked when built, at start (see docs/matrix.md for every setting).
 
 from __future__ import annotations
 
-import dataclasses
-import ipaddress
 import re
 from dataclasses import dataclass
 from typing import ClassVar
-from urllib.parse import urlsplit
+
+from univac import check_seconds, check_service_url
 
 USER_ID = re.compile(r"@[^:\s]+:[^\s/]+")
 
@@ -63,7 +62,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         """Check what the types cannot; a ValueError names the setting."""
-        check_homeserver(self.homeserver)
+        check_service_url("homeserver", self.homeserver, "https://matrix.example.org")
         if not USER_ID.fullmatch(self.user_id):
             raise ValueError(f"user_id: {self.user_id!r} is not a user id like @bot:example.org")
         if not (self.password or self.access_token):
@@ -77,27 +76,7 @@ class Settings:
             raise ValueError("max_lines_per_reply: must be 0 (no limit) or more")
         if self.sync_timeout_s <= 0 or self.request_timeout_s <= 0:
             raise ValueError("sync_timeout_s and request_timeout_s: must be more than 0")
-        for field in dataclasses.fields(self):
-            if field.name.endswith("_s") and getattr(self, field.name) < 0:
-                raise ValueError(f"{field.name}: must be 0 or more seconds")
-
-
-def check_homeserver(url: str) -> None:
-    """An https URL, or http to a loopback address (a homeserver on the same machine)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"homeserver: {url!r} is not a URL like https://matrix.example.org")
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise ValueError(f"homeserver: plain http is allowed on loopback only, not {url!r}")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+        check_seconds(self)
 
 
 def check_room(room: str) -> None:

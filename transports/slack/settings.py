@@ -5,10 +5,9 @@ Checked when built, at start (see docs/slack.md for every setting).
 
 from __future__ import annotations
 
-import dataclasses
-import ipaddress
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+
+from univac import check_seconds, check_service_url
 
 
 @dataclass(frozen=True)
@@ -42,29 +41,10 @@ class Settings:
             raise ValueError("app_token: an app-level token starts with xapp-")
         if not self.bot_token.startswith("xoxb-"):
             raise ValueError("bot_token: a bot token starts with xoxb-")
-        check_api_url(self.api_url)
+        check_service_url("api_url", self.api_url, "https://slack.com/api/")
         if self.max_lines_per_reply < 0:
             raise ValueError("max_lines_per_reply: must be 0 (no limit) or more")
         if self.ping_interval_s <= 0:
             raise ValueError("ping_interval_s: must be more than 0")
-        for field in dataclasses.fields(self):
-            if field.name.endswith("_s") and getattr(self, field.name) < 0:
-                raise ValueError(f"{field.name}: must be 0 or more seconds")
+        check_seconds(self)
 
-
-def check_api_url(url: str) -> None:
-    """An https URL, or http to a loopback address."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"api_url: {url!r} is not a URL like https://slack.com/api/")
-    if parts.scheme == "http" and not _loopback(parts.hostname):
-        raise ValueError(f"api_url: plain http is allowed on loopback only, not {url!r}")
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -5,9 +5,10 @@ Checked when built, at start (see docs/xmpp.md for every setting).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar, Literal
+
+from univac import check_seconds
 
 from .support import check_plaintext, parse_rooms
 
@@ -83,6 +84,4 @@ class Settings:
         parse_rooms(self.rooms, self.room_passwords, self.nick)
         if self.max_lines_per_reply < 0:
             raise ValueError("max_lines_per_reply: must be 0 (no limit) or more")
-        for field in dataclasses.fields(self):
-            if field.name.endswith("_s") and getattr(self, field.name) < 0:
-                raise ValueError(f"{field.name}: must be 0 or more seconds")
+        check_seconds(self)
