@@ -24,12 +24,9 @@ bots interleaved within a run.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import platform
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,6 +42,9 @@ from nio import AsyncClient, MatrixRoom, RoomMessageText
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import echo_rounds  # noqa: E402
+from echo_rounds import Reply, collect_burst, latency, wait_ready  # noqa: E402
 
 from tests.contexts import lend  # noqa: E402
 from tests.integration.matrix_servers import (  # noqa: E402
@@ -161,22 +161,8 @@ state_file = "{server.dir / 'univac-matrix.json'}"  # none: no file of the home 
 BOTS: dict[str, Callable] = {"floor": floor_bot, "transport": transport_bot, "univac": univac_bot}
 
 
-def reply_from(peer: MatrixPeer, bot: str, timeout: float = 30.0) -> str:
-    return peer.expect(lambda seen: seen.sender == bot, timeout).body
-
-
-def wait_ready(peer: MatrixPeer, room: str, bot: str) -> None:
-    """Ask until the bot answers (the univac process may still be joining)."""
-    def answered() -> bool:
-        peer.say(room, "!echo ready")
-        try:
-            return reply_from(peer, bot, timeout=1.0) == "ready"
-        except AssertionError:
-            return False
-    wait_for(answered, 30, f"{bot} answering")
-    time.sleep(0.5)  # let any late duplicate "ready" replies arrive, then drop them
-    while not peer.inbox.empty():
-        peer.inbox.get()
+def reply_from(peer: MatrixPeer, bot: str) -> Reply:
+    return lambda timeout: peer.expect(lambda seen: seen.sender == bot, timeout).body
 
 
 def measure(kind: str, latency_n: int, burst_n: int) -> dict[str, float]:
@@ -188,27 +174,18 @@ def measure(kind: str, latency_n: int, burst_n: int) -> dict[str, float]:
             peer = MatrixPeer(server, "alice").start()
             room = peer.create_room(alias="bench")
             with BOTS[kind](server) as bot:
-                wait_ready(peer, room, bot)
-                result = {**latency(peer, room, bot, latency_n),
-                          **throughput(peer, room, bot, burst_n)}
+                say, reply = (lambda text: peer.say(room, text)), reply_from(peer, bot)
+                wait_ready(say, reply, peer.inbox, bot, wait_for, 30, 0.5)
+                result = {**latency(say, reply, latency_n),
+                          **throughput(peer, room, reply, burst_n, bot)}
             peer.stop()
             return result
         finally:
             server.stop()
 
 
-def latency(peer: MatrixPeer, room: str, bot: str, n: int) -> dict[str, float]:
-    samples = []
-    for i in range(n):
-        start = time.perf_counter()
-        peer.say(room, f"!echo {i}")
-        assert reply_from(peer, bot) == str(i)
-        samples.append((time.perf_counter() - start) * 1000)
-    cuts = statistics.quantiles(samples, n=100)
-    return {"p50_ms": statistics.median(samples), "p99_ms": cuts[98]}
-
-
-def throughput(peer: MatrixPeer, room: str, bot: str, n: int) -> dict[str, float]:
+def throughput(peer: MatrixPeer, room: str, reply: Reply, n: int, bot: str) -> dict[str, float]:
+    """The burst goes out concurrently: one ``room_send`` each, gathered."""
     async def send_all() -> Any:
         return await asyncio.gather(*(peer.client.room_send(
             room, "m.room.message", {"msgtype": "m.text", "body": f"!echo b{i}"})
@@ -216,49 +193,13 @@ def throughput(peer: MatrixPeer, room: str, bot: str, n: int) -> dict[str, float
 
     start = time.perf_counter()
     peer.call(send_all, timeout=120)
-    got: set[str] = set()
-    try:
-        while len(got) < n:
-            got.add(reply_from(peer, bot, timeout=60))
-    except AssertionError:
-        missing = sorted({f"b{i}" for i in range(n)} - got)
-        raise AssertionError(f"{bot}: {len(missing)} replies missing: {missing[:10]}") from None
-    elapsed = time.perf_counter() - start
-    return {"burst_per_s": n / elapsed}
+    return collect_burst(reply, n, start, bot)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, 1 run")
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--json", action="store_true", help="print the raw results as JSON")
-    parser.add_argument("--bots", default=",".join(BOTS), help="which bots (comma-separated)")
-    args = parser.parse_args()
-    latency_n, burst_n = SIZES["quick" if args.quick else "full"]
-    runs = 1 if args.quick else args.runs
-    results: dict[str, list[dict[str, float]]] = {kind: [] for kind in args.bots.split(",")}
-    for _ in range(runs):
-        for kind in results:  # interleaved, so drift hits every bot alike
-            results[kind].append(measure(kind, latency_n, burst_n))
-    report(results, runs, latency_n, burst_n, args.json)
-
-
-def report(results: dict, runs: int, latency_n: int, burst_n: int, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(results, indent=1))
-    print(f"# {platform.python_implementation()} {platform.python_version()}, "
-          f"matrix-nio {version('matrix-nio')}, {runs} run(s), medians; "
-          f"latency: {latency_n} sequential round trips; burst: {burst_n} commands")
-    print("| bot | p50 ms | p99 ms | burst replies/s |")
-    print("|---|---:|---:|---:|")
-    for kind, rows in results.items():
-        med = {key: statistics.median(row[key] for row in rows) for key in rows[0]}
-        print(f"| {kind} | {med['p50_ms']:.2f} | {med['p99_ms']:.2f} | "
-              f"{med['burst_per_s']:.0f} |")
-    if "floor" in results and "univac" in results:
-        floor = statistics.median(row["p50_ms"] for row in results["floor"])
-        full = statistics.median(row["p50_ms"] for row in results["univac"])
-        print(f"univac p50 / floor p50 = {full / floor:.2f} (target: at most 1.5)")
+    echo_rounds.main(__doc__, tuple(BOTS), SIZES, measure,
+                     f"{platform.python_implementation()} {platform.python_version()}, "
+                     f"matrix-nio {version('matrix-nio')}", target=1.5)
 
 
 if __name__ == "__main__":

@@ -23,12 +23,9 @@ reply arrived. Each figure is the median over the runs; a fresh Prosody per run.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import platform
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,6 +39,9 @@ import slixmpp
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import echo_rounds  # noqa: E402
+from echo_rounds import Reply, Say, collect_burst, latency, wait_ready  # noqa: E402
 
 from tests.integration.xmpp_servers import (  # noqa: E402
     USERS,
@@ -150,22 +150,9 @@ rooms = ["{ROOM}"]
 BOTS: dict[str, Callable] = {"floor": floor_bot, "transport": transport_bot, "univac": univac_bot}
 
 
-def reply_from(peer: Peer, nick: str, timeout: float = 30.0) -> str:
-    return peer.expect(lambda r: r.kind == "groupchat" and r.sender == nick, timeout).text
-
-
-def wait_ready(peer: Peer, nick: str) -> None:
-    """Ask until the bot answers (the univac process may still be joining)."""
-    def answered() -> bool:
-        peer.say(ROOM, "!echo ready")
-        try:
-            return reply_from(peer, nick, timeout=0.5) == "ready"
-        except AssertionError:
-            return False
-    wait_for(answered, 20, f"{nick} answering")
-    time.sleep(0.3)  # let any late duplicate "ready" replies arrive, then drop them
-    while not peer.inbox.empty():
-        peer.inbox.get()
+def reply_from(peer: Peer, nick: str) -> Reply:
+    return lambda timeout: peer.expect(
+        lambda r: r.kind == "groupchat" and r.sender == nick, timeout).text
 
 
 def measure(kind: str, latency_n: int, burst_n: int) -> dict[str, float]:
@@ -176,33 +163,21 @@ def measure(kind: str, latency_n: int, burst_n: int) -> dict[str, float]:
             peer.start()
             peer.join(ROOM, "alice")
             with BOTS[kind](server) as nick:
-                wait_ready(peer, nick)
-                result = {**latency(peer, nick, latency_n), **throughput(peer, nick, burst_n)}
+                say, reply = (lambda text: peer.say(ROOM, text)), reply_from(peer, nick)
+                wait_ready(say, reply, peer.inbox, nick, wait_for, 20, 0.3)
+                result = {**latency(say, reply, latency_n),
+                          **throughput(say, reply, burst_n, nick)}
             peer.stop()
             return result
         finally:
             server.stop()
 
 
-def latency(peer: Peer, nick: str, n: int) -> dict[str, float]:
-    samples = []
-    for i in range(n):
-        start = time.perf_counter()
-        peer.say(ROOM, f"!echo {i}")
-        assert reply_from(peer, nick) == str(i)
-        samples.append((time.perf_counter() - start) * 1000)
-    cuts = statistics.quantiles(samples, n=100)
-    return {"p50_ms": statistics.median(samples), "p99_ms": cuts[98]}
-
-
-def throughput(peer: Peer, nick: str, n: int) -> dict[str, float]:
+def throughput(say: Say, reply: Reply, n: int, nick: str) -> dict[str, float]:
     start = time.perf_counter()
     for i in range(n):
-        peer.say(ROOM, f"!echo b{i}")
-    got = {reply_from(peer, nick) for _ in range(n)}
-    elapsed = time.perf_counter() - start
-    assert got == {f"b{i}" for i in range(n)}
-    return {"burst_per_s": n / elapsed}
+        say(f"!echo b{i}")
+    return collect_burst(reply, n, start, nick)
 
 
 def make_server(directory: Path) -> ProsodyServer:
@@ -218,32 +193,9 @@ def make_server(directory: Path) -> ProsodyServer:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, 1 run")
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--json", action="store_true", help="print the raw results as JSON")
-    args = parser.parse_args()
-    latency_n, burst_n = SIZES["quick" if args.quick else "full"]
-    runs = 1 if args.quick else args.runs
-    results: dict[str, list[dict[str, float]]] = {kind: [] for kind in BOTS}
-    for _ in range(runs):
-        for kind in BOTS:  # interleaved, so drift hits every bot alike
-            results[kind].append(measure(kind, latency_n, burst_n))
-    report(results, runs, latency_n, burst_n, args.json)
-
-
-def report(results: dict, runs: int, latency_n: int, burst_n: int, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(results, indent=1))
-    print(f"# {platform.python_implementation()} {platform.python_version()}, "
-          f"slixmpp {slixmpp.__version__}, {runs} run(s), medians; "
-          f"latency: {latency_n} sequential round trips; burst: {burst_n} commands")
-    print("| bot | p50 ms | p99 ms | burst replies/s |")
-    print("|---|---:|---:|---:|")
-    for kind, rows in results.items():
-        med = {key: statistics.median(row[key] for row in rows) for key in rows[0]}
-        print(f"| {kind} | {med['p50_ms']:.2f} | {med['p99_ms']:.2f} | "
-              f"{med['burst_per_s']:.0f} |")
+    echo_rounds.main(__doc__, tuple(BOTS), SIZES, measure,
+                     f"{platform.python_implementation()} {platform.python_version()}, "
+                     f"slixmpp {slixmpp.__version__}")
 
 
 if __name__ == "__main__":
