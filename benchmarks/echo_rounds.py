@@ -64,7 +64,7 @@ def collect_burst(reply: Reply, n: int, start: float, what: str) -> dict[str, fl
 
 def main(doc: str, bots: tuple[str, ...], sizes: dict[str, tuple[int, int]],
          measure: Measure, versions: str, target: float | None = None) -> None:
-    """Parse the command line, run, print the report."""
+    """Parse the command line, run every bot, print the medians."""
     parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, 1 run")
     parser.add_argument("--runs", type=int, default=5)

@@ -5,7 +5,8 @@ Everything not listed in ``__all__`` is internal and may change.
 
 Plugins use: ``command``, ``match``, ``every`` (returning ``Skip`` or ``RetryAfter``
 when they did not poll; on a ``Schedule`` such as a ``Calendar``), ``webhook`` (with
-``WebhookRequest`` and ``WebhookResponse``), ``Context``, ``UserError``, ``UsageError``;
+``WebhookRequest`` and ``WebhookResponse``), ``on`` (plugin events, sent with
+``ctx.emit``), ``Context``, ``UserError``, ``UsageError``;
 in settings dataclasses, ``Target`` (a ``transport:target`` setting) and
 ``SettingsError``. Transports use: ``Message``, ``Deliver``, ``Transport``,
 ``TransportStatus``, ``TransportError`` (and ``SettingsError`` in their settings), and
@@ -22,7 +23,7 @@ from univac.backoff import Backoff
 from univac.botview import CommandInfo
 from univac.checks import check_seconds, check_service_url
 from univac.context import Context
-from univac.decorators import command, every, match, webhook
+from univac.decorators import command, every, match, on, webhook
 from univac.engine.store import Store
 from univac.errors import (
     ConfigError,
@@ -87,6 +88,7 @@ __all__ = [
     "command",
     "every",
     "match",
+    "on",
     "plugin_settings",
     "until_stopped",
     "webhook",

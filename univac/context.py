@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +48,7 @@ class Services:
     mask: Callable[[str], None] = lambda secret: None
     folder: Path = Path()
     """The bot's state folder; each plugin's data folder is inside it."""
+    emit: Callable[[str, str, Mapping[str, Any]], int] = lambda source, topic, fields: 0
 
 
 class Context(Generic[S]):
@@ -58,7 +59,7 @@ class Context(Generic[S]):
     know it), ``state``, ``log``, ``bot`` (``commands()``,
     ``status()``, ``metrics()``, ``webhooks()``), ``host`` (``name``, ``addresses``),
     ``transport``, ``reply()``, ``say()``, ``now()``, ``approve()``, ``confirm()``,
-    ``audit()``, ``shared``, ``data_dir``, ``mask()``.
+    ``audit()``, ``shared``, ``data_dir``, ``mask()``, ``emit()``.
     """
 
     __slots__ = ("_services", "config", "log", "message", "plugin", "shared", "state")
@@ -172,6 +173,13 @@ class Context(Generic[S]):
     def audit(self, action: str, outcome: str = "done", **details: Any) -> None:
         """Write a record to the audit log (who, where and when are added)."""
         self._services.audit.record(action, outcome, self.message, plugin=self.plugin, **details)
+
+    def emit(self, topic: str, **fields: Any) -> int:
+        """Tell other plugins what happened: each ``@on(topic)`` listener is called now,
+        on this thread, with the fields (plain values: str, int, float, bool, None,
+        lists and dicts of them). Returns how many listeners handled it (0: nobody
+        listens, e.g. the plugin that would is not enabled)."""
+        return self._services.emit(self.plugin, topic, fields)
 
     def _need_message(self, what: str) -> Message:
         if self.message is None:

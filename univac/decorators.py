@@ -1,4 +1,5 @@
-"""The decorators plugins use: ``@command``, ``@match``, ``@every``, ``@webhook``. Layer: core.
+"""The decorators plugins use: ``@command``, ``@match``, ``@every``, ``@webhook``, ``@on``.
+Layer: core.
 
 Each decorator attaches one frozen spec to the function and returns the function
 unchanged, so a test can call it directly. Nothing is registered at import time: the
@@ -58,8 +59,16 @@ class WebhookSpec:
     methods: tuple[str, ...] = ("POST",)
 
 
-Spec = CommandSpec | MatchSpec | EverySpec | WebhookSpec
+@dataclass(frozen=True)
+class OnSpec:
+    """A listener: the handler runs for each plugin event of ``topic`` (``ctx.emit``)."""
+
+    topic: str
+
+
+Spec = CommandSpec | MatchSpec | EverySpec | WebhookSpec | OnSpec
 WEBHOOK_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
+TOPIC = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 
 
 def command(
@@ -132,10 +141,22 @@ def webhook(path: str, *, methods: Iterable[str] = ("POST",)) -> Callable[[F], F
     return lambda func: _attach(func, WebhookSpec(path, allowed))
 
 
+def on(topic: str) -> Callable[[F], F]:
+    """Run ``handler(ctx, event)`` for each plugin event of ``topic`` another handler
+    sends with ``ctx.emit(topic, **fields)``; ``event`` is a read-only mapping of those
+    fields. A topic is dotted lower-case words, the first naming the plugin that
+    defines it: ``incidents.timeline``.
+    """
+    if not TOPIC.fullmatch(topic):
+        raise ValueError(f"event topic {topic!r} must look like plugin.what (lower case, dotted)")
+    return lambda func: _attach(func, OnSpec(topic))
+
+
 def spec_of(func: Any) -> Spec | None:
     """Return the spec a decorator attached to ``func``, if any."""
     spec = getattr(func, SPEC_ATTRIBUTE, None)
-    return spec if isinstance(spec, CommandSpec | MatchSpec | EverySpec | WebhookSpec) else None
+    kinds = CommandSpec | MatchSpec | EverySpec | WebhookSpec | OnSpec
+    return spec if isinstance(spec, kinds) else None
 
 
 def _command_name(function_name: str) -> str:

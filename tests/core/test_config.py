@@ -210,7 +210,7 @@ def test_check_reports_plugin_code_errors(
     (folder / "empty.py").write_text('"""A plugin with nothing in it."""\n')
     path = write(tmp_path, "[bot]\nplugin_dirs = ['plugs']\n")
     assert main(["check", "--config", str(path)]) == 1
-    assert "no @command, @match or @every" in capsys.readouterr().err
+    assert "no @command, @match, @every, @webhook or @on" in capsys.readouterr().err
 
 
 def test_init_writes_the_example_and_refuses_to_overwrite(

@@ -26,6 +26,7 @@ from univac.engine.approvals import Approvals
 from univac.engine.catalog import Catalog, Plugin, inspect_plugin
 from univac.engine.commits import CommitQueue
 from univac.engine.dispatch import Dispatcher, Parts
+from univac.engine.events import Events
 from univac.engine.ha import HighAvailability
 from univac.engine.handlers import Boundary
 from univac.engine.jsonstate import clean_temporaries, import_file
@@ -91,8 +92,10 @@ class Bot:
         approvals = Approvals(self.access, self.audit, self.pool.lend)
         self.boundary = Boundary(self.stats, self.audit, self.prefix)
         self.plugin_metrics = PluginMetrics()
+        events = Events(self.catalog, self.contexts, self.boundary)
         self._services = Services(self.router, self, HOST, approvals, self.audit, self.access,
-                                  self.plugin_metrics, clock, self.mask, self._state_dir)
+                                  self.plugin_metrics, clock, self.mask, self._state_dir,
+                                  events.emit)
         for entry in config.plugins:
             self._enable(entry)
         for problem in self.access.problems(self.catalog.unique_commands(), self.catalog.plugins):
@@ -140,7 +143,8 @@ class Bot:
             self._teardowns += [(entry.name, teardown) for teardown in teardowns]
         except Exception as error:  # plugin code (import, settings, setup): disable the plugin
             self.plugin_errors[f"plugins.{entry.name}"] = f"{type(error).__name__}: {error}"
-            log.error("plugin %s disabled: %s", entry.name, error, exc_info=not _expected(error))
+            log.error("plugin %s disabled: %s", entry.name, error,
+                      exc_info=not isinstance(error, UnivacError))
 
     def commands(self, message: Message | None = None) -> list[CommandInfo]:
         """Every enabled command, or those the sender of ``message`` may run here."""
@@ -276,10 +280,6 @@ def transport_state(transport: Transport) -> str:
 
 def _audit_sink(store: Store, fence: Fence) -> Callable[[str], None]:
     return lambda record: store.append_audit(record, fence.epoch)
-
-
-def _expected(error: Exception) -> bool:
-    return isinstance(error, UnivacError)
 
 
 def _teardowns(plugin: Plugin, returned: object) -> list[Callable[[], object]]:

@@ -1,9 +1,10 @@
 """Turn a plugin module into handlers, and index them. Layer: core; start-up thread.
 
 The loader inspects a module's functions for the specs ``@command``, ``@match``,
-``@every`` and ``@webhook`` attached, and makes one handler of the matching kind of
-each (``CommandHandler``, ``MatchHandler``, ``PollHandler``, ``WebhookHandler``,
-called at the boundaries of ``univac/engine/handlers.py``); a poller's schedule is
+``@every``, ``@webhook`` and ``@on`` attached, and makes one handler of the matching
+kind of each (``CommandHandler``, ``MatchHandler``, ``PollHandler``,
+``WebhookHandler``, ``ListenerHandler``, called at the boundaries of
+``univac/engine/handlers.py``); a poller's schedule is
 read from the plugin's settings here when it names one. The optional hooks:
 ``setup(ctx)``, which may return the plugin's teardown (a function of no arguments),
 and the older module-level ``teardown()``.
@@ -21,7 +22,7 @@ from typing import Any
 
 from univac.arguments import Signature, signature_of, usage
 from univac.botview import CommandInfo
-from univac.decorators import CommandSpec, EverySpec, MatchSpec, WebhookSpec, spec_of
+from univac.decorators import CommandSpec, EverySpec, MatchSpec, OnSpec, WebhookSpec, spec_of
 from univac.errors import PluginError
 from univac.schedules import Schedule, schedule_of
 
@@ -92,7 +93,20 @@ class WebhookHandler:
         object.__setattr__(self, "label", label_of(self.plugin, self.func))
 
 
-Handler = CommandHandler | MatchHandler | PollHandler | WebhookHandler
+@dataclass(frozen=True)
+class ListenerHandler:
+    """An ``@on`` function: called for each plugin event of its topic."""
+
+    plugin: str
+    func: Callable[..., object]
+    spec: OnSpec
+    label: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label", label_of(self.plugin, self.func))
+
+
+Handler = CommandHandler | MatchHandler | PollHandler | WebhookHandler | ListenerHandler
 
 
 @dataclass(frozen=True)
@@ -110,11 +124,12 @@ class Plugin:
     teardown: Callable[[], Any] | None
     report: Callable[..., Any] | None = None
     """The optional hook ``report(ctx) -> str``: a line for ``!status`` and ``/healthz``."""
+    listeners: tuple[ListenerHandler, ...] = ()
 
     @property
     def handlers(self) -> tuple[Handler, ...]:
         """Every handler, of every kind."""
-        return (*self.commands, *self.matchers, *self.pollers, *self.webhooks)
+        return (*self.commands, *self.matchers, *self.pollers, *self.webhooks, *self.listeners)
 
 
 def inspect_plugin(name: str, module: ModuleType, settings: Any) -> Plugin:
@@ -126,8 +141,8 @@ def inspect_plugin(name: str, module: ModuleType, settings: Any) -> Plugin:
     teardown = _hook(module, "teardown", 0)
     report = _hook(module, "report", 1)
     if not found and setup is None:
-        raise PluginError(f"plugin '{name}' has no @command, @match or @every function, "
-                          "no @webhook and no setup()")
+        raise PluginError(f"plugin '{name}' has no @command, @match, @every, @webhook "
+                          "or @on function and no setup()")
     return Plugin(
         name, module, settings,
         tuple(h for h in found if isinstance(h, CommandHandler)),
@@ -135,6 +150,7 @@ def inspect_plugin(name: str, module: ModuleType, settings: Any) -> Plugin:
         tuple(h for h in found if isinstance(h, PollHandler)),
         tuple(h for h in found if isinstance(h, WebhookHandler)),
         setup, teardown, report,
+        tuple(h for h in found if isinstance(h, ListenerHandler)),
     )
 
 
@@ -160,6 +176,9 @@ def _handler(plugin: str, func: Callable[..., Any], spec: object, settings: Any)
         return MatchHandler(plugin, func, spec, _takes_one_match(func))
     if isinstance(spec, EverySpec):
         return PollHandler(plugin, func, spec, _schedule(plugin, func, spec, settings))
+    if isinstance(spec, OnSpec):
+        _arity(func, "@on", "(ctx, event)")
+        return ListenerHandler(plugin, func, spec)
     assert isinstance(spec, WebhookSpec)
     _arity(func, "webhook", "(ctx, request)")
     return WebhookHandler(plugin, func, spec)
@@ -210,7 +229,8 @@ def _hook(module: ModuleType, name: str, arity: int) -> Callable[..., Any] | Non
 
 
 class Catalog:
-    """Every enabled plugin's commands (by name and alias), matchers, pollers, webhooks."""
+    """Every enabled plugin's commands (by name and alias), matchers, pollers, webhooks
+    and listeners (by topic)."""
 
     def __init__(self) -> None:
         self.plugins: dict[str, Plugin] = {}
@@ -218,6 +238,7 @@ class Catalog:
         self.matchers: list[MatchHandler] = []
         self.pollers: list[PollHandler] = []
         self.webhooks: dict[str, WebhookHandler] = {}
+        self.listeners: dict[str, list[ListenerHandler]] = {}
 
     def add(self, plugin: Plugin) -> None:
         """Index ``plugin``; PluginError (and nothing added) on a name clash."""
@@ -233,6 +254,8 @@ class Catalog:
         self.matchers.extend(plugin.matchers)
         self.pollers.extend(plugin.pollers)
         self.webhooks.update(hooks)
+        for listener in plugin.listeners:
+            self.listeners.setdefault(listener.spec.topic, []).append(listener)
 
     def _webhooks(self, plugin: Plugin) -> dict[str, WebhookHandler]:
         """The plugin's webhooks by path; PluginError when a path is taken."""

@@ -1,13 +1,15 @@
 """The boundaries where plugin code is called. Layer: core (engine).
 
-``Boundary`` calls the four kinds of handler the catalog makes (``CommandHandler``,
-``MatchHandler``, ``PollHandler``, ``WebhookHandler``, in ``catalog.py``); plugin
+``Boundary`` calls the five kinds of handler the catalog makes (``CommandHandler``,
+``MatchHandler``, ``PollHandler``, ``WebhookHandler``, ``ListenerHandler``, in
+``catalog.py``); plugin
 code never lets an exception escape it. ``UserError`` becomes what the user sees (a
 reply, a 400); any other exception a fixed text for the user (or a 500, or nothing for
 a matcher) and the traceback in the log, never the exception's text in chat.
 
 Threads: commands and matchers run on reactive threads, pollers on their own
-``poll:<plugin>.<function>`` thread, webhooks on the HTTP server's worker threads.
+``poll:<plugin>.<function>`` thread, webhooks on the HTTP server's worker threads,
+listeners on the thread of the handler that emitted the event (``events.py``).
 With ``[ha]`` on, a webhook reaching an instance that does not lead is refused with 503
 before any plugin code runs (a load balancer that checks ``/healthz`` sends webhooks to
 the leader only).
@@ -18,13 +20,19 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from univac.arguments import parse, usage
 from univac.context import Context, send_result
-from univac.engine.catalog import CommandHandler, MatchHandler, PollHandler, WebhookHandler
+from univac.engine.catalog import (
+    CommandHandler,
+    ListenerHandler,
+    MatchHandler,
+    PollHandler,
+    WebhookHandler,
+)
 from univac.errors import UsageError, UserError
 from univac.ops.audit import AuditLog
 from univac.ops.stats import Stats
@@ -141,3 +149,19 @@ class Boundary:
             response = WebhookResponse(500, "the handler failed; details are in the bot's log")
         self.stats.observe(handler.plugin, "webhook", time.perf_counter() - started)
         return response
+
+    def listener(self, handler: ListenerHandler, ctx: Context,
+                 event: Mapping[str, Any]) -> bool:
+        """Call one ``@on`` listener; never raises. True when it returned normally."""
+        started = time.perf_counter()
+        try:
+            handler.func(ctx.derive(), event)
+            return True
+        except UserError as error:
+            log.warning("listener %s refused event %s: %s", handler.label, event["topic"], error)
+        except Exception:  # the listener boundary
+            self.stats.incr("handler_errors")
+            log.exception("listener %s failed on event %s", handler.label, event["topic"])
+        finally:
+            self.stats.observe(handler.plugin, "listener", time.perf_counter() - started)
+        return False

@@ -47,7 +47,8 @@ class Stats:
             self._try_fold()
 
     def observe(self, plugin: str, kind: str, seconds: float) -> None:
-        """Record a handler's run time; ``kind``: ``command``, ``match`` or ``webhook``."""
+        """Record a handler's run time; ``kind``: ``command``, ``match``, ``webhook``,
+        ``listener``."""
         self._timed.append(((plugin, kind), seconds))
         if len(self._timed) >= FOLD_AT:
             self._try_fold()
