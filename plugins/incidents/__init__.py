@@ -13,7 +13,8 @@ The parts, one module per concept:
   roles and privacy from ``privacy``; ``compat``: Corto's names; ``render``: the lines;
 - ``shifts``: handover shifts; ``document``: each incident's working document;
 - ``stores``: ``jsonl`` (the default), ``postgres`` and ``auto``;
-- ``tracker``: where incidents are mirrored (none yet);
+- ``tracker``: where incidents are mirrored: nowhere, or Phabricator (``phabricator``
+  over ``conduit``);
 - ``cli``: ``univac incidents migrate [--dry-run]``.
 
 Threads: commands run on reactive threads; the ``backend`` poller checks the store
@@ -49,6 +50,7 @@ def setup(ctx: Context[Settings]) -> Callable[[], None]:
 
     def teardown() -> None:
         ctx.shared.incidents = None
+        incidents.tracker.close()
         incidents.store.close()
 
     return teardown

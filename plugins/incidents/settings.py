@@ -14,6 +14,7 @@ from typing import Literal
 
 from univac import SettingsError
 
+from . import phabricator
 from .model import SEVERITIES
 from .shifts import Shifts
 
@@ -72,11 +73,32 @@ class Settings:
     document_url: str = ""
     """Where an incident's working document is: ``https://docs.example/{id}``; empty:
     the markdown artifact kept with the incident."""
-    tracker: Literal["none"] = "none"
-    """Where incidents are mirrored: none yet."""
+    tracker: Literal["none", "phabricator"] = "none"
+    """Where incidents are mirrored: nowhere, or Phabricator (the ``phabricator_*``
+    settings)."""
     show_events: int = 5
     max_lines: int = 15
     """Lines in one reply at most; the rest is summarised."""
+    # Phabricator tracker
+    phabricator_url: str = ""
+    """Phabricator's address, ``https://phabricator.example.org`` (Corto's ``url``)."""
+    phabricator_token: str = ""
+    """The bot account's Conduit API token; a secret: ``phabricator_token_file``."""
+    phabricator_user: str = ""
+    """The bot account's user name, for the log and the token's error."""
+    phabricator_project: str = "Wikimedia-Incident"
+    """The project (hashtag or PHID) incident tasks are tagged with."""
+    phabricator_policy_view: str = "#acl_sre-team"
+    """Who may see incident tasks: a project's members (``#hashtag``), a PHID, or a
+    global policy (``admin``...). Never public unless written here."""
+    phabricator_policy_edit: str = "#acl_sre-team"
+    phabricator_status_open: str = "progress"
+    """The task status of an open incident: Corto's "In Progress" (this install's key)."""
+    phabricator_status_resolved: str = "open"
+    """The task status of a resolved incident: "Open", pending follow-up, as Corto."""
+    phabricator_status_closed: str = "resolved"
+    phabricator_timeout_s: float = 5.0
+    """One Conduit call fails after this long ("Phabricator did not answer")."""
 
     def __post_init__(self) -> None:
         problems = {key: reason for key, reason in self._problems() if reason}
@@ -103,6 +125,7 @@ class Settings:
         if not (1 <= self.max_lines <= 200 and 0 <= self.show_events <= 50):
             found.append(("max_lines", "max_lines must be 1..200 and show_events 0..50"))
         found.append(("document_url", _template_problem(self.document_url)))
+        found += phabricator.settings_problems(self)
         return found
 
     @property

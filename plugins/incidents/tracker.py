@@ -12,11 +12,13 @@ A tracker is a small object::
     class Tracker(Protocol):
         name: str
         def mirror(self, change: Change) -> dict[str, str]: ...
+        def close(self) -> None: ...
 
 ``Change`` tells what happened: the incident after the change, the timeline event that
 recorded it (``created``, ``comment``, ``severity``, ``coordinator``, ``status``,
 ``followup``...), and the incident's document link. ``tracker_for(settings)`` picks
-the configured one.
+the configured one: ``NoTracker``, or the ``phabricator`` tracker (``phabricator.py``,
+over Conduit in ``conduit.py``).
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ class Tracker(Protocol):
         """Show ``change`` to the tracker; new references to keep on the incident."""
         ...
 
+    def close(self) -> None:
+        """Let go of connections (the plugin's teardown)."""
+        ...
+
 
 class NoTracker:
     """Incidents live in the incident log only."""
@@ -61,7 +67,14 @@ class NoTracker:
     def mirror(self, change: Change) -> dict[str, str]:
         return {}
 
+    def close(self) -> None:
+        """Nothing to let go of."""
+
 
 def tracker_for(settings: Any) -> Tracker:
     """The tracker the ``tracker`` setting names."""
+    if settings.tracker == "phabricator":
+        from .phabricator import PhabricatorTracker  # it imports this module
+
+        return PhabricatorTracker.from_settings(settings)
     return NoTracker()
