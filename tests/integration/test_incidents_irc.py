@@ -96,7 +96,8 @@ def test_cortos_users_type_what_they_typed_before(ngircd, tmp_path):
         assert ask(alice, f"univac: resolve {incident}") == f"Resolved {incident}."
         assert ask(alice, "univac: list") == "No open incidents."
         assert ask(alice, "univac: version").startswith("Univac ")
-        assert ask(alice, "univac: help").startswith("Commands: corto, create, help, incident, version")
+        assert ask(alice, "univac: help").startswith(
+            "Commands: corto, create, help, incident, version")
         carol = IrcUser(server.port, "carol")
         carol.join("#sre")
         assert ask(carol, "univac: create not mine to make") == \
