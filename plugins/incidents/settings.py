@@ -14,6 +14,7 @@ from typing import Literal
 
 from univac import SettingsError
 
+from . import signin
 from .model import SEVERITIES
 from .shifts import Shifts
 
@@ -77,6 +78,18 @@ class Settings:
     show_events: int = 5
     max_lines: int = 15
     """Lines in one reply at most; the rest is summarised."""
+    # Pages
+    page_token: str = ""
+    """A bearer token that opens the pages (a secret: ``page_token_file``); empty: none."""
+    page_token_role: str = ""
+    """The role the page token grants (needed with a token)."""
+    page_user_header: str = ""
+    """The header a reverse proxy names its signed-in user in (``X-Forwarded-User``);
+    the user is the identity ``http:<user>``. Empty: no proxy."""
+    page_proxies: tuple[str, ...] = ()
+    """The proxies trusted to send that header: addresses or networks."""
+    page_recent_s: int = 7 * 86400
+    """Resolved and closed incidents stay on ``/incidents`` this long after changing."""
 
     def __post_init__(self) -> None:
         problems = {key: reason for key, reason in self._problems() if reason}
@@ -103,6 +116,7 @@ class Settings:
         if not (1 <= self.max_lines <= 200 and 0 <= self.show_events <= 50):
             found.append(("max_lines", "max_lines must be 1..200 and show_events 0..50"))
         found.append(("document_url", _template_problem(self.document_url)))
+        found += signin.problems(self)
         return found
 
     @property
