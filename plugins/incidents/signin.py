@@ -107,8 +107,13 @@ def networks(proxies: tuple[str, ...]) -> list[Network]:
 def problems(settings: Any) -> list[tuple[str, str]]:
     """The page settings' problems, by key (for ``Settings``)."""
     found = []
-    if settings.page_token and not settings.page_token_role.strip():
+    granted = settings.page_token_role.strip()
+    if settings.page_token and not granted:
         found.append(("page_token_role", "name the role the page token grants"))
+    own = {settings.writers, settings.readers, settings.viewers} - {""}
+    if granted and granted not in own:
+        found.append(("page_token_role", f"'{granted}' would open nothing: name one of "
+                                         f"{', '.join(sorted(own))} (writers, readers, viewers)"))
     if settings.page_user_header and not settings.page_proxies:
         found.append(("page_proxies", "name the reverse proxies trusted to send "
                                       f"{settings.page_user_header}"))

@@ -266,6 +266,8 @@ def test_a_store_that_cannot_be_read_is_a_503_page(pages, monkeypatch) -> None:
 
 @pytest.mark.parametrize(("table", "key", "reason"), [
     ({"page_token": "t"}, "page_token_role", "name the role the page token grants"),
+    ({"page_token": "t", "page_token_role": "ops"}, "page_token_role",
+     "'ops' would open nothing: name one of sre (writers, readers, viewers)"),
     ({"page_user_header": "X-Forwarded-User"}, "page_proxies", "name the reverse proxies"),
     ({"page_user_header": "X User", "page_proxies": ["::1"]}, "page_user_header",
      "a header name"),
