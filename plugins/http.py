@@ -22,8 +22,10 @@ slow clients cannot hold the connection slots:
   A request must carry a valid ``X-Hub-Signature-256`` (HMAC-SHA256 of the body under
   ``webhook_secret``) or ``Authorization: Bearer <webhook_token>``, unless
   ``allow_unsigned`` is set; a repeated ``X-GitHub-Delivery`` id, or a signed body seen
-  before (by its SHA-256), is answered 200 and not handled again. Handlers run on the
-  server's worker threads (``threads``).
+  before (by its SHA-256), is answered 200 and not handled again; a webhook with
+  ``own_auth`` checks its callers itself and skips both. A path ending in ``/*`` answers
+  the paths below it (the exact path first, then the longest ``/*`` path). Handlers run
+  on the server's worker threads (``threads``).
 
 Settings (``[plugins.http]``)::
 
@@ -227,6 +229,7 @@ class App:
         self.requests = Counter("univac_webhook_requests", "Webhook requests, by answer.",
                                 ["path", "status"], registry=self.registry)
         self._routes: dict[str, WebhookRoute] | None = None
+        self._below: list[WebhookRoute] = []
         self._counted: dict[tuple[str, int], Any] = {}
         self.deliveries = hooks.Deliveries(
             ctx.state, 2 * self.settings.remember_deliveries, legacy_key="deliveries")
@@ -239,9 +242,11 @@ class App:
             response = WebhookResponse(500, "internal error\n")
         body = response.payload()
         phrase = HTTPStatus(response.status).phrase
+        own = ("content-type", "content-length", "cache-control")
         start_response(f"{response.status} {phrase}", [
             ("Content-Type", response.content_type), ("Content-Length", str(len(body))),
             ("Cache-Control", "no-store"),
+            *((k, v) for k, v in response.headers.items() if k.lower() not in own),
         ])
         return [body]
 
@@ -256,18 +261,24 @@ class App:
             return WebhookResponse(200, generate_latest(self.registry), CONTENT_TYPE_LATEST)
         prefix = self.settings.webhook_prefix
         if "webhooks" in on and path.startswith(prefix + "/"):
-            route = self._route_of(path[len(prefix):])
+            asked = path[len(prefix):]
+            route = self._route_of(asked)
             if route is None:
                 return WebhookResponse(404, "no webhook here\n")
-            response = self._webhook(environ, method, route)
+            response = self._webhook(environ, method, route, asked)
             self._count(route.path, response.status)
             return response
         return WebhookResponse(404, "not found\n")
 
     def _route_of(self, path: str) -> WebhookRoute | None:
+        """The webhook of exactly ``path``, else the longest ``/*`` webhook above it."""
         if self._routes is None:  # the first request: every plugin is enabled by now
-            self._routes = {route.path: route for route in self.ctx.bot.webhooks()}
-        return self._routes.get(path)
+            routes = self.ctx.bot.webhooks()
+            self._below = sorted((r for r in routes if r.path.endswith("/*")),
+                                 key=lambda route: -len(route.path))
+            self._routes = {r.path: r for r in routes if not r.path.endswith("/*")}
+        exact = self._routes.get(path)
+        return exact or next((r for r in self._below if r.matches(path)), None)
 
     def _count(self, path: str, status: int) -> None:
         child = self._counted.get((path, status))
@@ -276,9 +287,8 @@ class App:
         child.inc()
 
     def _webhook(
-        self, environ: dict[str, Any], method: str, route: WebhookRoute
+        self, environ: dict[str, Any], method: str, route: WebhookRoute, path: str
     ) -> WebhookResponse:
-        path = route.path
         if method not in route.methods:
             return WebhookResponse(405, f"use {' or '.join(route.methods)}\n")
         settings = self.settings
@@ -286,13 +296,14 @@ class App:
         if body is None:
             return WebhookResponse(413, f"the body is over {settings.max_body_bytes} bytes\n")
         headers = hooks.headers_of(environ)
-        refusal = hooks.refusal(headers, body, settings.webhook_secret,
-                                settings.webhook_token, settings.allow_unsigned)
+        refusal = None if route.own_auth else hooks.refusal(
+            headers, body, settings.webhook_secret, settings.webhook_token,
+            settings.allow_unsigned)
         if refusal is not None:
             log.warning("webhook %s refused from %s: %s", path, environ.get("REMOTE_ADDR"),
                         refusal[1])
             return WebhookResponse(refusal[0], refusal[1] + "\n")
-        marks = hooks.marks(headers, body)
+        marks = [] if route.own_auth else hooks.marks(headers, body)
         if marks and not self.deliveries.claim(marks):
             return WebhookResponse(200, "this delivery was already handled\n")
         request = WebhookRequest(method, path, headers, body, environ.get("REMOTE_ADDR", ""),

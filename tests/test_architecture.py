@@ -27,7 +27,7 @@ STDLIB = set(sys.stdlib_module_names) | {"__future__"}
 PLUGIN_LIBRARIES = {
     "requests", "bs4", "dns", "feedparser", "waitress", "prometheus_client", "jwt", "yaml",
 }
-PLUGIN_PACKAGE_LIBRARIES = {"incidents": {"psycopg"}}
+PLUGIN_PACKAGE_LIBRARIES = {"incidents": {"psycopg", "jinja2"}}
 KIT = "univac.kit"
 TRANSPORT_LIBRARIES = {
     "console": set(),

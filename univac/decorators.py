@@ -57,6 +57,8 @@ class WebhookSpec:
 
     path: str
     methods: tuple[str, ...] = ("POST",)
+    own_auth: bool = False
+    """The handler decides who may call it: the http plugin asks for no signature or token."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ class OnSpec:
 
 
 Spec = CommandSpec | MatchSpec | EverySpec | WebhookSpec | OnSpec
-WEBHOOK_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
+WEBHOOK_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+(/\*)?")
 TOPIC = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 
 
@@ -129,16 +131,23 @@ def every(
     return lambda func: _attach(func, EverySpec(schedule, setting, jitter))
 
 
-def webhook(path: str, *, methods: Iterable[str] = ("POST",)) -> Callable[[F], F]:
+def webhook(path: str, *, methods: Iterable[str] = ("POST",), own_auth: bool = False
+            ) -> Callable[[F], F]:
     """Answer HTTP requests to ``path`` with ``handler(ctx, request) -> reply``.
 
     ``request`` is a ``WebhookRequest``; the reply is a ``WebhookResponse``, a string
     (200, text) or None (204). The http plugin serves it under its ``webhook_prefix``.
+    A path ending in ``/*`` answers every path below it (``/incidents/*``:
+    ``/incidents/inc_1``, ``/incidents/a/b``; not ``/incidents`` itself), and
+    ``request.path`` says which; an exact path wins, then the longest ``/*`` path.
+    ``own_auth=True``: the handler checks who calls it itself (a page behind a login),
+    so the http plugin does not ask for its webhook signature or token.
     """
     allowed = tuple(dict.fromkeys(m.upper() for m in methods))
     if not WEBHOOK_PATH.fullmatch(path) or not allowed or not all(m.isalpha() for m in allowed):
-        raise ValueError(f"webhook path {path!r} must look like /name, with methods given")
-    return lambda func: _attach(func, WebhookSpec(path, allowed))
+        raise ValueError(f"webhook path {path!r} must look like /name or /name/*, "
+                         "with methods given")
+    return lambda func: _attach(func, WebhookSpec(path, allowed, own_auth))
 
 
 def on(topic: str) -> Callable[[F], F]:

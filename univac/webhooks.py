@@ -23,7 +23,8 @@ class WebhookRequest:
 
     method: str
     path: str
-    """The webhook's own path, such as ``/github`` (without the server's prefix)."""
+    """The path asked for, without the server's prefix: ``/github``, or
+    ``/incidents/inc_1`` for a webhook of ``/incidents/*``."""
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
     remote: str = ""
@@ -54,6 +55,9 @@ class WebhookResponse:
     status: int = 200
     body: str | bytes = ""
     content_type: str = "text/plain; charset=utf-8"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """More response headers (``WWW-Authenticate``, ``Content-Security-Policy``); the
+    server sets ``Content-Type``, ``Content-Length`` and ``Cache-Control`` itself."""
 
     def payload(self) -> bytes:
         return self.body.encode("utf-8") if isinstance(self.body, str) else self.body
@@ -69,6 +73,15 @@ class WebhookRoute:
     label: str
     """``plugin.function``."""
     call: Callable[[WebhookRequest], WebhookResponse]
+    own_auth: bool = False
+    """The handler checks who calls it; the server asks for no signature or token."""
+
+    def matches(self, path: str) -> bool:
+        """Whether this webhook answers ``path``: the same path, or for a path ending in
+        ``/*`` one below it (``/incidents/*`` answers ``/incidents/inc_1``)."""
+        if not self.path.endswith("/*"):
+            return path == self.path
+        return path.startswith(self.path[:-1]) and len(path) > len(self.path) - 1
 
 
 def reply_of(result: object) -> WebhookResponse:

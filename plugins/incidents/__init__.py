@@ -15,28 +15,32 @@ The parts, one module per concept:
 - ``stores``: ``jsonl`` (the default), ``postgres`` and ``auto``;
 - ``tracker``: where incidents are mirrored: nowhere, or Phabricator (``phabricator``
   over ``conduit``);
-- ``cli``: ``univac incidents migrate [--dry-run]``.
+- ``cli``: ``univac incidents migrate [--dry-run]``;
+- ``pages``, ``views``, ``signin`` and ``templates/``: the pages the http plugin serves
+  (``/incidents``, ``/incidents/<id>``), behind a reverse proxy's login or a token.
 
 Threads: commands run on reactive threads; the ``backend`` poller checks the store
 (and, for ``auto``, brings PostgreSQL back) on its own thread; ``setup`` opens the
 store on the main thread, keeps the operations in ``ctx.shared.incidents`` for the
 handlers, and its teardown closes the store. ``report`` (asked from any thread) gives
-the store in use, for ``!status`` and ``/healthz``.
+the store in use, for ``!status`` and ``/healthz``. The pages run on the http plugin's
+worker threads.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from univac import Context, PluginError, command, every
+from univac import Context, PluginError, WebhookRequest, WebhookResponse, command, every, webhook
 
-from . import commands, compat
+from . import commands, compat, pages, views
 from .service import Incidents
 from .settings import Settings
 from .stores.configured import open_store
 from .tracker import tracker_for
 
-__all__ = ["Settings", "backend", "corto", "corto_names", "incident", "report", "setup"]
+__all__ = ["Settings", "backend", "corto", "corto_names", "incident", "incident_page",
+           "incidents_page", "report", "setup"]
 
 
 def setup(ctx: Context[Settings]) -> Callable[[], None]:
@@ -105,3 +109,18 @@ def backend(ctx: Context[Settings]) -> None:
     health = incidents.health()
     fallback = health.store == "auto" and health.active == "jsonl"
     ctx.gauge("incident_store_fallback", 1.0 if fallback else 0.0)
+
+
+# Pages (docs/incidents.md, "Pages"): one route and one template each -------------------
+
+
+@webhook("/incidents", methods=("GET",), own_auth=True)
+def incidents_page(ctx: Context[Settings], request: WebhookRequest) -> WebhookResponse:
+    """``/incidents``: the open and recent incidents, by service and severity."""
+    return pages.serve(ctx, request, views.index)
+
+
+@webhook("/incidents/*", methods=("GET",), own_auth=True)
+def incident_page(ctx: Context[Settings], request: WebhookRequest) -> WebhookResponse:
+    """``/incidents/<id>``: one incident's timeline, follow-ups and artifacts."""
+    return pages.serve(ctx, request, views.incident)

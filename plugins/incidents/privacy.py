@@ -14,6 +14,7 @@ ask, and nothing more. Everyone else gets a refusal naming the role they lack.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,11 +40,17 @@ class Access:
 
 def access_of(ctx: Context[Any], settings: Settings) -> Access:
     """The sender's rights, from their roles and where they ask."""
-    writer = ctx.has_role(settings.writers)
-    reader = writer or (bool(settings.readers) and ctx.has_role(settings.readers))
+    return rights(settings, ctx.has_role, in_detail_place(ctx, settings))
+
+
+def rights(settings: Settings, holds: Callable[[str], bool], here: bool) -> Access:
+    """The rights of someone holding the roles ``holds`` says, asking ``here`` or not
+    (chat asks ``ctx.has_role``; the pages, the signed-in visitor's roles)."""
+    writer = holds(settings.writers)
+    reader = writer or (bool(settings.readers) and holds(settings.readers))
     seeing = settings.viewers or settings.readers
-    viewer = writer or (bool(seeing) and ctx.has_role(seeing))
-    return Access(writer, reader, viewer, in_detail_place(ctx, settings))
+    viewer = writer or (bool(seeing) and holds(seeing))
+    return Access(writer, reader, viewer, here)
 
 
 def in_detail_place(ctx: Context[Any], settings: Settings) -> bool:

@@ -14,7 +14,7 @@ from typing import Literal
 
 from univac import SettingsError
 
-from . import phabricator
+from . import phabricator, signin
 from .model import SEVERITIES
 from .shifts import Shifts
 
@@ -99,6 +99,18 @@ class Settings:
     phabricator_status_closed: str = "resolved"
     phabricator_timeout_s: float = 5.0
     """One Conduit call fails after this long ("Phabricator did not answer")."""
+    # Pages
+    page_token: str = ""
+    """A bearer token that opens the pages (a secret: ``page_token_file``); empty: none."""
+    page_token_role: str = ""
+    """The role the page token grants (needed with a token)."""
+    page_user_header: str = ""
+    """The header a reverse proxy names its signed-in user in (``X-Forwarded-User``);
+    the user is the identity ``http:<user>``. Empty: no proxy."""
+    page_proxies: tuple[str, ...] = ()
+    """The proxies trusted to send that header: addresses or networks."""
+    page_recent_s: int = 7 * 86400
+    """Resolved and closed incidents stay on ``/incidents`` this long after changing."""
 
     def __post_init__(self) -> None:
         problems = {key: reason for key, reason in self._problems() if reason}
@@ -126,6 +138,7 @@ class Settings:
             found.append(("max_lines", "max_lines must be 1..200 and show_events 0..50"))
         found.append(("document_url", _template_problem(self.document_url)))
         found += phabricator.settings_problems(self)
+        found += signin.problems(self)
         return found
 
     @property

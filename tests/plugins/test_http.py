@@ -541,3 +541,82 @@ def test_a_webhook_sees_the_query_string(serve, tmp_path) -> None:
     served = serve(str(plugin), http={"allow_unsigned": True})
     answer = served.post("/hooks/asks?n=123&x=y", b"", {})
     assert answer.status_code == 200 and answer.text == "query n=123&x=y"
+
+
+ROUTED = '''
+"""Webhooks at an exact path and below a path, one that checks its callers itself."""
+from univac import WebhookResponse, webhook
+
+
+@webhook("/pages", methods=("GET",))
+def index(ctx, request):
+    return f"index {request.path}"
+
+
+@webhook("/pages/*", methods=("GET",))
+def below(ctx, request):
+    return f"below {request.path}"
+
+
+@webhook("/pages/weekly/*", methods=("GET",))
+def weekly(ctx, request):
+    return f"weekly {request.path}"
+
+
+@webhook("/own/*", methods=("GET",), own_auth=True)
+def own(ctx, request):
+    if request.header("X-Pass") != "yes":
+        return WebhookResponse(401, "no", headers={"WWW-Authenticate": 'Bearer realm="own"'})
+    return WebhookResponse(200, "<p>in</p>", "text/html; charset=utf-8",
+                           {"Content-Security-Policy": "default-src 'none'",
+                            "Content-Type": "text/evil", "Cache-Control": "public"})
+'''
+
+
+def test_a_path_ending_in_a_star_answers_the_paths_below_it_the_longest_first(
+        serve, tmp_path) -> None:
+    plugin = tmp_path / "routed.py"
+    plugin.write_text(ROUTED, encoding="utf-8")
+    served = serve(str(plugin))
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+
+    def get(path: str) -> tuple[int, str]:
+        answer = requests.get(served.base + path, headers=bearer, timeout=5)
+        return answer.status_code, answer.text
+
+    assert get("/hooks/pages") == (200, "index /pages")
+    assert get("/hooks/pages/inc_1") == (200, "below /pages/inc_1")
+    assert get("/hooks/pages/a/b?x=1") == (200, "below /pages/a/b")
+    assert get("/hooks/pages/weekly/2026-10") == (200, "weekly /pages/weekly/2026-10")
+    assert get("/hooks/pages/weekly") == (200, "below /pages/weekly")
+    assert get("/hooks/pages/")[0] == 404  # nothing below: neither route
+    assert get("/hooks/pagesx/1")[0] == 404
+    assert get("/hooks/pages/*") == (200, "below /pages/*")  # an id like any other
+    metrics = served.metrics()
+    assert metrics[("univac_webhook_requests_total",
+                    (("path", "/pages/*"), ("status", "200")))] == 4  # by route, not by path
+
+
+def test_a_webhook_with_its_own_auth_is_called_without_the_servers_token(
+        serve, tmp_path) -> None:
+    plugin = tmp_path / "routed.py"
+    plugin.write_text(ROUTED, encoding="utf-8")
+    served = serve(str(plugin))
+    assert served.get("/hooks/pages/1").status_code == 401  # the server's check
+    refused = served.get("/hooks/own/1")
+    assert (refused.status_code, refused.text) == (401, "no")  # the handler's own
+    assert refused.headers["WWW-Authenticate"] == 'Bearer realm="own"'
+    wrong_token = requests.get(served.base + "/hooks/own/1", timeout=5,
+                               headers={"Authorization": "Bearer wrong", "X-Pass": "yes"})
+    assert wrong_token.status_code == 200  # the server's token is not asked for
+    assert wrong_token.headers["Content-Security-Policy"] == "default-src 'none'"
+    assert wrong_token.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert wrong_token.headers["Cache-Control"] == "no-store"  # the server's, kept
+
+
+def test_webhook_paths_are_checked_when_decorated() -> None:
+    from univac import webhook
+
+    for bad in ("/a/*/b", "/*", "/a*", "a/*", "/a/**"):
+        with pytest.raises(ValueError, match="must look like /name or /name/\\*"):
+            webhook(bad)

@@ -188,7 +188,7 @@ class Bot:
             self._routes = [
                 WebhookRoute(path, h.spec.methods, h.plugin, h.label,
                              partial(self.boundary.webhook, h, self.contexts[h.plugin],
-                                     active=self.ha.active))
+                                     active=self.ha.active), h.spec.own_auth)
                 for path, h in self.catalog.webhooks.items()
             ]
         return list(self._routes)
