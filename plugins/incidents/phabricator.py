@@ -33,8 +33,8 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
+from univac import check_service_url
 from univac.kit.text import one_line
 
 from .conduit import Conduit, PhidCache, Refused, Unanswered
@@ -299,9 +299,11 @@ def settings_problems(settings: Any) -> list[tuple[str, str]]:
 
 
 def _url_problem(url: str) -> str:
+    """An https address, or http to this machine only: the token goes with every call."""
     if not url:
         return "Phabricator's address is needed: https://phabricator.example.org"
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return "expected an http:// or https:// address (https://phabricator.example.org)"
+    try:
+        check_service_url("phabricator_url", url, "https://phabricator.example.org")
+    except ValueError as error:
+        return str(error).removeprefix("phabricator_url: ")
     return ""

@@ -197,8 +197,12 @@ def test_the_phabricator_settings_are_checked(incidents_bot):
     errors = bot.errors
     assert sorted(errors) == [f"plugins.incidents.phabricator_{key}" for key in (
         "policy_view", "timeout_s", "token", "url")]
-    assert errors["plugins.incidents.phabricator_url"].startswith("expected an http:// or "
-                                                                  "https:// address")
+    assert errors["plugins.incidents.phabricator_url"] == (
+        "'ftp://phab.example.org' is not a URL like https://phabricator.example.org")
+    clear = incidents_bot(tracker="phabricator", phabricator_url="http://phab.example.org",
+                          phabricator_token="api-x")
+    assert clear.errors["plugins.incidents.phabricator_url"] == (
+        "plain http is allowed on loopback only, not 'http://phab.example.org'")
 
 
 def test_status_names_the_tracker(incidents_bot, phab):
