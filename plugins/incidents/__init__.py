@@ -14,28 +14,33 @@ The parts, one module per concept:
 - ``shifts``: handover shifts; ``document``: each incident's working document;
 - ``stores``: ``jsonl`` (the default), ``postgres`` and ``auto``;
 - ``tracker``: where incidents are mirrored (none yet);
-- ``cli``: ``univac incidents migrate [--dry-run]``.
+- ``cli``: ``univac incidents migrate [--dry-run]``;
+- ``alerts`` (the webhooks) and ``intake`` (the rules): alerts in, from Alertmanager
+  and PagerDuty.
 
 Threads: commands run on reactive threads; the ``backend`` poller checks the store
 (and, for ``auto``, brings PostgreSQL back) on its own thread; ``setup`` opens the
 store on the main thread, keeps the operations in ``ctx.shared.incidents`` for the
-handlers, and its teardown closes the store. ``report`` (asked from any thread) gives
-the store in use, for ``!status`` and ``/healthz``.
+handlers (and the alerts' ``Intake`` in ``ctx.shared.intake``), and its teardown
+closes the store. The webhooks run on the http plugin's worker threads. ``report``
+(asked from any thread) gives the store in use, for ``!status`` and ``/healthz``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from univac import Context, PluginError, command, every
+from univac import Context, PluginError, WebhookRequest, WebhookResponse, command, every, webhook
 
-from . import commands, compat
+from . import alerts, commands, compat
+from .intake import Intake
 from .service import Incidents
 from .settings import Settings
 from .stores.configured import open_store
 from .tracker import tracker_for
 
-__all__ = ["Settings", "backend", "corto", "corto_names", "incident", "report", "setup"]
+__all__ = ["Settings", "alertmanager", "backend", "corto", "corto_names", "incident",
+           "pagerduty", "report", "setup"]
 
 
 def setup(ctx: Context[Settings]) -> Callable[[], None]:
@@ -43,6 +48,7 @@ def setup(ctx: Context[Settings]) -> Callable[[], None]:
     incidents = Incidents(open_store(ctx.config, ctx.data_dir), ctx.config,
                           tracker_for(ctx.config))
     ctx.shared.incidents = incidents
+    ctx.shared.intake = Intake(incidents, ctx.config)
     health = incidents.health()
     ctx.log.info("incidents: store %s, writing to %s (%s)", health.store, health.active,
                  health.detail)
@@ -103,3 +109,20 @@ def backend(ctx: Context[Settings]) -> None:
     health = incidents.health()
     fallback = health.store == "auto" and health.active == "jsonl"
     ctx.gauge("incident_store_fallback", 1.0 if fallback else 0.0)
+
+
+def _intake(ctx: Context[Settings]) -> Intake:
+    _incidents(ctx)
+    return ctx.shared.intake
+
+
+@webhook("/incidents/alertmanager")
+def alertmanager(ctx: Context[Settings], request: WebhookRequest) -> WebhookResponse | str:
+    """Alertmanager notifications: each alert opens an incident or joins one."""
+    return alerts.alertmanager(ctx, _intake(ctx), request)
+
+
+@webhook("/incidents/pagerduty")
+def pagerduty(ctx: Context[Settings], request: WebhookRequest) -> WebhookResponse | str:
+    """PagerDuty v3 incident events, signed: each opens an incident or joins one."""
+    return alerts.pagerduty(ctx, _intake(ctx), request)
