@@ -1,7 +1,7 @@
 """Incidents in chat, on any transport: Corto's workflow on the incident log's stores.
 
 ``!incident <subcommand>`` (``!inc``): create, list, show, log, sev, coordinator,
-resolve, close, reopen, note, notes, followup, followups, status, help. With
+resolve, close, reopen, note, notes, followup, followups, status, correlate, help. With
 ``corto_compat = true``, Corto's own lines work too (``univac: create <title>``,
 ``univac: set-coordinator <id> <user>``...). docs/incidents.md is the full page.
 
@@ -16,7 +16,7 @@ The parts, one module per concept:
 - ``tracker``: where incidents are mirrored (none yet);
 - ``cli``: ``univac incidents migrate [--dry-run]``;
 - ``alerts`` (the webhooks) and ``intake`` (the rules): alerts in, from Alertmanager
-  and PagerDuty.
+  and PagerDuty; ``correlate``: related incidents, scored.
 
 Threads: commands run on reactive threads; the ``backend`` poller checks the store
 (and, for ``auto``, brings PostgreSQL back) on its own thread; ``setup`` opens the
@@ -78,7 +78,8 @@ def incident(ctx: Context[Settings], *, subcommand: str = "") -> str | None:
     """Incidents: create, list, show, log, resolve... (incident help lists them all).
 
     Subcommands: create, list, show, log, sev, coordinator, resolve, close, reopen,
-    note, notes, followup, followups, status; ``incident help <subcommand>`` explains one.
+    note, notes, followup, followups, status, correlate; ``incident help <subcommand>``
+    explains one.
     """
     return commands.run(ctx, _incidents(ctx), subcommand,
                         commands.Form(f"{ctx.bot.prefix}incident ", {}))

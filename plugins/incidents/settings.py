@@ -103,6 +103,10 @@ class Settings:
     """The signing secret of the PagerDuty v3 webhook subscription (``_file``)."""
     pagerduty_services: dict[str, str] = field(default_factory=dict)
     """PagerDuty service name -> the incident's service, where they differ."""
+    correlate_window_s: float = 86400.0
+    """``correlate``: incidents this far apart or more get nothing for time."""
+    correlate_top: int = 3
+    """``correlate``: how many related incidents are listed."""
 
     def __post_init__(self) -> None:
         problems = {key: reason for key, reason in self._problems() if reason}
@@ -150,7 +154,7 @@ class Settings:
 
 
 def _alert_problems(settings: Settings) -> list[tuple[str, str]]:
-    """The problems of the alert settings."""
+    """The problems of the alert and correlate settings."""
     bad = sorted(k for k, v in settings.alert_severities.items() if v not in SEVERITIES)
     return [
         ("alert_severities", f"map to one of {', '.join(SEVERITIES)}: {', '.join(bad)}"
@@ -158,6 +162,8 @@ def _alert_problems(settings: Settings) -> list[tuple[str, str]]:
         ("alert_labels", "" if settings.alert_labels and all(settings.alert_labels) else
          "name at least one label, none empty"),
         ("alert_cooldown_s", "" if settings.alert_cooldown_s >= 0 else "must be 0 or more"),
+        ("correlate_window_s", "" if settings.correlate_window_s > 0 else "must be more than 0"),
+        ("correlate_top", "" if 1 <= settings.correlate_top <= 20 else "must be 1..20"),
     ]
 
 

@@ -57,9 +57,10 @@ def test_severities_map_through_the_settings() -> None:
 def test_bad_alert_settings_are_named() -> None:
     with pytest.raises(SettingsError) as caught:
         Settings(writers="sre", alert_severities={"critical": "P4", "page": "sev1"},
-                 alert_labels=(), alert_cooldown_s=-1)
+                 alert_labels=(), alert_cooldown_s=-1, correlate_window_s=0, correlate_top=0)
     text = str(caught.value)
-    for key in ("alert_severities", "alert_labels", "alert_cooldown_s"):
+    for key in ("alert_severities", "alert_labels", "alert_cooldown_s", "correlate_window_s",
+                "correlate_top"):
         assert key in text, key
     assert "critical, page" in text
 
