@@ -20,6 +20,8 @@ a plugin loads only what it uses and its import lines say where each name comes 
   pages, rate-limit headers), the part the github and gitlab plugins share.
 - ``webhook``: webhook signatures (``X-Hub-Signature-256``), bearer tokens, body
   limits, and the memory of handled deliveries that refuses replays.
+- ``alerts``: Alertmanager and PagerDuty v3 payloads read into one ``Alert`` type, and
+  PagerDuty's webhook signature.
 - ``text``: make untrusted text one safe chat line.
 
 None of these modules registers a handler. docs/kit.md shows each part with an example.

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from univac import Context, Target, UserError, WebhookRequest, WebhookResponse, webhook
+from univac.kit import alerts as parse
+from univac.kit.alerts import Alert
 from univac.kit.text import one_line
 
 FIELDS = {
@@ -122,9 +124,7 @@ def alertmanager(ctx: Context, request: WebhookRequest) -> str:
     """Post each alert of an Alertmanager notification (at most ``max_alerts``)."""
     settings: Settings = ctx.config
     payload = request.json()
-    alerts = payload.get("alerts") if isinstance(payload, dict) else None
-    if not isinstance(alerts, list) or not all(isinstance(a, dict) for a in alerts):
-        raise UserError("expected an Alertmanager notification with a list of alerts")
+    alerts = parse.alertmanager(payload)
     receiver = str(payload.get("receiver", ""))
     lines = [render(settings.alert_template, _alert(a, receiver))
              for a in alerts[: settings.max_alerts]]
@@ -182,13 +182,11 @@ FIELD_MAKERS = {
 }
 
 
-def _alert(alert: Mapping[str, Any], receiver: str) -> dict[str, object]:
+def _alert(alert: Alert, receiver: str) -> dict[str, object]:
     return {
-        "status": str(_get(alert, "status")).upper(),
-        "alertname": _get(alert, "labels", "alertname"),
-        "severity": _get(alert, "labels", "severity"),
-        "instance": _get(alert, "labels", "instance"),
-        "summary": _get(alert, "annotations", "summary"),
-        "description": _get(alert, "annotations", "description"),
-        "receiver": receiver, "starts_at": _get(alert, "startsAt"),
+        "status": alert.status.upper(), "alertname": alert.labels.get("alertname", ""),
+        "severity": alert.severity, "instance": alert.labels.get("instance", ""),
+        "summary": alert.annotations.get("summary", ""),
+        "description": alert.annotations.get("description", ""),
+        "receiver": receiver, "starts_at": alert.starts_at,
     }

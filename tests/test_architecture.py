@@ -198,6 +198,8 @@ KIT_API = {
     "webhook": {"PREFIX", "SIGNATURE_HEADER", "Deliveries", "Store", "bearer_ok", "headers_of",
                 "marks", "read_body", "refusal", "sign", "verify"},
     "text": {"CONTROL", "one_line"},
+    "alerts": {"PAGERDUTY_EVENTS", "PAGERDUTY_HEADER", "Alert", "PagerDutyEvent", "alertmanager",
+               "pagerduty", "pagerduty_sign", "pagerduty_verify"},
 }
 
 

@@ -1,7 +1,7 @@
 """Incidents in chat, on any transport: Corto's workflow on the incident log's stores.
 
 ``!incident <subcommand>`` (``!inc``): create, list, show, log, sev, coordinator,
-resolve, close, reopen, note, notes, followup, followups, status, help. With
+resolve, close, reopen, note, notes, followup, followups, status, correlate, help. With
 ``corto_compat = true``, Corto's own lines work too (``univac: create <title>``,
 ``univac: set-coordinator <id> <user>``...). docs/incidents.md is the full page.
 
@@ -16,15 +16,18 @@ The parts, one module per concept:
 - ``tracker``: where incidents are mirrored: nowhere, or Phabricator (``phabricator``
   over ``conduit``);
 - ``cli``: ``univac incidents migrate [--dry-run]``;
+- ``alerts`` (the webhooks) and ``intake`` (the rules): alerts in, from Alertmanager
+  and PagerDuty; ``correlate``: related incidents, scored;
 - ``pages``, ``views``, ``signin`` and ``templates/``: the pages the http plugin serves
   (``/incidents``, ``/incidents/<id>``), behind a reverse proxy's login or a token.
 
 Threads: commands run on reactive threads; the ``backend`` poller checks the store
 (and, for ``auto``, brings PostgreSQL back) on its own thread; ``setup`` opens the
 store on the main thread, keeps the operations in ``ctx.shared.incidents`` for the
-handlers, and its teardown closes the store. ``report`` (asked from any thread) gives
-the store in use, for ``!status`` and ``/healthz``. The pages run on the http plugin's
-worker threads.
+handlers (and the alerts' ``Intake`` in ``ctx.shared.intake``), and its teardown
+closes the store. The webhooks and the pages run on the http plugin's worker threads.
+``report`` (asked from any thread) gives the store in use, for ``!status`` and
+``/healthz``.
 """
 
 from __future__ import annotations
@@ -33,14 +36,15 @@ from collections.abc import Callable
 
 from univac import Context, PluginError, WebhookRequest, WebhookResponse, command, every, webhook
 
-from . import commands, compat, pages, views
+from . import alerts, commands, compat, pages, views
+from .intake import Intake
 from .service import Incidents
 from .settings import Settings
 from .stores.configured import open_store
 from .tracker import tracker_for
 
-__all__ = ["Settings", "backend", "corto", "corto_names", "incident", "incident_page",
-           "incidents_page", "report", "setup"]
+__all__ = ["Settings", "alertmanager", "backend", "corto", "corto_names", "incident",
+           "incident_page", "incidents_page", "pagerduty", "report", "setup"]
 
 
 def setup(ctx: Context[Settings]) -> Callable[[], None]:
@@ -48,6 +52,7 @@ def setup(ctx: Context[Settings]) -> Callable[[], None]:
     incidents = Incidents(open_store(ctx.config, ctx.data_dir), ctx.config,
                           tracker_for(ctx.config))
     ctx.shared.incidents = incidents
+    ctx.shared.intake = Intake(incidents, ctx.config)
     health = incidents.health()
     ctx.log.info("incidents: store %s, writing to %s (%s)", health.store, health.active,
                  health.detail)
@@ -78,7 +83,8 @@ def incident(ctx: Context[Settings], *, subcommand: str = "") -> str | None:
     """Incidents: create, list, show, log, resolve... (incident help lists them all).
 
     Subcommands: create, list, show, log, sev, coordinator, resolve, close, reopen,
-    note, notes, followup, followups, status; ``incident help <subcommand>`` explains one.
+    note, notes, followup, followups, status, correlate; ``incident help <subcommand>``
+    explains one.
     """
     return commands.run(ctx, _incidents(ctx), subcommand,
                         commands.Form(f"{ctx.bot.prefix}incident ", {}))
@@ -109,6 +115,23 @@ def backend(ctx: Context[Settings]) -> None:
     health = incidents.health()
     fallback = health.store == "auto" and health.active == "jsonl"
     ctx.gauge("incident_store_fallback", 1.0 if fallback else 0.0)
+
+
+def _intake(ctx: Context[Settings]) -> Intake:
+    _incidents(ctx)
+    return ctx.shared.intake
+
+
+@webhook("/incidents/alertmanager")
+def alertmanager(ctx: Context[Settings], request: WebhookRequest) -> WebhookResponse | str:
+    """Alertmanager notifications: each alert opens an incident or joins one."""
+    return alerts.alertmanager(ctx, _intake(ctx), request)
+
+
+@webhook("/incidents/pagerduty")
+def pagerduty(ctx: Context[Settings], request: WebhookRequest) -> WebhookResponse | str:
+    """PagerDuty v3 incident events, signed: each opens an incident or joins one."""
+    return alerts.pagerduty(ctx, _intake(ctx), request)
 
 
 # Pages (docs/incidents.md, "Pages"): one route and one template each -------------------

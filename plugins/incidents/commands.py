@@ -20,7 +20,7 @@ from typing import Any
 from univac import Context, StoreError, UserError
 from univac.kit.text import one_line
 
-from . import render
+from . import correlate, render
 from .model import SEVERITIES, severity_of
 from .privacy import Access, access_of, refusal, viewers_only, where_to_look
 from .service import Actor, Done, Incidents
@@ -369,5 +369,7 @@ SUBS: dict[str, Sub] = {sub.name: sub for sub in (
     Sub("followups", False, "read follow-ups", "followups [service]",
         "open follow-ups, the overdue marked", followups),
     Sub("status", False, "read incidents", "status", "which store is in use", status),
+    Sub("correlate", False, "read incidents", correlate.USAGE, correlate.SUMMARY,
+        correlate.subcommand),
     Sub("help", False, "", "help [subcommand]", "these subcommands", help_),
 )}

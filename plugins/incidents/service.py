@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -127,8 +128,10 @@ class Incidents:
     # writes -------------------------------------------------------------------------
 
     def create(self, title: str, actor: Actor, now: datetime, severity: str = "",
-               service: str = "", env: str = "") -> Done:
-        """A new open incident, its ``created`` event, a handover line and its document."""
+               service: str = "", env: str = "", meta: Mapping[str, Any] | None = None
+               ) -> Done:
+        """A new open incident, its ``created`` event, a handover line and its document;
+        ``meta`` is kept on the incident (an alert's ``signature``)."""
         s = self.settings
         with self._lock:
             existing = self.store.incidents()
@@ -136,7 +139,8 @@ class Incidents:
             incident = Incident(
                 new_incident_id(now, (i.id for i in existing)), title,
                 service or s.default_service, env or s.default_env,
-                severity or s.default_severity, "open", stamp, actor.identity, stamp, stamp)
+                severity or s.default_severity, "open", stamp, actor.identity, stamp, stamp,
+                meta=dict(meta or {}))
             meta = {"severity": incident.severity, "service": incident.service,
                     "env": incident.env}
             created = self._event(incident.id, CREATED, title, actor, now, meta)
@@ -151,6 +155,12 @@ class Incidents:
 
     def log(self, ref: str, text: str, actor: Actor, now: datetime) -> Done:
         return self._change(ref, actor, now, lambda i: (i, COMMENT, text, {}))
+
+    def add_event(self, ref: str, kind: str, text: str, actor: Actor, now: datetime,
+                  meta: Mapping[str, Any], event_id: str = "") -> Done:
+        """A typed event on the timeline (an alert, a correlation); a given ``event_id``
+        makes writing it again a no-op (the stores skip a known id)."""
+        return self._change(ref, actor, now, lambda i: (i, kind, text, dict(meta)), event_id)
 
     def set_severity(self, ref: str, severity: str, actor: Actor, now: datetime) -> Done:
         def change(incident: Incident) -> tuple[Incident, str, str, dict[str, Any]]:
@@ -216,12 +226,13 @@ class Incidents:
 
     # the parts of a change ----------------------------------------------------------
 
-    def _change(self, ref: str, actor: Actor, now: datetime, change: Any) -> Done:
+    def _change(self, ref: str, actor: Actor, now: datetime, change: Any,
+                event_id: str = "") -> Done:
         """Apply ``change(incident) -> (next snapshot, event type, message, meta)``."""
         with self._lock:
             number, incident = self.find(ref)
             after, kind, message, meta = change(incident)
-            event = self._event(incident.id, kind, message, actor, now, meta)
+            event = self._event(incident.id, kind, message, actor, now, meta, event_id)
             snapshots = (after,) if after is not incident else ()
             self.store.write(Batch(snapshots, (event,)))
             return self._mirrored(after, event, number, now)
@@ -240,8 +251,8 @@ class Incidents:
         return Done(incident, number)
 
     def _event(self, incident_id: str | None, kind: str, message: str, actor: Actor,
-               now: datetime, meta: dict[str, Any]) -> Event:
-        return Event(new_id("ev"), incident_id, timestamp(now), kind, message,
+               now: datetime, meta: dict[str, Any], event_id: str = "") -> Event:
+        return Event(event_id or new_id("ev"), incident_id, timestamp(now), kind, message,
                      actor.identity, {**meta, "nick": actor.nick})
 
     def _artifact(self, incident: Incident, name: str, content: bytes, actor: Actor,

@@ -7,16 +7,21 @@ shift start that is no time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from univac import SettingsError
+from univac import SettingsError, Target
 
 from . import phabricator, signin
 from .model import SEVERITIES
 from .shifts import Shifts
+
+ALERT_SEVERITIES = {"critical": "P1", "high": "P1", "error": "P2", "warning": "P3",
+                    "low": "P3", "info": "P3"}
+"""The default ``alert_severities``: Prometheus' usual severity labels and PagerDuty's
+urgencies."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,31 @@ class Settings:
     """The proxies trusted to send that header: addresses or networks."""
     page_recent_s: int = 7 * 86400
     """Resolved and closed incidents stay on ``/incidents`` this long after changing."""
+    # Alerts in
+    alert_targets: tuple[Target, ...] = ()
+    """Where incidents opened from alerts are announced; empty: the entries of
+    ``channels`` that name their transport (``irc:#sre``)."""
+    alert_labels: tuple[str, ...] = ("alertname", "service", "env")
+    """The labels whose values, joined by ``/``, are an alert's signature."""
+    alert_service_labels: tuple[str, ...] = ("service", "job")
+    """The first of these labels an alert has is its incident's service."""
+    alert_env_labels: tuple[str, ...] = ("env", "environment")
+    alert_severities: dict[str, str] = field(default_factory=lambda: dict(ALERT_SEVERITIES))
+    """An alert's severity (any case) -> the incident's; ``P0``..``P3`` stand for
+    themselves; any other: ``default_severity``."""
+    alert_cooldown_s: float = 900.0
+    """Firing alerts add to the incident their signature opened this recently, even
+    a resolved one, rather than open another."""
+    alert_resolves: bool = False
+    """A resolved alert resolves its incident once none of its alerts fires."""
+    pagerduty_secret: str = ""
+    """The signing secret of the PagerDuty v3 webhook subscription (``_file``)."""
+    pagerduty_services: dict[str, str] = field(default_factory=dict)
+    """PagerDuty service name -> the incident's service, where they differ."""
+    correlate_window_s: float = 86400.0
+    """``correlate``: incidents this far apart or more get nothing for time."""
+    correlate_top: int = 3
+    """``correlate``: how many related incidents are listed."""
 
     def __post_init__(self) -> None:
         problems = {key: reason for key, reason in self._problems() if reason}
@@ -139,6 +169,7 @@ class Settings:
         found.append(("document_url", _template_problem(self.document_url)))
         found += phabricator.settings_problems(self)
         found += signin.problems(self)
+        found += _alert_problems(self)
         return found
 
     @property
@@ -156,6 +187,20 @@ class Settings:
         if self.folder:
             return Path(self.folder).expanduser()
         return data_dir
+
+
+def _alert_problems(settings: Settings) -> list[tuple[str, str]]:
+    """The problems of the alert and correlate settings."""
+    bad = sorted(k for k, v in settings.alert_severities.items() if v not in SEVERITIES)
+    return [
+        ("alert_severities", f"map to one of {', '.join(SEVERITIES)}: {', '.join(bad)}"
+         if bad else ""),
+        ("alert_labels", "" if settings.alert_labels and all(settings.alert_labels) else
+         "name at least one label, none empty"),
+        ("alert_cooldown_s", "" if settings.alert_cooldown_s >= 0 else "must be 0 or more"),
+        ("correlate_window_s", "" if settings.correlate_window_s > 0 else "must be more than 0"),
+        ("correlate_top", "" if 1 <= settings.correlate_top <= 20 else "must be 1..20"),
+    ]
 
 
 def _template_problem(template: str) -> str:

@@ -13,126 +13,59 @@ Authentication: the http plugin checks the bearer token (Alertmanager's
 ``http_config.authorization``; PagerDuty sends it as a custom header of the webhook
 subscription). PagerDuty's own signature, ``X-PagerDuty-Signature: v1=<hex
 HMAC-SHA256 of the body>`` (several during a secret rotation, comma-separated), is
-checked here when ``pagerduty_secret`` is set.
+checked here when ``pagerduty_secret`` is set. The payloads are read, and the
+signature checked, by the kit (``univac.kit.alerts``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import threading
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from univac import Context, UserError, WebhookRequest, WebhookResponse
+from univac import Context, WebhookRequest, WebhookResponse
+from univac.kit import alerts as parse
+from univac.kit.alerts import PAGERDUTY_HEADER, Alert
 from univac.kit.text import one_line
 
 from . import flow, guards, runs
 from .runs import Place, Runtime
 
-SIGNATURE_HEADER = "X-PagerDuty-Signature"
-FIRING_EVENTS = ("incident.triggered", "incident.reopened")
-RESOLVED_EVENTS = ("incident.resolved",)
 SEEN_KEY = "pagerduty:seen"
 SEEN_KEEP = 500
 
 
-@dataclass(frozen=True)
-class Alert:
-    """One alert, whatever sent it."""
-
-    source: str
-    firing: bool
-    name: str
-    severity: str
-    service: str
-    environment: str
-    summary: str
-    key: str
-    """Alertmanager's fingerprint, PagerDuty's incident id."""
-    target: str = ""
-    """A ``transport:target`` the alert asks to be posted to."""
-
-    def line(self) -> str:
-        status = "FIRING" if self.firing else "RESOLVED"
-        severity = f" ({self.severity})" if self.severity else ""
-        where = " in ".join(part for part in (self.service, self.environment) if part)
-        return one_line(f"[{status}] {self.name}{severity} {where}: {self.summary}", 400)
-
-
 def alertmanager(ctx: Context, runtime: Runtime, request: WebhookRequest) -> str:
     """Post each alert of an Alertmanager notification (``max_alerts`` at most)."""
-    payload = request.json()
-    alerts = payload.get("alerts") if isinstance(payload, dict) else None
-    if not isinstance(alerts, list) or not all(isinstance(a, dict) for a in alerts):
-        raise UserError("expected an Alertmanager notification with a list of alerts")
     settings = runtime.settings
-    for item in alerts[: settings.max_alerts]:
-        post(ctx, runtime, from_alertmanager(item, runtime))
+    alerts = parse.alertmanager(request.json(), settings.service_labels,
+                                settings.environment_labels, settings.alert_environment)
+    for alert in alerts[: settings.max_alerts]:
+        post(ctx, runtime, alert)
     if len(alerts) > settings.max_alerts:
         for target in settings.alert_targets:
             ctx.say(target, f"... and {len(alerts) - settings.max_alerts} more alert(s)")
     return f"posted {min(len(alerts), settings.max_alerts)} alert(s)\n"
 
 
-def from_alertmanager(item: Mapping[str, Any], runtime: Runtime) -> Alert:
-    settings = runtime.settings
-    labels = _strings(item.get("labels"))
-    notes = _strings(item.get("annotations"))
-    service = next((labels[k] for k in settings.service_labels if labels.get(k)), "")
-    environment = next((labels[k] for k in settings.environment_labels if labels.get(k)),
-                       settings.alert_environment)
-    key = str(item.get("fingerprint") or hashlib.sha256(
-        repr(sorted(labels.items())).encode()).hexdigest()[:16])
-    return Alert("alertmanager", str(item.get("status", "firing")) != "resolved",
-                 labels.get("alertname", "alert"), labels.get("severity", ""), service,
-                 environment, notes.get("summary") or notes.get("description", ""), key,
-                 labels.get(settings.target_label) or notes.get(settings.target_label, ""))
-
-
 def pagerduty(ctx: Context, runtime: Runtime, request: WebhookRequest) -> WebhookResponse | str:
     """Post a PagerDuty v3 incident event (triggered, reopened, resolved)."""
     secret = runtime.settings.pagerduty_secret
     if secret:
-        header = request.header(SIGNATURE_HEADER)
+        header = request.header(PAGERDUTY_HEADER)
         if not header:
-            return WebhookResponse(401, f"{SIGNATURE_HEADER} is missing\n")
-        if not signature_ok(secret, request.body, header):
-            return WebhookResponse(403, f"{SIGNATURE_HEADER} does not match the body\n")
-    payload = request.json()
-    event = payload.get("event") if isinstance(payload, dict) else None
-    if not isinstance(event, dict) or not isinstance(event.get("data"), dict):
-        raise UserError("expected a PagerDuty v3 webhook payload with an event")
-    kind = str(event.get("event_type", ""))
-    if kind not in FIRING_EVENTS + RESOLVED_EVENTS:
-        return WebhookResponse(202, f"event {one_line(kind, 64) or '(none)'} is not posted\n")
-    if not _first_time(ctx, str(event.get("id", ""))):
+            return WebhookResponse(401, f"{PAGERDUTY_HEADER} is missing\n")
+        if not parse.pagerduty_verify(secret, request.body, header):
+            return WebhookResponse(403, f"{PAGERDUTY_HEADER} does not match the body\n")
+    event = parse.pagerduty(request.json())
+    alert = event.alert(runtime.settings.pagerduty_services, runtime.settings.alert_environment)
+    if alert is None or alert.status not in ("firing", "resolved"):
+        return WebhookResponse(202, f"event {one_line(event.type, 64) or '(none)'} is not "
+                                    "posted\n")
+    if not _first_time(ctx, event.id):
         return "this event was already handled\n"
-    post(ctx, runtime, from_pagerduty(event["data"], kind in FIRING_EVENTS, runtime))
+    post(ctx, runtime, alert)
     return "posted 1 alert(s)\n"
-
-
-def from_pagerduty(data: Mapping[str, Any], firing: bool, runtime: Runtime) -> Alert:
-    settings = runtime.settings
-    service_field = data.get("service")
-    named = str(service_field.get("summary", "")) if isinstance(service_field, dict) else ""
-    service = settings.pagerduty_services.get(named, named)
-    priority = data.get("priority")
-    severity = str(priority.get("summary", "")) if isinstance(priority, dict) else ""
-    title = str(data.get("title", ""))
-    number = data.get("number")
-    name = f"PagerDuty #{number}" if number else "PagerDuty incident"
-    return Alert("pagerduty", firing, name, severity or str(data.get("urgency", "")), service,
-                 settings.alert_environment, title, str(data.get("id", "")))
-
-
-def signature_ok(secret: str, body: bytes, header: str) -> bool:
-    """True when one of the header's ``v1=<hex>`` signatures is the body's HMAC-SHA256."""
-    expected = "v1=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-    given = [part.strip() for part in header.split(",")]
-    return any(hmac.compare_digest(expected.encode(), part.encode()) for part in given)
 
 
 def post(ctx: Context, runtime: Runtime, alert: Alert) -> None:
@@ -180,13 +113,15 @@ def _automate(ctx: Context, runtime: Runtime, step: Any, alert: Alert, place: Pl
 
 def _targets(ctx: Context, runtime: Runtime, alert: Alert) -> tuple[str, ...]:
     """The alert's own target when it names one this bot can reach, else alert_targets."""
-    if alert.target:
+    label = runtime.settings.target_label
+    target = alert.labels.get(label) or alert.annotations.get(label, "")
+    if target:
         try:
-            ctx.say(alert.target, "")  # resolves the target; an empty text sends nothing
-            return (alert.target,)
+            ctx.say(target, "")  # resolves the target; an empty text sends nothing
+            return (target,)
         except ValueError:
             ctx.log.warning("runbooks: alert target %r is not reachable; using alert_targets",
-                            alert.target)
+                            target)
     return tuple(runtime.settings.alert_targets)
 
 
@@ -222,6 +157,3 @@ def _first_time(ctx: Context, event_id: str) -> bool:
         ctx.state[SEEN_KEY] = [*seen, event_id][-SEEN_KEEP:]
     return True
 
-
-def _strings(value: Any) -> dict[str, str]:
-    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
