@@ -14,11 +14,13 @@ handlers: the HTTP server's worker threads).
   rotation PagerDuty sends several, comma-separated, and one matching is enough.
 
 Text in an ``Alert`` is as the sender wrote it: make it one line (``kit.text``) before
-it is said.
+it is said. ``Alert.fields()`` and ``Alert.of_fields(...)`` carry an alert in a plugin
+event (``ctx.emit``: plain values only) and back.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
@@ -72,6 +74,22 @@ class Alert:
     @property
     def firing(self) -> bool:
         return self.status == "firing"
+
+    def fields(self) -> dict[str, Any]:
+        """The alert as plain values, for a plugin event."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return values | {"labels": dict(self.labels), "annotations": dict(self.annotations)}
+
+    @classmethod
+    def of_fields(cls, values: Mapping[str, Any]) -> Alert:
+        """The alert ``fields()`` gave; ``UserError`` naming what is missing or wrong."""
+        names = {f.name for f in dataclasses.fields(cls)} - {"labels", "annotations"}
+        found = {name: str(values[name]) for name in names if name in values}
+        try:
+            return cls(**found, labels=_strings(values.get("labels")),
+                       annotations=_strings(values.get("annotations")))
+        except TypeError as error:
+            raise UserError(f"not an alert: {error}") from None
 
     def line(self) -> str:
         """``[FIRING] DiskFull (critical) disk in prod: no space left on /var``."""

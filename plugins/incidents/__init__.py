@@ -19,24 +19,37 @@ The parts, one module per concept:
 - ``alerts`` (the webhooks) and ``intake`` (the rules): alerts in, from Alertmanager
   and PagerDuty; ``correlate``: related incidents, scored;
 - ``pages``, ``views``, ``signin`` and ``templates/``: the pages the http plugin serves
-  (``/incidents``, ``/incidents/<id>``), behind a reverse proxy's login or a token.
+  (``/incidents``, ``/incidents/<id>``), behind a reverse proxy's login or a token;
+- ``timeline``: plugin events: ``incidents.alert`` told to other plugins, and the
+  ``incidents.timeline`` lines they add (the runbooks plugin's steps and results).
 
 Threads: commands run on reactive threads; the ``backend`` poller checks the store
 (and, for ``auto``, brings PostgreSQL back) on its own thread; ``setup`` opens the
 store on the main thread, keeps the operations in ``ctx.shared.incidents`` for the
 handlers (and the alerts' ``Intake`` in ``ctx.shared.intake``), and its teardown
-closes the store. The webhooks and the pages run on the http plugin's worker threads.
+closes the store. The webhooks and the pages run on the http plugin's worker threads;
+``on_timeline`` on the thread of the plugin that sent the line.
 ``report`` (asked from any thread) gives the store in use, for ``!status`` and
 ``/healthz``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from univac import Context, PluginError, WebhookRequest, WebhookResponse, command, every, webhook
+from univac import (
+    Context,
+    PluginError,
+    WebhookRequest,
+    WebhookResponse,
+    command,
+    every,
+    on,
+    webhook,
+)
 
-from . import alerts, commands, compat, pages, views
+from . import alerts, commands, compat, pages, timeline, views
 from .intake import Intake
 from .service import Incidents
 from .settings import Settings
@@ -44,7 +57,7 @@ from .stores.configured import open_store
 from .tracker import tracker_for
 
 __all__ = ["Settings", "alertmanager", "backend", "corto", "corto_names", "incident",
-           "incident_page", "incidents_page", "pagerduty", "report", "setup"]
+           "incident_page", "incidents_page", "on_timeline", "pagerduty", "report", "setup"]
 
 
 def setup(ctx: Context[Settings]) -> Callable[[], None]:
@@ -132,6 +145,12 @@ def alertmanager(ctx: Context[Settings], request: WebhookRequest) -> WebhookResp
 def pagerduty(ctx: Context[Settings], request: WebhookRequest) -> WebhookResponse | str:
     """PagerDuty v3 incident events, signed: each opens an incident or joins one."""
     return alerts.pagerduty(ctx, _intake(ctx), request)
+
+
+@on(timeline.TIMELINE_TOPIC)
+def on_timeline(ctx: Context[Settings], event: Mapping[str, Any]) -> None:
+    """Another plugin's line for an incident's timeline (a runbook step, its result)."""
+    timeline.record(ctx, _incidents(ctx), event)
 
 
 # Pages (docs/incidents.md, "Pages"): one route and one template each -------------------

@@ -15,6 +15,8 @@ New incidents are announced in one message per target (``alert_targets``, else t
 incident and an incident the alerts resolved. A target that is one of ``channels``
 gets the details; any other only the incident's id and where to ask (``privacy``).
 Every alert is counted: ``incident_alerts_total{source, outcome}`` on ``/metrics``.
+Then each alert that opened or joined an incident is told to other plugins
+(``incidents.alert``, see ``timeline``): the runbooks plugin offers its step.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from univac.kit import alerts as parse
 from univac.kit.alerts import PAGERDUTY_HEADER, Alert
 from univac.kit.text import one_line
 
-from . import render
+from . import render, timeline
 from .intake import OUTCOMES, Intake, Taken
 from .privacy import where_to_look
 from .settings import Settings
@@ -87,6 +89,9 @@ def take(ctx: Context[Settings], intake: Intake, alerts: Sequence[Alert]
         return WebhookResponse(503, "the incident store cannot save alerts right now\n")
     finally:
         announce(ctx, taken)
+        for alert, one in zip(alerts, taken, strict=False):
+            if one.incident is not None:
+                timeline.tell_alert(ctx, one.incident.id, one.number, one.outcome, alert)
     counts = ", ".join(f"{outcomes[name]} {name}" for name in OUTCOMES if outcomes[name])
     return f"{len(alerts)} alert(s): {counts or 'none'}\n"
 
