@@ -1,7 +1,8 @@
 """Incidents in chat, on any transport: Corto's workflow on the incident log's stores.
 
 ``!incident <subcommand>`` (``!inc``): create, list, show, log, sev, coordinator,
-resolve, close, reopen, note, notes, followup, followups, status, help. With
+resolve, close, reopen, note, notes, followup, followups, recurrence, postmortem,
+status, help. With
 ``corto_compat = true``, Corto's own lines work too (``univac: create <title>``,
 ``univac: set-coordinator <id> <user>``...). docs/incidents.md is the full page.
 
@@ -14,10 +15,15 @@ The parts, one module per concept:
 - ``shifts``: handover shifts; ``document``: each incident's working document;
 - ``stores``: ``jsonl`` (the default), ``postgres`` and ``auto``;
 - ``tracker``: where incidents are mirrored (none yet);
-- ``cli``: ``univac incidents migrate [--dry-run]``.
+- ``recurrence``: incidents per service and signature over 7 and 30 days; ``history``:
+  an incident's status and severity at a moment; ``digest`` (and ``digest_markdown``):
+  the weekly digest, written by ``weekly``; ``postmortem``: a draft from the timeline;
+- ``cli``: ``univac incidents migrate [--dry-run]`` and ``gate`` (``gate``, read from
+  the store with ``offline``).
 
 Threads: commands run on reactive threads; the ``backend`` poller checks the store
-(and, for ``auto``, brings PostgreSQL back) on its own thread; ``setup`` opens the
+(and, for ``auto``, brings PostgreSQL back) on its own thread; the ``weekly_digest``
+and ``digest_catchup`` pollers write the weekly digest on theirs; ``setup`` opens the
 store on the main thread, keeps the operations in ``ctx.shared.incidents`` for the
 handlers, and its teardown closes the store. ``report`` (asked from any thread) gives
 the store in use, for ``!status`` and ``/healthz``.
@@ -27,15 +33,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from univac import Context, PluginError, command, every
+from univac import Context, PluginError, Skip, command, every
 
-from . import commands, compat
+from . import commands, compat, weekly
 from .service import Incidents
 from .settings import Settings
 from .stores.configured import open_store
 from .tracker import tracker_for
 
-__all__ = ["Settings", "backend", "corto", "corto_names", "incident", "report", "setup"]
+__all__ = ["Settings", "backend", "corto", "corto_names", "digest_catchup", "incident",
+           "report", "setup", "weekly_digest"]
 
 
 def setup(ctx: Context[Settings]) -> Callable[[], None]:
@@ -72,7 +79,8 @@ def incident(ctx: Context[Settings], *, subcommand: str = "") -> str | None:
     """Incidents: create, list, show, log, resolve... (incident help lists them all).
 
     Subcommands: create, list, show, log, sev, coordinator, resolve, close, reopen,
-    note, notes, followup, followups, status; ``incident help <subcommand>`` explains one.
+    note, notes, followup, followups, recurrence, postmortem, status; ``incident help
+    <subcommand>`` explains one.
     """
     return commands.run(ctx, _incidents(ctx), subcommand,
                         commands.Form(f"{ctx.bot.prefix}incident ", {}))
@@ -103,3 +111,15 @@ def backend(ctx: Context[Settings]) -> None:
     health = incidents.health()
     fallback = health.store == "auto" and health.active == "jsonl"
     ctx.gauge("incident_store_fallback", 1.0 if fallback else 0.0)
+
+
+@every(setting="digest_schedule")
+def weekly_digest(ctx: Context[Settings]) -> Skip | None:
+    """Write the weekly digest of the week that ended, and post its counts."""
+    return weekly.run(ctx, _incidents(ctx))
+
+
+@every(3600)
+def digest_catchup(ctx: Context[Settings]) -> Skip | None:
+    """Soon after start, then hourly: write a weekly digest the bot missed while down."""
+    return weekly.run(ctx, _incidents(ctx))

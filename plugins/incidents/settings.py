@@ -12,9 +12,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from univac import SettingsError
+from univac import Calendar, SettingsError, Target
 
 from .model import SEVERITIES
+from .recurrence import Thresholds
 from .shifts import Shifts
 
 
@@ -77,6 +78,25 @@ class Settings:
     show_events: int = 5
     max_lines: int = 15
     """Lines in one reply at most; the rest is summarised."""
+    # Recurrence, digest, gate
+    recurrence_service_7d: int = 3
+    """A service is flagged with this many incidents or more in 7 days..."""
+    recurrence_service_30d: int = 5
+    """... or this many in 30 days."""
+    recurrence_signature_7d: int = 2
+    """An alert signature is flagged with this many incidents or more in 7 days..."""
+    recurrence_signature_30d: int = 3
+    """... or this many in 30 days."""
+    digest_schedule: str = "mon 08:00 UTC"
+    """When the weekly digest of the week that ended is written (a calendar)."""
+    digest_targets: tuple[Target, ...] = ()
+    """Where the digest's summary (counts only) is posted: ``irc:#sre``; empty: nowhere."""
+    reports_folder: str = ""
+    """Holds ``incidents/weekly/YYYY-WW.json`` and ``.md``; empty: ``reports`` in the
+    bot's state folder."""
+    digest_link_base: str = ""
+    """The public base URL of the bot's pages (``https://bot.example.org``): the summary
+    links ``<base>/incidents/weekly/YYYY-WW``; empty: it names the file."""
 
     def __post_init__(self) -> None:
         problems = {key: reason for key, reason in self._problems() if reason}
@@ -103,7 +123,7 @@ class Settings:
         if not (1 <= self.max_lines <= 200 and 0 <= self.show_events <= 50):
             found.append(("max_lines", "max_lines must be 1..200 and show_events 0..50"))
         found.append(("document_url", _template_problem(self.document_url)))
-        return found
+        return found + _weekly_problems(self)
 
     @property
     def check_every(self) -> Period:
@@ -120,6 +140,19 @@ class Settings:
         if self.folder:
             return Path(self.folder).expanduser()
         return data_dir
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """When recurrence flags a service or a signature."""
+        return Thresholds(self.recurrence_service_7d, self.recurrence_service_30d,
+                          self.recurrence_signature_7d, self.recurrence_signature_30d)
+
+    def digest_folder(self, data_dir: Path) -> Path:
+        """Where the weekly digests are: ``<reports_folder>/incidents/weekly``, the reports
+        folder being ``reports`` in the state folder (the parent of ``data_dir``) unless set."""
+        reports = Path(self.reports_folder).expanduser() if self.reports_folder else \
+            data_dir.parent / "reports"
+        return reports / "incidents" / "weekly"
 
 
 def _template_problem(template: str) -> str:
@@ -142,3 +175,18 @@ def _dsn_problem(dsn: str) -> str:
     except Error:  # its text would quote the secret
         return "not a PostgreSQL connection string (key=value pairs or a postgresql:// URI)"
     return ""
+
+
+def _weekly_problems(settings: Settings) -> list[tuple[str, str]]:
+    """The recurrence and digest settings' problems."""
+    found = [(key, "must be 1 or more") for key in (
+        "recurrence_service_7d", "recurrence_service_30d", "recurrence_signature_7d",
+        "recurrence_signature_30d") if getattr(settings, key) < 1]
+    try:
+        Calendar.parse(settings.digest_schedule)
+    except ValueError as error:
+        found.append(("digest_schedule", str(error)))
+    base = settings.digest_link_base
+    if base and not base.startswith(("https://", "http://")):
+        found.append(("digest_link_base", "expected an http(s):// URL"))
+    return found
