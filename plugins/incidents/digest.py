@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from . import digest_markdown, history
-from .digest_markdown import span
 from .model import (
     FOLLOWUP,
     FOLLOWUP_STATUS,
@@ -50,6 +49,7 @@ from .model import (
     timestamp,
 )
 from .recurrence import Count, Thresholds, count, signature_of
+from .render import span
 from .stores.lines import write_file
 
 FORMAT = 1

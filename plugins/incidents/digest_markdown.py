@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from univac.kit.text import one_line
 
 from .model import parse_time
+from .render import span
 
 if TYPE_CHECKING:
     from .digest import Digest, Entry
@@ -78,18 +79,6 @@ def _overdue(made: Digest) -> list[str]:
     return [f"- `{o.incident}` follow-up {o.number} ({o.priority}, {_text(o.owner, 60)}, due "
             f"{o.due}, {o.days_overdue} day(s) overdue): {_text(o.title, TITLE_CHARS)}"
             for o in made.overdue_followups]
-
-
-def span(seconds: int) -> str:
-    """``3d 4h``, ``2h 13m``, ``12m``, ``40s``."""
-    days, rest = divmod(max(0, seconds), 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m" if minutes else f"{secs}s"
 
 
 def _when(stamp: str | None) -> str:

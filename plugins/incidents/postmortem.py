@@ -17,10 +17,9 @@ from typing import Any
 
 from univac.kit.text import one_line
 
-from .digest_markdown import span
 from .model import Event, Incident, followups, parse_time, timestamp
 from .recurrence import signature_of
-from .render import who
+from .render import span, who
 
 NAME = "postmortem"
 BOXES = {"open": "[ ]", "done": "[x]"}

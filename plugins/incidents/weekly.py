@@ -65,7 +65,7 @@ def run(ctx: Context[Settings], incidents: Incidents) -> Skip | None:
         if now - fired > LATE:
             line += f" (late: the bot was not running at {fired:%a %Y-%m-%d %H:%M %Z})"
         for target in settings.digest_targets:
-            ctx.say(target, line)
+            ctx.say(target, line)  # each "transport:target", checked when the config is read
         ctx.state[KEY] = {"week": str(week)}
     return None
 
