@@ -1,7 +1,8 @@
 """Incidents in chat, on any transport: Corto's workflow on the incident log's stores.
 
 ``!incident <subcommand>`` (``!inc``): create, list, show, log, sev, coordinator,
-resolve, close, reopen, note, notes, followup, followups, status, correlate, help. With
+resolve, close, reopen, note, notes, followup, followups, recurrence, postmortem,
+status, correlate, help. With
 ``corto_compat = true``, Corto's own lines work too (``univac: create <title>``,
 ``univac: set-coordinator <id> <user>``...). docs/incidents.md is the full page.
 
@@ -15,7 +16,11 @@ The parts, one module per concept:
 - ``stores``: ``jsonl`` (the default), ``postgres`` and ``auto``;
 - ``tracker``: where incidents are mirrored: nowhere, or Phabricator (``phabricator``
   over ``conduit``);
-- ``cli``: ``univac incidents migrate [--dry-run]``;
+- ``recurrence``: incidents per service and signature over 7 and 30 days; ``history``:
+  an incident's status and severity at a moment; ``digest`` (and ``digest_markdown``):
+  the weekly digest, written by ``weekly``; ``postmortem``: a draft from the timeline;
+- ``cli``: ``univac incidents migrate [--dry-run]`` and ``gate`` (``gate``, read from
+  the store with ``offline``);
 - ``alerts`` (the webhooks) and ``intake`` (the rules): alerts in, from Alertmanager
   and PagerDuty; ``correlate``: related incidents, scored;
 - ``pages``, ``views``, ``signin`` and ``templates/``: the pages the http plugin serves
@@ -24,7 +29,8 @@ The parts, one module per concept:
   ``incidents.timeline`` lines they add (the runbooks plugin's steps and results).
 
 Threads: commands run on reactive threads; the ``backend`` poller checks the store
-(and, for ``auto``, brings PostgreSQL back) on its own thread; ``setup`` opens the
+(and, for ``auto``, brings PostgreSQL back) on its own thread; the ``weekly_digest``
+and ``digest_catchup`` pollers write the weekly digest on theirs; ``setup`` opens the
 store on the main thread, keeps the operations in ``ctx.shared.incidents`` for the
 handlers (and the alerts' ``Intake`` in ``ctx.shared.intake``), and its teardown
 closes the store. The webhooks and the pages run on the http plugin's worker threads;
@@ -41,6 +47,7 @@ from typing import Any
 from univac import (
     Context,
     PluginError,
+    Skip,
     WebhookRequest,
     WebhookResponse,
     command,
@@ -49,15 +56,16 @@ from univac import (
     webhook,
 )
 
-from . import alerts, commands, compat, pages, timeline, views
+from . import alerts, commands, compat, pages, timeline, views, weekly
 from .intake import Intake
 from .service import Incidents
 from .settings import Settings
 from .stores.configured import open_store
 from .tracker import tracker_for
 
-__all__ = ["Settings", "alertmanager", "backend", "corto", "corto_names", "incident",
-           "incident_page", "incidents_page", "on_timeline", "pagerduty", "report", "setup"]
+__all__ = ["Settings", "alertmanager", "backend", "corto", "corto_names", "digest_catchup",
+           "incident", "incident_page", "incidents_page", "on_timeline", "pagerduty",
+           "report", "setup", "weekly_digest"]
 
 
 def setup(ctx: Context[Settings]) -> Callable[[], None]:
@@ -96,8 +104,8 @@ def incident(ctx: Context[Settings], *, subcommand: str = "") -> str | None:
     """Incidents: create, list, show, log, resolve... (incident help lists them all).
 
     Subcommands: create, list, show, log, sev, coordinator, resolve, close, reopen,
-    note, notes, followup, followups, status, correlate; ``incident help <subcommand>``
-    explains one.
+    note, notes, followup, followups, recurrence, postmortem, status, correlate;
+    ``incident help <subcommand>`` explains one.
     """
     return commands.run(ctx, _incidents(ctx), subcommand,
                         commands.Form(f"{ctx.bot.prefix}incident ", {}))
@@ -128,6 +136,18 @@ def backend(ctx: Context[Settings]) -> None:
     health = incidents.health()
     fallback = health.store == "auto" and health.active == "jsonl"
     ctx.gauge("incident_store_fallback", 1.0 if fallback else 0.0)
+
+
+@every(setting="digest_schedule")
+def weekly_digest(ctx: Context[Settings]) -> Skip | None:
+    """Write the weekly digest of the week that ended, and post its counts."""
+    return weekly.run(ctx, _incidents(ctx))
+
+
+@every(3600)
+def digest_catchup(ctx: Context[Settings]) -> Skip | None:
+    """Soon after start, then hourly: write a weekly digest the bot missed while down."""
+    return weekly.run(ctx, _incidents(ctx))
 
 
 def _intake(ctx: Context[Settings]) -> Intake:

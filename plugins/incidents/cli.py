@@ -1,13 +1,19 @@
 """``univac incidents ...``: the incidents plugin's command-line tool. Main thread, no bot.
 
     univac incidents migrate [--dry-run] [--config FILE]
+    univac incidents gate --service S [--env E] [--strict] [--json] [--details]
+                          [--config FILE]
 
 ``migrate`` creates the PostgreSQL tables (``incidents``, ``incident_events``,
 ``incident_artifacts``) if they are missing, with the ``dsn`` of ``[plugins.incidents]``
 (secrets from ``dsn_file``/``dsn_env``), and prints the statements; running it again
 changes nothing. ``--dry-run`` prints the statements without connecting (no
 configuration needed). Exit codes: 0 done, 1 a configuration or database problem, 2 a
-command-line mistake. Later subcommands (a release gate) go beside ``migrate``.
+command-line mistake.
+
+``gate`` is the release gate (``gate.py``): exit 0 pass, 1 blocked (open P0/P1
+incidents or overdue follow-ups of the service), 2 a command-line mistake, 3 the
+configuration or the store could not be read.
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from univac import ConfigError, StoreError, plugin_settings
 
+from . import gate
 from .stores.configured import postgres_of
 from .stores.postgres import DDL
 
@@ -44,7 +52,24 @@ def _parser() -> argparse.ArgumentParser:
     migrate.add_argument("--config", type=Path, default=None,
                          help="TOML file (default: $UNIVAC_CONFIG)")
     migrate.set_defaults(handler=_migrate)
+    _gate_parser(actions)
     return parser
+
+
+def _gate_parser(actions: Any) -> None:
+    checks = actions.add_parser(
+        "gate", help="exit 1 when a service has open P0/P1 incidents or overdue follow-ups",
+        description="Block a release: exit 0 pass, 1 blocked, 2 a command-line mistake, "
+                    "3 the configuration or the store could not be read.")
+    checks.add_argument("--service", required=True, help="the service to release")
+    checks.add_argument("--env", default="", help="its environment (default: any)")
+    checks.add_argument("--strict", action="store_true", help="P2 incidents and follow-ups "
+                        "due today block too")
+    checks.add_argument("--json", action="store_true", help="print one JSON object")
+    checks.add_argument("--details", action="store_true", help="show titles and owners")
+    checks.add_argument("--config", type=Path, default=None,
+                        help="TOML file (default: $UNIVAC_CONFIG)")
+    checks.set_defaults(handler=gate.run)
 
 
 def _migrate(args: argparse.Namespace) -> int:

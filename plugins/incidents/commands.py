@@ -20,7 +20,7 @@ from typing import Any
 from univac import Context, StoreError, UserError
 from univac.kit.text import one_line
 
-from . import correlate, render
+from . import correlate, postmortem, render
 from .model import SEVERITIES, severity_of
 from .privacy import Access, access_of, refusal, viewers_only, where_to_look
 from .service import Actor, Done, Incidents
@@ -262,6 +262,30 @@ def followups(call: Call, rest: str) -> Reply:
     return render.bounded(lines, call.settings.max_lines, "narrow it down: followups <service>")
 
 
+def recurrence(call: Call, rest: str) -> Reply:
+    service = _one_word(rest, "service")
+    counts = call.incidents.recurrence(call.now, service)
+    whose = f" of {service}" if service else ""
+    if not counts:
+        return f"No incidents{whose} in the last 30 days."
+    flagged = sum(c.flagged for c in counts)
+    if not call.access.details:
+        return f"{flagged} service(s) or alert signature(s){whose} flagged for recurrence; " \
+               f"{_ask(call)}."
+    lines = [f"Incidents{whose} in the last 7 and 30 days, {flagged} flagged:"]
+    lines += [c.line(call.settings.thresholds) for c in counts]
+    return render.bounded(lines, call.settings.max_lines, "narrow it down: recurrence <service>")
+
+
+def postmortem_(call: Call, rest: str) -> Reply:
+    ref = _one_word(rest, "id", required=True)
+    make = postmortem.maker(call.incidents.store, call.actor.nick, call.now)
+    done, artifact = call.incidents.attach(ref, make, call.actor, call.now)
+    call.done(done)
+    where = postmortem.where(call.incidents.health().active)
+    return _lagging(f"Postmortem draft of {done.incident.id}: {artifact.path} {where}.", done)
+
+
 def status(call: Call, rest: str) -> Reply:
     health = call.incidents.health()
     head = f"Incident store: {health.store}, writing to {health.active}"
@@ -368,6 +392,11 @@ SUBS: dict[str, Sub] = {sub.name: sub for sub in (
         "add a follow-up to an incident, or change one's status", followup),
     Sub("followups", False, "read follow-ups", "followups [service]",
         "open follow-ups, the overdue marked", followups),
+    Sub("recurrence", False, "read incidents", "recurrence [service]",
+        "incidents per service and alert signature over 7 and 30 days, flagged first",
+        recurrence),
+    Sub("postmortem", True, "draft postmortems", "postmortem <id>",
+        "write a postmortem draft from the timeline, kept as an artifact", postmortem_),
     Sub("status", False, "read incidents", "status", "which store is in use", status),
     Sub("correlate", False, "read incidents", correlate.USAGE, correlate.SUMMARY,
         correlate.subcommand),

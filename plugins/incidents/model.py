@@ -9,7 +9,8 @@ tables ``incidents``, ``incident_events`` and ``incident_artifacts``):
   ``inc_YYYYMMDD_HHMM_<rand>`` (UTC), ``<rand>`` six lowercase hex digits, never all
   digits, so that a short id never looks like a number from ``list``.
 - ``Event``: one entry of a timeline, typed (``created``, ``comment``, ``severity``,
-  ``coordinator``, ``status``, ``followup``, ``followup_status``, ``handover_note``),
+  ``coordinator``, ``status``, ``followup``, ``followup_status``, ``handover_note``,
+  ``artifact``),
   with who (the transport identity), when, a message and ``meta``. Handover notes
   belong to no incident (``incident_id`` null).
 - ``Artifact``: a file attached to an incident (json, md or txt, at most 2 MB).
@@ -42,6 +43,8 @@ MAX_ARTIFACT_BYTES = 2 * 1024 * 1024
 CREATED, COMMENT, SEVERITY, COORDINATOR, STATUS = (
     "created", "comment", "severity", "coordinator", "status")
 FOLLOWUP, FOLLOWUP_STATUS, NOTE = "followup", "followup_status", "handover_note"
+ATTACHED = "artifact"
+"""An artifact added to an incident after its creation (a postmortem draft)."""
 INCIDENT_ID = re.compile(r"inc_\d{8}_\d{4}_[0-9a-z]+")
 SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}")
 

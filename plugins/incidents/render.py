@@ -21,8 +21,12 @@ TITLE_CHARS = 200
 
 def age(since: str, now: datetime) -> str:
     """``2h 13m``, ``3d 4h``, ``12m``, ``40s`` from a record's timestamp to ``now``."""
-    seconds = max(0, int((now - parse_time(since)).total_seconds()))
-    days, rest = divmod(seconds, 86400)
+    return span(int((now - parse_time(since)).total_seconds()))
+
+
+def span(seconds: int) -> str:
+    """``3d 4h``, ``2h 13m``, ``12m``, ``40s`` (a negative span is ``0s``)."""
+    days, rest = divmod(max(0, seconds), 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
     if days:

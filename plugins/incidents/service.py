@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from . import document
 from .model import (
+    ATTACHED,
     COMMENT,
     COORDINATOR,
     CREATED,
@@ -44,6 +45,7 @@ from .model import (
     timestamp,
     transition,
 )
+from .recurrence import Count, count
 from .settings import Settings
 from .shifts import Shift
 from .stores import Health, IncidentStore
@@ -113,6 +115,10 @@ class Incidents:
                  for f in followups(self.store.events(types=(FOLLOWUP, FOLLOWUP_STATUS)))
                  if f.status == "open" and f.incident_id in incidents]
         return sorted(found, key=lambda pair: (pair[1].due, pair[0].id, pair[1].number))
+
+    def recurrence(self, now: datetime, service: str = "") -> list[Count]:
+        """Incidents per service and signature in the 7 and 30 days before ``now``."""
+        return count(self.store.incidents(), now, self.settings.thresholds, service)
 
     def health(self) -> Health:
         return self.store.health()
@@ -216,6 +222,19 @@ class Incidents:
         done = self._change(ref, actor, now, change)
         mine = followups(self.store.events(done.incident.id, (FOLLOWUP, FOLLOWUP_STATUS)))
         return done, mine[number - 1]
+
+    def attach(self, ref: str, make: Callable[[Incident], tuple[str, bytes]], actor: Actor,
+               now: datetime) -> tuple[Done, Artifact]:
+        """Add the artifact ``make(incident)`` names and fills (checked as every artifact
+        is), with an ``artifact`` event on the timeline."""
+        with self._lock:
+            number, incident = self.find(ref)
+            name, content = make(incident)
+            artifact = self._artifact(incident, name, content, actor, now)
+            event = self._event(incident.id, ATTACHED, name, actor, now,
+                                {"artifact": artifact.id, "name": name})
+            self.store.write(Batch(events=(event,), artifacts=((artifact, content),)))
+            return self._mirrored(incident, event, number, now), artifact
 
     def note(self, text: str, actor: Actor, now: datetime) -> Shift:
         """Add a handover note to the current shift."""

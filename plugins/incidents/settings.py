@@ -12,10 +12,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from univac import SettingsError, Target
+from univac import Calendar, SettingsError, Target
 
 from . import phabricator, signin
 from .model import SEVERITIES
+from .recurrence import Thresholds
 from .shifts import Shifts
 
 ALERT_SEVERITIES = {"critical": "P1", "high": "P1", "error": "P2", "warning": "P3",
@@ -141,6 +142,25 @@ class Settings:
     """``correlate``: incidents this far apart or more get nothing for time."""
     correlate_top: int = 3
     """``correlate``: how many related incidents are listed."""
+    # Recurrence, digest, gate
+    recurrence_service_7d: int = 3
+    """A service is flagged with this many incidents or more in 7 days..."""
+    recurrence_service_30d: int = 5
+    """... or this many in 30 days."""
+    recurrence_signature_7d: int = 2
+    """An alert signature is flagged with this many incidents or more in 7 days..."""
+    recurrence_signature_30d: int = 3
+    """... or this many in 30 days."""
+    digest_schedule: str = "mon 08:00 UTC"
+    """When the weekly digest of the week that ended is written (a calendar)."""
+    digest_targets: tuple[Target, ...] = ()
+    """Where the digest's summary (counts only) is posted: ``irc:#sre``; empty: nowhere."""
+    reports_folder: str = ""
+    """Holds ``incidents/weekly/YYYY-WW.json`` and ``.md``; empty: ``reports`` in the
+    bot's state folder."""
+    digest_link_base: str = ""
+    """The public base URL of the bot's pages (``https://bot.example.org``): the summary
+    links ``<base>/incidents/weekly/YYYY-WW``; empty: it names the file."""
 
     def __post_init__(self) -> None:
         problems = {key: reason for key, reason in self._problems() if reason}
@@ -170,7 +190,7 @@ class Settings:
         found += phabricator.settings_problems(self)
         found += signin.problems(self)
         found += _alert_problems(self)
-        return found
+        return found + _weekly_problems(self)
 
     @property
     def check_every(self) -> Period:
@@ -187,6 +207,19 @@ class Settings:
         if self.folder:
             return Path(self.folder).expanduser()
         return data_dir
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """When recurrence flags a service or a signature."""
+        return Thresholds(self.recurrence_service_7d, self.recurrence_service_30d,
+                          self.recurrence_signature_7d, self.recurrence_signature_30d)
+
+    def digest_folder(self, data_dir: Path) -> Path:
+        """Where the weekly digests are: ``<reports_folder>/incidents/weekly``, the reports
+        folder being ``reports`` in the state folder (the parent of ``data_dir``) unless set."""
+        reports = Path(self.reports_folder).expanduser() if self.reports_folder else \
+            data_dir.parent / "reports"
+        return reports / "incidents" / "weekly"
 
 
 def _alert_problems(settings: Settings) -> list[tuple[str, str]]:
@@ -223,3 +256,18 @@ def _dsn_problem(dsn: str) -> str:
     except Error:  # its text would quote the secret
         return "not a PostgreSQL connection string (key=value pairs or a postgresql:// URI)"
     return ""
+
+
+def _weekly_problems(settings: Settings) -> list[tuple[str, str]]:
+    """The recurrence and digest settings' problems."""
+    found = [(key, "must be 1 or more") for key in (
+        "recurrence_service_7d", "recurrence_service_30d", "recurrence_signature_7d",
+        "recurrence_signature_30d") if getattr(settings, key) < 1]
+    try:
+        Calendar.parse(settings.digest_schedule)
+    except ValueError as error:
+        found.append(("digest_schedule", str(error)))
+    base = settings.digest_link_base
+    if base and not base.startswith(("https://", "http://")):
+        found.append(("digest_link_base", "expected an http(s):// URL"))
+    return found

@@ -52,7 +52,7 @@ def test_a_document_link_template_points_elsewhere(incidents_bot):
 def test_the_backend_poller_reports_the_store(incidents_bot):
     bot = incidents_bot("status")
     assert bot.tick("incidents.backend") == []
-    (poller,) = bot.bot.status().pollers
+    poller = next(p for p in bot.bot.status().pollers if p.name == "incidents.backend")
     assert (poller.name, poller.runs, poller.failures, poller.schedule) == (
         "incidents.backend", 1, 0, "every 300 s")
     assert ask(bot, "!inc status").startswith("Incident store: jsonl, writing to jsonl: ")
