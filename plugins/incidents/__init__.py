@@ -24,7 +24,8 @@ The parts, one module per concept:
 - ``alerts`` (the webhooks) and ``intake`` (the rules): alerts in, from Alertmanager
   and PagerDuty; ``correlate``: related incidents, scored;
 - ``pages``, ``views``, ``signin`` and ``templates/``: the pages the http plugin serves
-  (``/incidents``, ``/incidents/<id>``), behind a reverse proxy's login or a token;
+  (``/incidents``, ``/incidents/<id>``, ``/incidents/weekly/<YYYY-Www>``), behind a
+  reverse proxy's login or a token;
 - ``timeline``: plugin events: ``incidents.alert`` told to other plugins, and the
   ``incidents.timeline`` lines they add (the runbooks plugin's steps and results).
 
@@ -65,7 +66,7 @@ from .tracker import tracker_for
 
 __all__ = ["Settings", "alertmanager", "backend", "corto", "corto_names", "digest_catchup",
            "incident", "incident_page", "incidents_page", "on_timeline", "pagerduty",
-           "report", "setup", "weekly_digest"]
+           "report", "setup", "week_page", "weekly_digest", "weekly_page"]
 
 
 def setup(ctx: Context[Settings]) -> Callable[[], None]:
@@ -180,6 +181,23 @@ def on_timeline(ctx: Context[Settings], event: Mapping[str, Any]) -> None:
 def incidents_page(ctx: Context[Settings], request: WebhookRequest) -> WebhookResponse:
     """``/incidents``: the open and recent incidents, by service and severity."""
     return pages.serve(ctx, request, views.index)
+
+
+@webhook("/incidents/weekly", methods=("GET",), own_auth=True)
+def weekly_page(ctx: Context[Settings], request: WebhookRequest) -> WebhookResponse:
+    """``/incidents/weekly``: the weekly digests written, newest first."""
+    return pages.serve(ctx, request, _weekly(ctx))
+
+
+@webhook("/incidents/weekly/*", methods=("GET",), own_auth=True)
+def week_page(ctx: Context[Settings], request: WebhookRequest) -> WebhookResponse:
+    """``/incidents/weekly/<YYYY-Www>``: one week's digest."""
+    return pages.serve(ctx, request, _weekly(ctx))
+
+
+def _weekly(ctx: Context[Settings]) -> Callable[[pages.Visit], pages.Page]:
+    folder = ctx.config.digest_folder(ctx.data_dir)
+    return lambda visit: views.weekly(visit, folder)
 
 
 @webhook("/incidents/*", methods=("GET",), own_auth=True)

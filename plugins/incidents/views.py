@@ -4,7 +4,10 @@
   ones (changed within ``page_recent_s``), filtered by ``?service=`` and
   ``?severity=``;
 - ``incident``: ``/incidents/<id>``, one incident: its facts, whole timeline,
-  follow-ups and artifacts; ``/incidents/<id>/<artifact>`` shows one artifact's text.
+  follow-ups and artifacts; ``/incidents/<id>/<artifact>`` shows one artifact's text;
+- ``weekly``: ``/incidents/weekly`` (the weeks written, newest first) and
+  ``/incidents/weekly/<YYYY-Www>``, that week's digest as the poller wrote it
+  (``digest.py``); a reader who is no viewer sees its counts only.
 
 ``<id>`` is what chat takes: the full id, its last part, its number or a tracker's
 reference. A viewer sees the details; a reader who is no viewer sees that the incidents
@@ -14,10 +17,11 @@ exist and nothing more (``pages.py``). Times are shown in the shift zone.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from . import document
+from . import digest, document
 from .model import (
     FOLLOWUP,
     FOLLOWUP_STATUS,
@@ -32,10 +36,11 @@ from .model import (
 )
 from .pages import NotFound, Page, Visit
 from .privacy import viewers_only
-from .render import age, who
+from .render import age, span, who
 
 MAX_EVENTS = 2000
 SERVICE_CHARS = 100
+MAX_WEEKS = 260
 
 
 def index(visit: Visit) -> Page:
@@ -93,6 +98,36 @@ def incident(visit: Visit) -> Page:
                       for a in artifacts],
     }
     return Page("incident.html", data)
+
+
+def weekly(visit: Visit, folder: Path) -> Page:
+    """``/incidents/weekly`` (the weeks written) and ``/incidents/weekly/<week>``."""
+    parts = visit.parts[1:]
+    if not parts:
+        weeks = sorted((w for w in (_week(p.stem) for p in folder.glob("*-W*.json")) if w),
+                       reverse=True)[:MAX_WEEKS]
+        return Page("weeks.html", {"title": "Weekly digests", "weeks": [str(w) for w in weeks],
+                                   "schedule": visit.settings.digest_schedule})
+    week = _week(parts[0]) if len(parts) == 1 else None
+    if week is None:
+        raise NotFound("No such page: a week is written like 2026-W09.")
+    try:
+        made = digest.load(folder, week)
+    except FileNotFoundError:
+        raise NotFound(f"No digest for {week}: each is written after its week ends "
+                       f"({visit.settings.digest_schedule}).") from None
+    return Page("weekly.html", {"title": f"Incident digest {week}", "d": made,
+                                "counts": made.counts, "details": visit.details,
+                                "hidden": viewers_only(visit.settings),
+                                "mttr": span(made.mean_time_to_resolve_s)
+                                if made.mean_time_to_resolve_s is not None else ""})
+
+
+def _week(text: str) -> digest.Week | None:
+    try:
+        return digest.Week.parse(text)
+    except ValueError:
+        return None
 
 
 def _artifact(visit: Visit, found: Incident, name: str) -> Page:

@@ -26,7 +26,9 @@ import pytest
 from bs4 import BeautifulSoup
 
 from tests.plugins.incidents.helpers import Clock, ask, created_id
+from tests.plugins.incidents.week import write_store
 from tests.plugins.test_http import HTTP_LOG, served_port
+from univac.plugins.incidents import digest
 from univac.testing import Harness
 
 pytestmark = pytest.mark.integration
@@ -86,6 +88,7 @@ def proxied(univac_bot: Callable[..., Harness], tmp_path: Path,
     proxy's base URL."""
     settings = {"incidents": {"writers": "sre", "folder": str(tmp_path / "incidents"),
                               "shift_zone": "Europe/Berlin",
+                              "reports_folder": str(tmp_path / "reports"),
                               "page_user_header": "X-Forwarded-User",
                               "page_proxies": [PROXY_ADDRESS]},
                 "http": {"port": 0, "idle_timeout_s": 5}}
@@ -151,3 +154,19 @@ def test_an_incident_page_in_chromium_on_a_phone(proxied, tmp_path: Path) -> Non
     direct = browse(tmp_path, f"http://127.0.0.1:{port}/hooks/incidents/{found}",
                     "--dump-dom").stdout
     assert "Sign in to see incidents." in direct and "Gateway" not in direct
+
+
+def test_a_weekly_digest_page_in_chromium_on_a_phone(proxied, tmp_path: Path) -> None:
+    made = digest.build(write_store(tmp_path / "log"), digest.Week.parse("2026-W09"))
+    digest.write(tmp_path / "reports" / "incidents" / "weekly", made)
+    _, _, base = proxied
+    shot = tmp_path / "weekly.png"
+    browse(tmp_path, f"{base}/incidents/weekly/2026-W09", f"--screenshot={shot}")
+    assert png_size(shot) == PHONE
+    soup = BeautifulSoup(browse(tmp_path, f"{base}/incidents/weekly/2026-W09",
+                                "--dump-dom").stdout, "html.parser")
+    assert soup.h1.get_text(strip=True) == "Incident digest 2026-W09"
+    counts = [tr.get_text(" ", strip=True) for tr in soup.find(id="counts")("tr")]
+    assert counts[:3] == ["New incidents 4", "Resolved 2", "Mean time to resolve 1h 51m"]
+    resolved = [td.get_text(" ", strip=True) for td in soup.find(id="resolved").tbody.tr("td")]
+    assert resolved[0] == "API 5xx | spike inc_20260224_0000_aa0000"

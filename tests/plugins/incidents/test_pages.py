@@ -14,8 +14,11 @@ import requests
 from bs4 import BeautifulSoup
 
 from tests.plugins.incidents.helpers import Clock, ask, created_id, store_of
+from tests.plugins.incidents.week import write_store
 from tests.plugins.test_http import HTTP_LOG, served_port
 from univac import SettingsError
+from univac.plugins.incidents import digest
+from univac.plugins.incidents.digest import Week
 from univac.plugins.incidents.settings import Settings
 from univac.testing import Harness
 
@@ -279,3 +282,57 @@ def test_page_settings_are_checked(table, key, reason) -> None:
     with pytest.raises(SettingsError) as raised:
         Settings(writers="sre", **table)
     assert reason in raised.value.problems[key]
+
+
+def weekly_pages(pages, tmp_path: Path, **settings: Any) -> Pages:
+    """Pages of a bot whose reports folder holds the digest of the known week 2026-W09."""
+    served = pages(reports_folder=str(tmp_path / "reports"), **PROXY, **settings)
+    made = digest.build(write_store(tmp_path / "log"), Week.parse("2026-W09"))
+    digest.write(tmp_path / "reports" / "incidents" / "weekly", made)
+    return served
+
+
+def test_the_weekly_digest_page_shows_the_week_as_written(pages, tmp_path) -> None:
+    served = weekly_pages(pages, tmp_path)
+    soup = served.page("/incidents/weekly/2026-W09", user="alice")
+    counts = {row[0]: row[1] for row in
+              ([th.get_text(strip=True), td.get_text(strip=True)]
+               for th, td in ((tr.th, tr.td) for tr in soup.find("table", id="counts")("tr")))}
+    assert counts == {"New incidents": "4", "Resolved": "2", "Mean time to resolve": "1h 51m",
+                      "Open at the end of the week": "3", "Overdue follow-ups": "2",
+                      "Recurring services": "1", "Recurring signatures": "1"}
+    assert [row[0] for row in rows(soup, "new")] == [
+        "API 5xx | spike inc_20260224_0000_aa0000", "Batch late inc_20260225_0000_hh0000",
+        "API 5xx again inc_20260226_0000_bb0000", "Slow search inc_20260227_0000_cc0000"]
+    assert rows(soup, "open")[1][1:5] == ["P2", "api", "prod", "open"]
+    assert [row[:2] for row in rows(soup, "overdue")] == [
+        ["inc_20260210_0000_dd0000", "1"], ["inc_20260210_0000_dd0000", "3"]]
+    link = soup.find("table", id="new").find("a")["href"]
+    assert link == "../../incidents/inc_20260224_0000_aa0000"
+    weeks = served.page("/incidents/weekly", user="alice")
+    assert [a.get_text() for a in weeks.find(id="weeks")("a")] == ["2026-W09"]
+    assert weeks.find(id="weeks").a["href"] == "../incidents/weekly/2026-W09"
+
+
+def test_a_reader_who_is_no_viewer_sees_the_weeks_counts_only(pages, tmp_path) -> None:
+    served = weekly_pages(pages, tmp_path, viewers="seers")
+    answer = served.get("/incidents/weekly/2026-W09", user="bob")
+    assert answer.status_code == 200
+    assert "Open at the end of the week" in answer.text
+    assert "Replica lag" not in answer.text and "inc_20260210" not in answer.text
+    assert served.get("/incidents/weekly/2026-W09", user="carol").status_code == 403
+    assert served.get("/incidents/weekly/2026-W09").status_code == 401
+
+
+@pytest.mark.parametrize(("path", "reason"), [
+    ("/incidents/weekly/2026-W10", "No digest for 2026-W10: each is written after its week "
+                                   "ends (mon 08:00 UTC)."),
+    ("/incidents/weekly/2026-W60", "No such page: a week is written like 2026-W09."),
+    ("/incidents/weekly/last", "No such page: a week is written like 2026-W09."),
+    ("/incidents/weekly/2026-W09/x", "No such page: a week is written like 2026-W09."),
+])
+def test_weeks_without_a_digest_are_404_pages(pages, tmp_path, path, reason) -> None:
+    served = weekly_pages(pages, tmp_path)
+    answer = served.get(path, user="alice")
+    assert answer.status_code == 404
+    assert reason in " ".join(BeautifulSoup(answer.text, "html.parser").get_text(" ").split())
