@@ -46,7 +46,7 @@ from .github import RateLimited
 from .runtime import Runtime, log, now_s, of, start, stop
 from .settings import Settings
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "report", "setup"]
 
 
 def setup(ctx: Context[Settings]) -> Callable[[], None]:
@@ -56,6 +56,13 @@ def setup(ctx: Context[Settings]) -> Callable[[], None]:
     log.info("triage of %s%s: %d open issues in the model, %d cleanups pending",
              ctx.config.repo, mode, runtime.model.tracked(), len(runtime.model.pending()))
     return lambda: stop(ctx)
+
+
+def report(ctx: Context[Settings]) -> str:
+    """The plugin's line in ``!status`` and ``/healthz``: issues tracked, the last scan,
+    GitHub's rate limit left."""
+    runtime = getattr(ctx.shared, "runtime", None)
+    return debug.status_line(runtime) if runtime is not None else "not set up"
 
 
 @webhook("/triage")

@@ -148,3 +148,16 @@ def test_github_unreachable_shows_on_healthz(served) -> None:
     assert "poller triage.background_update failed 3 times in a row" in health.json()["problems"]
     update = server.debug("force-update", body=b"3")
     assert update.status_code == 503 and update.text == "GitHub call failed: GitHubError\n"
+
+
+def test_healthz_carries_the_plugin_s_line(served, github) -> None:
+    github.add(3)
+    server = served()
+    before = requests.get(server.base + "/healthz", timeout=10).json()["plugins"]["triage"]
+    assert before == ("0 open issue(s) tracked, 0 cleanup(s) pending; no scan yet; "
+                      "GitHub rate limit not known yet")
+    poller = next(p for p in server.harness.bot.pollers if p.name == "triage.background_update")
+    assert poller.run_once(T0).kind == "polled"  # the team, the highest number, #3
+    after = requests.get(server.base + "/healthz", timeout=10).json()["plugins"]["triage"]
+    assert after == ("1 open issue(s) tracked, 0 cleanup(s) pending; last scan "
+                     "2026-03-02 12:00 UTC, next #2; GitHub rate limit 4996/5000 left")
