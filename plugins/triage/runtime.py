@@ -31,8 +31,7 @@ class Runtime:
         self.labels = Labels(self.settings)
         self.model = Model(ctx.state, self.labels)
         self.counts = Counts(ctx)
-        self.github = GitHub(self.settings, lambda method: self.counts.count(
-            "triage_api_calls", method=method))
+        self.github = GitHub(self.settings, self._called)
         self.started = time.time()
         self.would: deque[str] = deque(maxlen=DRY_RUN_LINES)
         """In dry-run mode, the latest changes not made."""
@@ -43,6 +42,11 @@ class Runtime:
         self.team_read = False
         """Whether the team was read since start (it is, before the first scan)."""
         self.update_gauges()
+
+    def _called(self, method: str, seconds: float) -> None:
+        """One call to GitHub made (answered or not): counted and timed."""
+        self.counts.count("triage_api_calls", method=method)
+        self.counts.observe("triage_api_call_seconds", seconds, method=method)
 
     def update_gauges(self) -> None:
         self.counts.gauge("triage_issues_tracked", self.model.tracked())
