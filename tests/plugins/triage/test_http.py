@@ -127,6 +127,18 @@ def test_debug_endpoints_need_the_bearer_token(served, github) -> None:
     assert "\n#3: labels [team-engine, P1, P2]" in server.debug("debug", "GET").text
 
 
+def test_force_update_takes_the_number_in_the_query_string(served, github) -> None:
+    github.add(3, labels=["P1"])
+    github.add(4, labels=["P2"])
+    server = served()
+    assert server.debug("force-update?3").text == "#3: updated\n"  # the original's form
+    assert server.debug("force-update?number=4").text == "#4: updated\n"
+    assert server.rt.model.numbers() == [3, 4]
+    for wrong in ("force-update?three", "force-update?number=4&number=3", "force-update?n=4"):
+        refused = server.debug(wrong, body=b"4")  # a query string, when sent, is the one read
+        assert refused.status_code == 400 and "force-update?12345" in refused.text, wrong
+
+
 def test_force_cleanup_runs_the_rules(served, github) -> None:
     github.add(3, labels=["P1", "P2"])
     server = served()
