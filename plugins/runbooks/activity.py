@@ -44,9 +44,10 @@ class Activity:
             with self._lock:
                 self._held.remove(what)
 
-    def runs(self) -> int:
+    def runs(self) -> list[str]:
+        """What each run under way runs (``step@environment``), sorted."""
         with self._lock:
-            return len(self._runs)
+            return sorted(self._runs.values())
 
     def held(self) -> list[str]:
         """The locks held, sorted."""

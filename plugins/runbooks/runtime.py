@@ -38,10 +38,10 @@ class Runtime:
         revision = catalogue.commit or "(not a git checkout)"
         errors = sum(1 for p in catalogue.problems if p.level == "error")
         problems = f", {errors} problem(s)" if errors else ""
-        held = self.activity.held()
+        runs, held = self.activity.runs(), self.activity.held()
         return (f"catalogue {revision}: {len(catalogue.steps)} step(s){problems}; "
-                f"{self.activity.runs()} run(s) in progress; {len(held)} lock(s) held"
-                + (f": {', '.join(held)}" if held else ""))
+                f"{len(runs)} run(s) in progress{_listed(runs)}; "
+                f"{len(held)} lock(s) held{_listed(held)}")
 
     def catalogue(self) -> Catalogue:
         """The catalogue, read again if a file changed (its problems then logged)."""
@@ -50,3 +50,7 @@ class Runtime:
             for problem in catalogue.problems:
                 log.warning("runbooks: %s", problem)
         return catalogue
+
+
+def _listed(names: list[str]) -> str:
+    return f" ({', '.join(names)})" if names else ""

@@ -45,7 +45,8 @@ def test_the_status_line_names_the_revision_the_runs_and_the_locks(
     chat.wait_for("Approval needed")
     chat.start("!runbook run hold", "carol")  # runs until killed
     wait_for(pid_file.exists, timeout=30, what="the held step to start")
-    assert status_line(bot).endswith("; 2 run(s) in progress; 1 lock(s) held: hold@staging")
+    assert status_line(bot).endswith("; 2 run(s) in progress (clear-cache@staging, "
+                                     "hold@staging); 1 lock(s) held (hold@staging)")
     chat.ask("!deny 1", "dave")
     os.killpg(int(pid_file.read_text()), signal.SIGTERM)
     chat.wait_for("hold in staging: failed")
