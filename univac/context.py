@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from univac.botview import BotView
 from univac.engine.access import Access
-from univac.engine.approvals import Approvals
+from univac.engine.approvals import Approval, Approvals
 from univac.engine.router import Router, requester
 from univac.engine.state import State
 from univac.host import HostInfo
@@ -151,10 +151,12 @@ class Context(Generic[S]):
         return self.message is not None and self._services.access.has_role(role, self.message)
 
     def approve(self, action: str, *, approvals: int = 1, ttl_s: float = 300.0,
-                role: str = "approvers", self_approve: bool = False) -> str:
+                role: str = "approvers", self_approve: bool = False) -> Approval:
         """Ask holders of ``role`` to approve ``action``; wait for the outcome.
 
-        Returns ``"approved"``, ``"denied"`` or ``"expired"`` (after ``ttl_s``).
+        Returns ``"approved"``, ``"denied"`` or ``"expired"`` (after ``ttl_s``), a ``str``
+        whose ``request``, ``approvers`` (identities, in order) and ``denied_by`` say who
+        answered.
         """
         message = self._need_message("approve")
         return self._services.approvals.ask(

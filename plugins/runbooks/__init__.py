@@ -10,14 +10,15 @@ The plugin (enable ``runbooks``; the webhooks need the ``http`` plugin too):
 The modules, one concept each: ``settings`` (the table), ``schema`` and ``yamlfile``
 (a step, and reading YAML safely), ``catalogue`` (a folder of steps), ``promotion``,
 ``lint``, ``simulate``, ``guards``, ``locks``, ``execution`` (the subprocess),
-``artifacts``, ``runs`` (a run from request to result), ``flow`` (what a channel follows),
-``chat``, ``alerts``, ``overrides`` (the overrides query) and ``cli`` (``univac runbook``).
+``artifacts``, ``runtime`` (what ``setup`` makes, kept in ``ctx.shared``), ``activity``
+(runs under way, locks held), ``runs`` (a run from request to result), ``flow`` (what a
+channel follows), ``chat``, ``alerts``, ``overrides`` (the overrides query) and ``cli``
+(``univac runbook``). ``report`` gives the plugin's line in ``!status`` and ``/healthz``.
 docs/runbooks.md is the guide.
 """
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Literal
 
@@ -33,45 +34,53 @@ from univac import (
 
 from . import alerts, chat
 from .catalogue import Loaded
-from .runs import Runtime
+from .runtime import Runtime
 from .settings import Settings
 
-__all__ = ["Settings", "alertmanager", "pagerduty", "runbook", "setup"]
-
-_runtimes: dict[int, Runtime] = {}
-"""The runtime of each enabled instance, by its settings object (one per bot), so the
-handlers find the catalogue ``setup`` opened; ``setup``'s teardown removes it."""
-_runtimes_lock = threading.Lock()
+__all__ = ["Settings", "alertmanager", "pagerduty", "report", "runbook", "setup"]
 
 
 def setup(ctx: Context[Settings]):
-    """Open the catalogue (its problems are logged) and the artifacts folder."""
+    """Open the catalogue (its problems are logged) and the artifacts folder; the
+    handlers find them in ``ctx.shared``."""
     settings = ctx.config
     root = Path(settings.catalogue).expanduser()
     if not root.is_dir():
         raise PluginError(f"catalogue {root} is not a folder")
     try:
-        Path(settings.artifacts_dir).expanduser().mkdir(parents=True, exist_ok=True)
+        folder = _artifacts(ctx)
     except OSError as error:
         raise PluginError(f"cannot create artifacts_dir: {error.strerror or error}") from None
-    runtime = Runtime(settings, Loaded(root))
+    runtime = Runtime(settings, Loaded(root), folder)
     catalogue = runtime.catalogue()
-    ctx.log.info("runbooks: %d step(s) from %s%s", len(catalogue.steps), root,
-                 f" at {catalogue.commit}" if catalogue.commit else "")
-    key = id(settings)
-    with _runtimes_lock:
-        _runtimes[key] = runtime
+    ctx.log.info("runbooks: %d step(s) from %s%s; artifacts in %s", len(catalogue.steps), root,
+                 f" at {catalogue.commit}" if catalogue.commit else "", folder)
+    ctx.shared.runtime = runtime
 
     def teardown() -> None:
-        with _runtimes_lock:
-            _runtimes.pop(key, None)
+        ctx.shared.runtime = None
 
     return teardown
 
 
+def _artifacts(ctx: Context[Settings]) -> Path:
+    """``artifacts_dir``, made if missing; else the plugin's data folder."""
+    if not ctx.config.artifacts_dir:
+        return ctx.data_dir
+    folder = Path(ctx.config.artifacts_dir).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def report(ctx: Context[Settings]) -> str:
+    """The plugin's line in ``!status`` and ``/healthz``: the catalogue's revision
+    loaded, the runs in progress, the run locks held."""
+    runtime = getattr(ctx.shared, "runtime", None)
+    return runtime.status() if runtime is not None else "not set up"
+
+
 def _runtime(ctx: Context[Settings]) -> Runtime:
-    with _runtimes_lock:
-        runtime = _runtimes.get(id(ctx.config))
+    runtime = getattr(ctx.shared, "runtime", None)
     if runtime is None:
         raise UserError("The runbooks plugin is not running.")
     return runtime

@@ -184,6 +184,11 @@ class Loaded:
         self._stamp: tuple[tuple[str, int, int], ...] | None = None
         self._catalogue = Catalogue(root, {})
 
+    @property
+    def last(self) -> Catalogue:
+        """The catalogue as last read, without looking at the files (quick, any thread)."""
+        return self._catalogue
+
     def current(self) -> tuple[Catalogue, bool]:
         """The catalogue, and whether it was read again just now."""
         with self._lock:

@@ -108,7 +108,7 @@ def settings_for(args: argparse.Namespace) -> tuple[Settings, bool]:
     config = args.config or os.environ.get("UNIVAC_CONFIG")
     root = str(args.dir.resolve())
     settings = plugin_settings(PLUGIN, config) if config else \
-        Settings(catalogue=root, artifacts_dir=root)
+        Settings(catalogue=root)
     if args.path:
         settings = dataclasses.replace(settings, path=args.path)
     known = tuple(e.strip() for e in args.environments.split(",") if e.strip())

@@ -5,10 +5,15 @@ Guards first (guards.py), then the runner role, the lock, the approval, the comm
 (execution.py), the expectations, the artifact, the audit trail, the metrics, the reply
 and the step to offer next. Every request, refusal, approval outcome, start and result is
 an audit record (``action: runbook``) with the step, its version, the environment, the
-catalogue's commit, the run's id and the requester; the approvers' answers are the
-core's ``approval`` records, whose ``what`` names the run. A result record that never
-came (the bot was killed) leaves the ``started`` record alone: the overrides report
-counts it as interrupted.
+catalogue's commit, the run's id and the requester; once approved, every record names
+the approvers (``ctx.approve`` tells them), and a denial names who denied. The
+approvers' own answers are the core's ``approval`` records, whose ``what`` names the
+run. A result record that never came (the bot was killed) leaves the ``started`` record
+alone: the overrides report counts it as interrupted.
+
+The secrets a step reads from its files are handed to ``ctx.mask`` before the command
+starts, so the core masks them in every log and chat line from then on; the plugin's
+own ``Masker`` hides them in the artifact, which the core does not see.
 
 Results (the ``result`` label of ``runbook_steps_executed_total``): ``ok``, ``failed``,
 ``expect_failed``, ``denied``, ``timed_out``, ``refused_scope``, ``manual_override``.
@@ -16,47 +21,26 @@ Results (the ``result`` label of ``runbook_steps_executed_total``): ``ok``, ``fa
 
 from __future__ import annotations
 
-import logging
+import dataclasses
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from univac import Context
 from univac.kit.text import one_line
 
 from . import artifacts, execution, flow, guards
-from .catalogue import Catalogue, Loaded
+from .catalogue import Catalogue
 from .execution import Masker, NotRunnable, Outcome
 from .locks import StepLock
+from .runtime import Runtime
 from .schema import Step
 from .settings import Settings
 
-log = logging.getLogger("univac.plugin.runbooks")
 FOLLOWED = ("ok", "failed", "expect_failed", "timed_out", "manual_override")
 """Results a flow follows (``next``); a refusal or a denial leaves the flow as it was."""
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """What the plugin's handlers share: the settings and the catalogue as last read."""
-
-    settings: Settings
-    loaded: Loaded
-
-    @property
-    def folder(self) -> Path:
-        return Path(self.settings.artifacts_dir).expanduser()
-
-    def catalogue(self) -> Catalogue:
-        """The catalogue, read again if a file changed (its problems then logged)."""
-        catalogue, reread = self.loaded.current()
-        if reread:
-            for problem in catalogue.problems:
-                log.warning("runbooks: %s", problem)
-        return catalogue
 
 
 @dataclass(frozen=True)
@@ -78,12 +62,15 @@ class Run:
     trigger: str
     """``chat``, or the alert source (``alertmanager``, ``pagerduty``)."""
     id: str
+    approvers: tuple[str, ...] = ()
+    """The identities that approved the run, once it is approved."""
 
     def details(self, catalogue: Catalogue) -> dict[str, Any]:
-        return {"step": self.step.id, "service": self.step.service,
-                "environment": self.environment, "version": self.step.version,
-                "catalogue": catalogue.commit, "run": self.id, "requester": self.requester,
-                "trigger": self.trigger}
+        found = {"step": self.step.id, "service": self.step.service,
+                 "environment": self.environment, "version": self.step.version,
+                 "catalogue": catalogue.commit, "run": self.id, "requester": self.requester,
+                 "trigger": self.trigger}
+        return found | ({"approvers": list(self.approvers)} if self.approvers else {})
 
 
 def new_id() -> str:
@@ -96,6 +83,13 @@ def request(ctx: Context, runtime: Runtime, step: Step, environment: str, place:
     catalogue = runtime.catalogue()
     requester = ctx.message.identity if ctx.message else f"alert:{trigger}"
     run = Run(step, environment, requester, trigger, new_id())
+    with runtime.activity.running(run.id, f"{step.id}@{environment}"):
+        return _request(ctx, runtime, run, catalogue, place)
+
+
+def _request(ctx: Context, runtime: Runtime, run: Run, catalogue: Catalogue,
+             place: Place) -> str:
+    step, environment, trigger = run.step, run.environment, run.trigger
     refused = guards.refusal(step, environment, runtime.settings, catalogue)
     if refused is None and trigger != "chat" and not step.safety.safe_for_automation:
         refused = guards.Refusal("refused_scope", f"{step.id} is not safe for automation.")
@@ -111,13 +105,14 @@ def request(ctx: Context, runtime: Runtime, step: Step, environment: str, place:
         return _busy(ctx, run, catalogue, place, lock)
     ctx.audit("runbook", "requested", **run.details(catalogue))
     if step.needs_approval and trigger == "chat":
-        verdict = _approval(ctx, runtime, run, catalogue, place)
+        verdict, run = _approval(ctx, runtime, run, catalogue, place)
         if verdict:
             return verdict
     if not lock.acquire({"run": run.id, "requester": run.requester, "since": time.time()}):
         return _busy(ctx, run, catalogue, place, lock)
     try:
-        return execute(ctx, runtime, run, catalogue, place)
+        with runtime.activity.holding(f"{step.id}@{environment}"):
+            return execute(ctx, runtime, run, catalogue, place)
     finally:
         lock.release()
 
@@ -132,26 +127,32 @@ def _busy(ctx: Context, run: Run, catalogue: Catalogue, place: Place, lock: Step
 
 
 def _approval(ctx: Context, runtime: Runtime, run: Run, catalogue: Catalogue,
-              place: Place) -> str:
-    """Ask the approvers; "" when approved (and the step unchanged), else the result."""
+              place: Place) -> tuple[str, Run]:
+    """Ask the approvers; ("", the run with its approvers) when approved and the step is
+    unchanged, else (the result, the run)."""
     step, settings = run.step, runtime.settings
     action = (f"runbook {step.id} in {run.environment} (version {step.version}, "
               f"run {run.id})")
     outcome = ctx.approve(action, approvals=step.safety.approvals, ttl_s=settings.approval_ttl_s,
                           role=settings.approver_role, self_approve=step.safety.self_approve)
+    so_far = {"approvers": list(outcome.approvers) or None}
     if outcome == "denied":
-        return conclude(ctx, run, catalogue, place, "denied", f"{step.id} was denied.")
+        return conclude(ctx, run, catalogue, place, "denied",
+                        f"{step.id} was denied by {outcome.denied_by}.",
+                        denied_by=outcome.denied_by, **so_far), run
     if outcome != "approved":
         return conclude(ctx, run, catalogue, place, "timed_out",
-                        f"{step.id}: nobody approved in time ({settings.approval_ttl_s:.0f} s).")
-    ctx.audit("runbook", "approved", **run.details(catalogue))
+                        f"{step.id}: nobody approved in time ({settings.approval_ttl_s:.0f} s).",
+                        **so_far), run
+    run = dataclasses.replace(run, approvers=outcome.approvers)
+    ctx.audit("runbook", "approved", **run.details(catalogue), request=outcome.request)
     now = runtime.catalogue().get(step.id)
     if now is None or now.version != step.version:
         reason = f"{step.id} changed while waiting for approval; ask again."
         ctx.audit("runbook", "refused", **run.details(catalogue), reason="changed")
         place.say(reason)
-        return "refused"
-    return ""
+        return "refused", run
+    return "", run
 
 
 def execute(ctx: Context, runtime: Runtime, run: Run, catalogue: Catalogue,
@@ -163,6 +164,8 @@ def execute(ctx: Context, runtime: Runtime, run: Run, catalogue: Catalogue,
                                      settings.variables, settings.secret_files)
     except NotRunnable as error:
         return conclude(ctx, run, catalogue, place, "failed", f"{step.id} cannot start: {error}")
+    for secret in prepared.secrets:
+        ctx.mask(secret)
     masker = Masker(prepared.secrets)
     timeout = min(step.timeout_s or settings.default_timeout_s, settings.max_timeout_s)
     ctx.audit("runbook", "started", **run.details(catalogue), command=prepared.shown(),
@@ -232,7 +235,8 @@ def report(run: Run, outcome: Outcome, result: str, checks: list[tuple[str, bool
         f"timed out after {timeout:g} s"
     head = f"{run.step.id} in {run.environment}: {result} ({how}, {outcome.duration_s:.1f} s)"
     note = _expect_note(checks)
-    lines = [head + (f"; expected {note}" if note else "")]
+    approved = f"; approved by {', '.join(run.approvers)}" if run.approvers else ""
+    lines = [head + (f"; expected {note}" if note else "") + approved]
     shown, hidden = artifacts.tail(output, settings.chat_lines)
     lines += [f"> {one_line(line, 300)}" for line in shown]
     where = f"{settings.artifact_url}{artifact}" if artifact else "not kept"
@@ -252,7 +256,8 @@ def _artifact(ctx: Context, runtime: Runtime, run: Run, catalogue: Catalogue, co
               outcome: Outcome, result: str, output: str) -> str:
     header = {"step": f"{run.step.id} (version {run.step.version})",
               "environment": run.environment, "run": run.id, "catalogue": catalogue.commit,
-              "requester": run.requester, "command": command, "result": result,
+              "requester": run.requester, "approvers": ", ".join(run.approvers) or "none",
+              "command": command, "result": result,
               "exit": outcome.exit_code, "duration_s": round(outcome.duration_s, 3),
               "truncated": outcome.truncated}
     folder = runtime.folder / "runs"

@@ -2,6 +2,7 @@
 
 Paths must be absolute: the bot's working folder (``/`` under systemd) is not the
 configuration file's folder, and the settings reader does not resolve paths against it.
+An empty ``artifacts_dir`` is the plugin's data folder (``ctx.data_dir``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ class Settings:
     catalogue: str = ""
     """The folder of YAML steps (a git checkout); absolute."""
     artifacts_dir: str = ""
-    """Where full outputs of runs (and the run locks) are kept; absolute."""
+    """Where full outputs of runs (and the run locks) are kept; absolute. Empty: the
+    plugin's data folder, ``runbooks`` in the bot's state folder."""
     environments: tuple[str, ...] = ("staging", "prod")
     default_environment: str = "staging"
     promoted_environments: tuple[str, ...] = ("prod",)
@@ -84,9 +86,8 @@ class Settings:
 
 def _paths(settings: Settings) -> dict[str, str]:
     problems = {}
-    for key in ("catalogue", "artifacts_dir"):
-        if not getattr(settings, key):
-            problems[key] = "missing required setting (an absolute folder)"
+    if not settings.catalogue:
+        problems["catalogue"] = "missing required setting (an absolute folder)"
     for key in ("catalogue", "artifacts_dir", "work_dir"):
         value = getattr(settings, key)
         if value and not Path(value).expanduser().is_absolute():

@@ -16,16 +16,19 @@ every setting, the rules in plain words, the endpoints). One module per concept:
 
 Handlers (this module): the webhook ``<webhook_prefix>/triage`` (GitHub deliveries,
 signed; the ``http`` plugin checks the signature and refuses repeats), the debug
-endpoints ``.../triage/debug``, ``force-update``, ``force-cleanup``, ``force-tidy``
-(with the http plugin's bearer token), three pollers (scan, cleanup, tidy) and the
-``!triage`` command. GitHub being unreachable does not stop the plugin: the pollers
-fail, ``!status`` and ``/healthz`` say so, and the core retries them with its backoff.
+endpoints ``.../triage/debug``, ``force-update?<n>``, ``force-cleanup``, ``force-tidy``
+(with the http plugin's bearer token), three pollers (scan, cleanup, tidy), the
+``!triage`` command, and ``report``, the plugin's line in ``!status`` and ``/healthz``.
+``setup`` keeps the runtime in ``ctx.shared``. GitHub being unreachable does not stop
+the plugin: the pollers fail, ``!status`` and ``/healthz`` say so, and the core
+retries them with its backoff.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from urllib.parse import parse_qsl
 
 from univac import (
     Context,
@@ -46,7 +49,7 @@ from .github import RateLimited
 from .runtime import Runtime, log, now_s, of, start, stop
 from .settings import Settings
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "report", "setup"]
 
 
 def setup(ctx: Context[Settings]) -> Callable[[], None]:
@@ -56,6 +59,13 @@ def setup(ctx: Context[Settings]) -> Callable[[], None]:
     log.info("triage of %s%s: %d open issues in the model, %d cleanups pending",
              ctx.config.repo, mode, runtime.model.tracked(), len(runtime.model.pending()))
     return lambda: stop(ctx)
+
+
+def report(ctx: Context[Settings]) -> str:
+    """The plugin's line in ``!status`` and ``/healthz``: issues tracked, the last scan,
+    GitHub's rate limit left."""
+    runtime = getattr(ctx.shared, "runtime", None)
+    return debug.status_line(runtime) if runtime is not None else "not set up"
 
 
 @webhook("/triage")
@@ -118,15 +128,29 @@ def debug_page(ctx: Context[Settings], request: WebhookRequest) -> WebhookRespon
 
 @webhook("/triage/force-update", methods=("POST",))
 def force_update(ctx: Context[Settings], request: WebhookRequest) -> WebhookResponse | str:
-    """Rebuild one issue from GitHub now; the body is its number."""
-    text = request.body.decode("utf-8", "replace").strip().lstrip("#")
+    """Rebuild one issue from GitHub now: ``force-update?12345`` (the original's form),
+    ``?number=12345``, or the number as the body."""
+    text = _issue_number(request)
 
     def update(rt: Runtime, now: int) -> str:
         if not text.isdigit() or int(text) < 1:
-            raise UserError("send the issue number as the body, e.g. 12345")
+            raise UserError("name the issue: force-update?12345, ?number=12345, or the "
+                            "number as the body")
         return f"#{text}: {scan.update(rt, int(text), now, rt.settings.reserve)}\n"
 
     return _forced(ctx, request, update)
+
+
+def _issue_number(request: WebhookRequest) -> str:
+    """The issue number as given: the query string (``12345`` or ``number=12345``), or
+    else the body; as typed (checked by the caller)."""
+    fields = parse_qsl(request.query, keep_blank_values=True)
+    if not fields:
+        return request.body.decode("utf-8", "replace").strip().lstrip("#")
+    if len(fields) > 1:
+        return ""
+    name, value = fields[0]
+    return value.strip().lstrip("#") if name == "number" else "" if value else name.lstrip("#")
 
 
 @webhook("/triage/force-cleanup", methods=("POST",))

@@ -1,9 +1,11 @@
-"""What ``<webhook_prefix>/triage/debug`` and ``!triage`` show.
+"""What ``<webhook_prefix>/triage/debug``, ``!triage`` and the plugin's line of
+``!status`` and ``/healthz`` show.
 
 Layer: plugin; HTTP worker and reactive threads (it only reads). The page is plain
 text: uptime, mode, credentials, rate limit, the team, the scan's position, the last
 runs, pending cleanups, refeed times, the self-test issue, the counts, the changes a
-dry run did not make, and every tracked issue with its number.
+dry run did not make, and every tracked issue with its number. The status line is the
+size of the model, the last scan and the rate limit left.
 """
 
 from __future__ import annotations
@@ -46,6 +48,21 @@ def summary(rt: Runtime) -> list[str]:
     if rt.last_error:
         lines.append(f"last error: {rt.last_error}")
     return lines
+
+
+def status_line(rt: Runtime) -> str:
+    """One line for ``!status`` and ``/healthz``: quick (no call to GitHub, no scan of
+    the issues), read from any thread."""
+    model, quota = rt.model, rt.github.quota
+    scan = model.glob("scan", {})
+    upcoming = scan.get("next") or scan.get("highest") or "?"
+    last = f"last scan {stamp(scan['at'])}, next #{upcoming}" if scan.get("at") \
+        else "no scan yet"
+    left = f"GitHub rate limit {quota.remaining}/{quota.limit} left" if quota.limit \
+        else "GitHub rate limit not known yet"
+    mode = "; dry run" if rt.settings.dry_run else ""
+    return (f"{model.tracked()} open issue(s) tracked, {len(model.pending())} cleanup(s) pending; "
+            f"{last}; {left}{mode}")
 
 
 def describe(number: int, issue: Issue) -> str:

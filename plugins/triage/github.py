@@ -68,7 +68,7 @@ class Quota:
 class GitHub:
     """Calls the REST API at ``api_url`` for one repository."""
 
-    def __init__(self, settings: Settings, counted: Callable[[str], None],
+    def __init__(self, settings: Settings, counted: Callable[[str, float], None],
                  wall: Callable[[], float] = time.time) -> None:
         self.api_url = settings.api_url.rstrip("/")
         self.repo_path = "/repos/" + "/".join(quote(p, safe="") for p in settings.repo.split("/"))
@@ -95,14 +95,16 @@ class GitHub:
             raise RateLimited(quota.reset, f"keeping {reserve:.0%} of {quota.limit} in reserve")
         try:
             headers = {"Authorization": self.auth.header()}
-            reply = self._session.request(method, url, json=body, params=params,
-                                          headers=headers, timeout=self._timeout_s)
         except AuthError as error:
             raise GitHubError(str(error)) from None
+        started = time.perf_counter()
+        try:
+            reply = self._session.request(method, url, json=body, params=params,
+                                          headers=headers, timeout=self._timeout_s)
         except requests.RequestException as error:
-            self._counted(method)
             raise GitHubError(f"{method} {path}: {type(error).__name__}") from None
-        self._counted(method)
+        finally:
+            self._counted(method, time.perf_counter() - started)
         self._note_quota(reply)
         return self._checked(method, path, reply)
 

@@ -1,16 +1,18 @@
-"""The plugin's own counts: issues tracked, runs, label changes, API calls, deliveries.
+"""The plugin's metrics: issues tracked, runs, label changes, API calls, deliveries.
 
-Layer: plugin; any thread (one lock around a dictionary update). The counts are kept
-here and shown on ``/hooks/triage/debug`` and by ``!triage``; when the running core
-lets a plugin publish metrics (``ctx.count`` and ``ctx.gauge``, exported by the http
-plugin on ``/metrics``), every count and gauge is handed to it as well, under the
-names below (a counter ``triage_api_calls`` is served as ``triage_api_calls_total``).
+Layer: plugin; any thread. Each count, gauge and duration goes to the core's plugin
+metrics (``ctx.count``, ``ctx.gauge``, ``ctx.observe``), which the http plugin serves
+on ``/metrics`` (a counter ``triage_api_calls`` as ``triage_api_calls_total``); the
+debug page and ``!triage`` read them back from the core (``ctx.bot.metrics()``), so
+nothing is counted twice. Each name is declared below with its label names: a
+misspelt name or label fails at once, in the plugin's own tests.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
+
+from univac import Context
 
 COUNTERS = {
     "triage_cleanup_runs": (),
@@ -27,58 +29,59 @@ GAUGES = {
     "triage_rate_limit_limit": (),
     "triage_pending_cleanups": (),
 }
+HISTOGRAMS = {
+    "triage_api_call_seconds": ("method",),
+}
 
 
 class Counts:
-    """Counters and gauges, each with a fixed set of label names."""
+    """The plugin's metrics, through the context ``setup`` got."""
 
-    def __init__(self, ctx: Any = None) -> None:
-        self._lock = threading.Lock()
-        self._values: dict[tuple[str, tuple[str, ...]], float] = {}
-        self._count = getattr(ctx, "count", None)
-        self._gauge = getattr(ctx, "gauge", None)
-
-    @property
-    def published(self) -> bool:
-        """Whether the core takes plugin metrics (``ctx.count``) in this bot."""
-        return self._count is not None
+    def __init__(self, ctx: Context[Any]) -> None:
+        self._ctx = ctx
 
     def count(self, name: str, amount: float = 1, **labels: str) -> None:
-        key = _key(COUNTERS, name, labels)
-        with self._lock:
-            self._values[key] = self._values.get(key, 0.0) + amount
-        if self._count is not None:
-            self._count(name, amount, **labels)
+        _check(COUNTERS, name, labels)
+        self._ctx.count(name, amount, **labels)
 
     def gauge(self, name: str, value: float, **labels: str) -> None:
-        key = _key(GAUGES, name, labels)
-        with self._lock:
-            self._values[key] = float(value)
-        if self._gauge is not None:
-            self._gauge(name, value, **labels)
+        _check(GAUGES, name, labels)
+        self._ctx.gauge(name, value, **labels)
+
+    def observe(self, name: str, seconds: float, **labels: str) -> None:
+        _check(HISTOGRAMS, name, labels)
+        self._ctx.observe(name, seconds, **labels)
 
     def get(self, name: str, **labels: str) -> float:
-        with self._lock:
-            return self._values.get((name, tuple(labels[k] for k in _names(name))), 0.0)
+        """A counter's or gauge's value now (a histogram's count); 0 before the first."""
+        found = self._ctx.bot.metrics().plugins
+        key = (name, tuple(str(labels[label]) for label in sorted(labels)))
+        if found is None:
+            return 0.0
+        if name in HISTOGRAMS:
+            histogram = found.histograms.get(key)
+            return float(histogram.count) if histogram is not None else 0.0
+        return found.values.get(key, 0.0)
 
     def lines(self) -> list[str]:
-        """``name{label="value"} number``, sorted: the debug page's metrics section."""
-        with self._lock:
-            items = sorted(self._values.items())
-        return [f"{name}{_labels(name, values)} {value:g}" for (name, values), value in items]
+        """``name{label="value"} number``, sorted: the debug page's counts."""
+        found = self._ctx.bot.metrics().plugins
+        if found is None:
+            return []
+        mine = {name: family.labels for name, family in found.families.items()
+                if family.plugin == self._ctx.plugin}
+        lines = [f"{name}{_labels(mine[name], values)} {value:g}"
+                 for (name, values), value in found.values.items() if name in mine]
+        lines += [f"{name}{_labels(mine[name], values)} {h.count} in {h.total:.3f} s"
+                  for (name, values), h in found.histograms.items() if name in mine]
+        return sorted(lines)
 
 
-def _names(name: str) -> tuple[str, ...]:
-    return COUNTERS.get(name, GAUGES.get(name, ()))
-
-
-def _key(kinds: dict[str, tuple[str, ...]], name: str,
-         labels: dict[str, str]) -> tuple[str, tuple[str, ...]]:
+def _check(kinds: dict[str, tuple[str, ...]], name: str, labels: dict[str, str]) -> None:
     if name not in kinds or set(labels) != set(kinds[name]):
         raise ValueError(f"metric {name} with labels {sorted(labels)} is not declared")
-    return name, tuple(str(labels[k]) for k in kinds[name])
 
 
-def _labels(name: str, values: tuple[str, ...]) -> str:
-    pairs = [f'{k}="{v}"' for k, v in zip(_names(name), values, strict=True)]
+def _labels(names: tuple[str, ...], values: tuple[str, ...]) -> str:
+    pairs = [f'{k}="{v}"' for k, v in zip(names, values, strict=True)]
     return "{" + ",".join(pairs) + "}" if pairs else ""

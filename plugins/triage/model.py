@@ -6,6 +6,10 @@ One record per open issue (``issue:<n>``) and one per global (``team``, ``scan``
 group a read-modify-write in ``with model.state:`` (one store transaction, and the
 lock that also guards the in-memory index of numbers and due cleanups kept here).
 
+The index is built from the records, and built again whenever the state has read them
+from the store again (``state.generation``): when a standby becomes the leader with
+``[ha]`` (what the previous leader stored is then the truth), and after a failed write.
+
 Times are whole seconds since the epoch (0: never); a record leaves out fields at
 their defaults, so 10,000 issues take a few megabytes as JSON text.
 """
@@ -124,17 +128,27 @@ class Model:
     def __init__(self, state: Any, labels: Labels) -> None:
         self.state = state
         self.labels = labels
+        self._numbers: set[int] = set()
+        self._due: dict[int, int] = {}
+        self._team: set[str] | None = None
+        self._generation = 0
+        """The state's generation the index was built from."""
         with state:
-            self._numbers: set[int] = set()
-            self._due: dict[int, int] = {}
-            self._team: set[str] | None = None
-            for key in list(state.keys()):
-                if key.startswith(ISSUE):
-                    number = int(key[len(ISSUE):])
-                    self._numbers.add(number)
-                    due = state.get(key).get("cleanup_at", 0)
-                    if due:
-                        self._due[number] = due
+            self._index()
+
+    def _index(self) -> None:
+        """Build the index again if the state read its records again (lock held)."""
+        if self._generation == self.state.generation:
+            return
+        numbers, due = set(), {}
+        for key in list(self.state.keys()):
+            if key.startswith(ISSUE):
+                number = int(key[len(ISSUE):])
+                numbers.add(number)
+                if at := self.state.get(key, {}).get("cleanup_at", 0):
+                    due[number] = at
+        self._numbers, self._due, self._team = numbers, due, None
+        self._generation = self.state.generation
 
     def get(self, number: int) -> Issue | None:
         record = self.state.get(f"{ISSUE}{number}")
@@ -142,6 +156,7 @@ class Model:
 
     def put(self, number: int, issue: Issue) -> None:
         with self.state:
+            self._index()
             self.state[f"{ISSUE}{number}"] = issue.record()
             self._numbers.add(number)
             if issue.cleanup_at:
@@ -152,6 +167,7 @@ class Model:
     def drop(self, number: int) -> bool:
         """Forget a closed (or deleted, or transferred) issue; True if it was tracked."""
         with self.state:
+            self._index()
             key = f"{ISSUE}{number}"
             self._numbers.discard(number)
             self._due.pop(number, None)
@@ -162,18 +178,24 @@ class Model:
 
     def numbers(self) -> list[int]:
         with self.state:
+            self._index()
             return sorted(self._numbers)
 
     def tracked(self) -> int:
+        if self._generation != self.state.generation:
+            with self.state:
+                self._index()
         return len(self._numbers)
 
     def due(self, now: int | None = None) -> list[int]:
         """Issues queued for cleanup, due by ``now`` (every queued one when None)."""
         with self.state:
+            self._index()
             return sorted(n for n, at in self._due.items() if now is None or at <= now)
 
     def pending(self) -> dict[int, int]:
         with self.state:
+            self._index()
             return dict(self._due)
 
     def issues(self) -> Iterator[tuple[int, Issue]]:
@@ -197,6 +219,7 @@ class Model:
     def team(self) -> set[str]:
         """The contributors' logins, lower case (kept in memory between changes)."""
         with self.state:
+            self._index()
             if self._team is None:
                 members = self.glob("team", {}).get("members", [])
                 self._team = {login.lower() for login in members}

@@ -1,15 +1,14 @@
 """What the plugin holds while it runs: settings, model, GitHub client, counts.
 
-Layer: plugin; made by ``setup`` on the main thread, then read from any thread. The
-handlers reach it through their context's state (the same object in every context of
-one bot), so two bots in one process (tests) each have their own.
+Layer: plugin; made by ``setup`` on the main thread, then read from any thread. It
+lives in ``ctx.shared`` (one namespace per plugin of one bot, shared by all its
+contexts), so two bots in one process (tests) each have their own.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-import weakref
 from collections import deque
 from typing import Any
 
@@ -32,8 +31,7 @@ class Runtime:
         self.labels = Labels(self.settings)
         self.model = Model(ctx.state, self.labels)
         self.counts = Counts(ctx)
-        self.github = GitHub(self.settings, lambda method: self.counts.count(
-            "triage_api_calls", method=method))
+        self.github = GitHub(self.settings, self._called)
         self.started = time.time()
         self.would: deque[str] = deque(maxlen=DRY_RUN_LINES)
         """In dry-run mode, the latest changes not made."""
@@ -44,6 +42,11 @@ class Runtime:
         self.team_read = False
         """Whether the team was read since start (it is, before the first scan)."""
         self.update_gauges()
+
+    def _called(self, method: str, seconds: float) -> None:
+        """One call to GitHub made (answered or not): counted and timed."""
+        self.counts.count("triage_api_calls", method=method)
+        self.counts.observe("triage_api_call_seconds", seconds, method=method)
 
     def update_gauges(self) -> None:
         self.counts.gauge("triage_issues_tracked", self.model.tracked())
@@ -63,25 +66,23 @@ class Runtime:
         self.github.close()
 
 
-_running: weakref.WeakKeyDictionary[Any, Runtime] = weakref.WeakKeyDictionary()
-
-
 def start(ctx: Context[Settings]) -> Runtime:
-    runtime = _running[ctx.state] = Runtime(ctx)
+    runtime = ctx.shared.runtime = Runtime(ctx)
     return runtime
 
 
 def of(ctx: Context[Any]) -> Runtime:
     """The runtime of the bot this context belongs to."""
-    runtime = _running.get(ctx.state)
+    runtime = getattr(ctx.shared, "runtime", None)
     if runtime is None:
         raise PluginError("the triage plugin is not set up")
     return runtime
 
 
 def stop(ctx: Context[Any]) -> None:
-    runtime = _running.pop(ctx.state, None)
+    runtime = getattr(ctx.shared, "runtime", None)
     if runtime is not None:
+        del ctx.shared.runtime
         runtime.close()
 
 

@@ -108,7 +108,9 @@ def test_two_approvals_from_others_complete_a_request(bot, tmp_path: Path) -> No
     chat = Chat(bot)
     assert "Request 1 approved: deploy v2 to prod" in chat.ask(
         "!approve 1", "account:erin", "erin")
-    assert chat.wait_for("deploy v2 to prod: approved")
+    assert chat.wait_for("deploy v2 to prod: approved") == (
+        "deploy v2 to prod: approved (request 1; approvers [account:dave, account:erin], "
+        "denied by [])")
     outcomes = [r["outcome"] for r in audit(tmp_path) if r["action"] == "approval"]
     assert outcomes == ["requested", "refused", "refused", "approved", "approved", "approved"]
 
@@ -117,14 +119,18 @@ def test_a_denial_ends_a_request(bot) -> None:
     chat = Chat(bot)
     start(bot, "!deploy 10 v3", "account:carol")
     chat.wait_for("Approval needed")
+    assert chat.ask("!approve 1", "account:erin", "erin") == [
+        "Approval 1 of 2 recorded for request 1."]
     assert "Request 1 denied by dave." in chat.ask("!deny 1", "account:dave", "dave")
-    assert chat.wait_for("deploy v3: denied")
+    assert chat.wait_for("deploy v3: denied") == (
+        "deploy v3: denied (request 1; approvers [account:erin], denied by [account:dave])")
     assert chat.ask("!approve 1", "account:erin", "erin") == ["There is no pending request 1."]
 
 
 def test_an_unanswered_request_expires(bot, tmp_path: Path) -> None:
     start(bot, "!deploy 0.2 v4", "account:carol")
-    assert said(bot, "deploy v4: expired")
+    assert said(bot, "deploy v4: expired") == (
+        "deploy v4: expired (request 1; approvers [], denied by [])")
     assert [r["outcome"] for r in audit(tmp_path)][-1] == "expired"
 
 

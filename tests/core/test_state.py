@@ -167,6 +167,25 @@ def test_reload_reads_what_another_writer_stored(store: SqliteStore) -> None:
     assert state["from"] == "elsewhere"
 
 
+def test_the_generation_counts_each_load_from_the_store(store: SqliteStore) -> None:
+    state = State(store, "plugin")
+    state["n"] = 1
+    assert state.generation == 1  # a commit is no load
+    state.reload()
+    assert state.generation == 2
+
+    def refuse(*args: object) -> None:
+        raise StoreError("unavailable")
+
+    real, store.commit = store.commit, refuse  # type: ignore[method-assign]
+    with pytest.raises(StoreError):
+        state["n"] = 2
+    store.commit = real  # type: ignore[method-assign]
+    assert state.generation == 2
+    with state:  # the next block reads the store again first
+        assert state.generation == 3 and state["n"] == 1
+
+
 def test_other_threads_read_committed_values_while_a_block_is_open(store: SqliteStore) -> None:
     state = State(store, "plugin")
     state["level"] = 1

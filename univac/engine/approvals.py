@@ -3,10 +3,11 @@
 ``ctx.approve(action)`` posts a request with a number; holders of the approver role
 answer ``!approve N`` or ``!deny N`` (the ``approvals`` plugin); the handler's reactive
 thread waits until enough approvals arrive, one denial, or the time-to-live runs out,
-and gets ``"approved"``, ``"denied"`` or ``"expired"``. Requesters cannot approve their
-own request unless the action allows it. ``ctx.confirm(question)`` is the light
-variant: the requester alone answers yes or no within a timeout. Every outcome is
-written to the audit log. While a handler waits for people, the reactive pool lends
+and gets ``"approved"``, ``"denied"`` or ``"expired"``: an ``Approval``, a ``str`` that
+also tells the request's number and who approved (or denied). Requesters cannot
+approve their own request unless the action allows it. ``ctx.confirm(question)`` is
+the light variant: the requester alone answers yes or no within a timeout. Every
+outcome is written to the audit log. While a handler waits for people, the reactive pool lends
 one more thread, so waiting handlers can never starve ``!approve`` itself; at most
 MAX_WAITING handlers wait at once.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 
@@ -30,6 +31,25 @@ NO = frozenset({"no", "n"})
 Send = Callable[[str], None]
 
 
+class Approval(str):
+    """The outcome of ``ctx.approve``: ``"approved"``, ``"denied"`` or ``"expired"`` (so
+    ``outcome == "approved"`` holds as it always did), with who answered."""
+
+    request: int
+    """The request's number (what ``!approve N`` named)."""
+    approvers: tuple[str, ...]
+    """The identities that approved, in the order they did (on a denial or an expiry,
+    those who had approved until then)."""
+    denied_by: str
+    """The identity that denied; empty unless the outcome is ``"denied"``."""
+
+    def __new__(cls, outcome: str, request: int = 0, approvers: Iterable[str] = (),
+                denied_by: str = "") -> Approval:
+        made = super().__new__(cls, outcome)
+        made.request, made.approvers, made.denied_by = request, tuple(approvers), denied_by
+        return made
+
+
 @dataclass
 class Request:
     """One pending approval."""
@@ -40,9 +60,14 @@ class Request:
     needed: int
     role: str
     self_approve: bool
-    approvers: set[str] = field(default_factory=set)
+    approvers: list[str] = field(default_factory=list)
+    """Identities, each once, in the order they approved."""
     outcome: str = ""
+    denied_by: str = ""
     done: threading.Event = field(default_factory=threading.Event)
+
+    def result(self) -> Approval:
+        return Approval(self.outcome, self.number, self.approvers, self.denied_by)
 
 
 @dataclass
@@ -68,7 +93,7 @@ class Approvals:
         self._questions: dict[tuple[str, str, str], Question] = {}
 
     def ask(self, message: Message, action: str, send: Send, needed: int, ttl_s: float,
-            role: str, self_approve: bool) -> str:
+            role: str, self_approve: bool) -> Approval:
         """Post a request and wait for its outcome (on the handler's own thread)."""
         request = Request(next(self._numbers), action, message, needed, role, self_approve)
         with self._lock:
@@ -84,7 +109,8 @@ class Approvals:
         if request.outcome == "expired":
             self._audit.record("approval", "expired", message, request=request.number)
             send(f"Request {request.number} expired: {action}")
-        return request.outcome
+        with self._lock:
+            return request.result()
 
     def decide(self, number: int, message: Message, approve: bool) -> str:
         """Record an approver's answer; return the reply for them."""
@@ -99,14 +125,15 @@ class Approvals:
             self._audit.record("approval", "refused", message, request=number, reason="self")
             return f"You cannot answer your own request {number}."
         if not approve:
-            self._finish(request, "denied")
+            self._finish(request, "denied", message.identity)
             self._audit.record("approval", "denied", message, request=number)
             return f"Request {number} denied by {message.sender}."
         return self._approve(request, message)
 
     def _approve(self, request: Request, message: Message) -> str:
         with self._lock:
-            request.approvers.add(message.identity)
+            if message.identity not in request.approvers:
+                request.approvers.append(message.identity)
             count = len(request.approvers)
         self._audit.record("approval", "approved", message, request=request.number, count=count)
         if count < request.needed:
@@ -114,10 +141,11 @@ class Approvals:
         self._finish(request, "approved")
         return f"Request {request.number} approved: {request.action}"
 
-    def _finish(self, request: Request, outcome: str) -> None:
+    def _finish(self, request: Request, outcome: str, by: str = "") -> None:
         with self._lock:
             if not request.outcome:
                 request.outcome = outcome
+                request.denied_by = by if outcome == "denied" else ""
             self._requests.pop(request.number, None)
         request.done.set()
 

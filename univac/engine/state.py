@@ -25,7 +25,9 @@ stored and the block raises.
 
 The store is the truth: after a failed write (whose outcome may be unknown, when the
 database went away during the commit) the records are loaded again before the next
-block, and ``reload()`` lets a new leader do the same.
+block, and ``reload()`` lets a new leader do the same. ``generation`` counts the loads
+(1 at start), so a plugin that keeps something derived from its state in memory (an
+index) can tell when to build it again.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ class State:
         self._saved: list[dict[str, str | None]] = []
         self._stale = False
         self._records: dict[str, str] = store.load(namespace)
+        self.generation = 1
+        """How many times the records were read from the store: 1 at start, one more at
+        each ``reload()`` (a new leader, or the next block after a failed write)."""
 
     def __enter__(self) -> State:
         self._lock.acquire()
@@ -124,6 +129,7 @@ class State:
         with self._lock:
             self._records = self._store.load(self.namespace)
             self._stale = False
+            self.generation += 1
 
     def _text(self, key: str) -> str | None:
         if self._owner != threading.get_ident() and not self._stale:

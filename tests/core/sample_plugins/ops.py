@@ -13,7 +13,8 @@ def restart(ctx: Context, service: str) -> str:
 def deploy(ctx: Context, ttl: float, *, what: str) -> str:
     """Deploy after two approvals, waiting at most ttl seconds."""
     outcome = ctx.approve(f"deploy {what}", approvals=2, ttl_s=ttl)
-    return f"deploy {what}: {outcome}"
+    who = f"approvers [{', '.join(outcome.approvers)}], denied by [{outcome.denied_by}]"
+    return f"deploy {what}: {outcome} (request {outcome.request}; {who})"
 
 
 @command

@@ -17,7 +17,7 @@ from univac.plugins.runbooks.simulate import simulate
 
 
 def defaults(root: Path, **overrides) -> Settings:
-    return Settings(catalogue=str(root), artifacts_dir=str(root), **overrides)
+    return Settings(catalogue=str(root), **overrides)
 
 
 def write(folder: Path, name: str, text: str) -> Path:

@@ -102,7 +102,8 @@ def test_the_requester_cannot_approve_their_own_run(univac_bot, tmp_path: Path) 
         "You need the 'approvers' role to answer request 1."]
     assert not any("clear-cache in staging: ok" in line for line in chat.seen)
     assert chat.ask("!approve 1", "carol")[0].startswith("Request 1 approved")
-    assert chat.wait_for("clear-cache in staging: ok")
+    result = chat.wait_for("clear-cache in staging: ok")
+    assert result.endswith("; approved by test:carol")
     assert chat.wait_for("Next (on success): verify-cache: Check the cache answers")
     records = audit(tmp_path, "")
     run = next(r["run"] for r in records if r.get("outcome") == "requested")
@@ -112,6 +113,12 @@ def test_the_requester_cannot_approve_their_own_run(univac_bot, tmp_path: Path) 
                  and r["outcome"] == "approved" and r["request"] == asked["request"]]
     assert approvers == ["test:carol"]
     assert outcomes(tmp_path) == ["requested", "approved", "started", "ok"]
+    ours = audit(tmp_path)
+    assert "approvers" not in ours[0]
+    assert [r["approvers"] for r in ours[1:]] == [["test:carol"]] * 3  # approved, started, ok
+    assert ours[1]["request"] == asked["request"]
+    kept = next(line for line in chat.seen if "full output: " in line)
+    assert "# approvers: test:carol\n" in artifact(tmp_path, kept)
 
 
 def test_a_step_that_allows_it_may_be_approved_by_its_requester(
@@ -132,7 +139,23 @@ def test_two_approvals_from_two_people(univac_bot, tmp_path: Path) -> None:
     assert chat.ask("!approve 1", "carol") == ["Approval 1 of 2 recorded for request 1."]
     assert chat.ask("!approve 1", "carol") == ["Approval 1 of 2 recorded for request 1."]
     chat.ask("!approve 1", "dave")
-    assert chat.wait_for("wipe-tmp in staging: ok")
+    assert chat.wait_for("wipe-tmp in staging: ok").endswith(
+        "; approved by test:carol, test:dave")
+    assert audit(tmp_path)[-1]["approvers"] == ["test:carol", "test:dave"]
+
+
+def test_a_denial_after_one_approval_names_both(univac_bot, tmp_path: Path) -> None:
+    bot = make_bot(univac_bot, tmp_path)
+    chat = Chat(bot)
+    chat.start("!runbook run wipe-tmp", "alice")
+    chat.wait_for("Approval needed")
+    chat.ask("!approve 1", "carol")
+    chat.ask("!deny 1", "dave")
+    assert chat.wait_for("wipe-tmp was denied by test:dave.")
+    bot.wait()
+    denied = audit(tmp_path)[-1]
+    assert (denied["outcome"], denied["approvers"], denied["denied_by"]) == (
+        "denied", ["test:carol"], "test:dave")
 
 
 def test_a_denial_ends_the_run_before_it_starts(univac_bot, tmp_path: Path) -> None:
@@ -141,8 +164,10 @@ def test_a_denial_ends_the_run_before_it_starts(univac_bot, tmp_path: Path) -> N
     chat.start("!runbook run clear-cache", "alice")
     chat.wait_for("Approval needed")
     chat.ask("!deny 1", "carol")
-    assert chat.wait_for("clear-cache was denied.")
+    assert chat.wait_for("clear-cache was denied by test:carol.")
     assert outcomes(tmp_path) == ["requested", "denied"]
+    denied = audit(tmp_path)[-1]
+    assert denied["denied_by"] == "test:carol" and "approvers" not in denied
     assert counter(bot, "cache", "clear-cache", "denied") == 1
     assert not (tmp_path / "artifacts" / "runs").exists()
 

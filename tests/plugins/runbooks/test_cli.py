@@ -167,7 +167,7 @@ def test_the_overrides_report_counts_what_needed_a_human(univac_bot, tmp_path: P
     chat.start("!runbook run clear-cache", "alice")
     chat.wait_for("Approval needed (1 from role 'approvers'): runbook clear-cache")
     chat.ask("!deny 2", "carol")
-    chat.wait_for("clear-cache was denied.")
+    chat.wait_for("clear-cache was denied by test:carol.")
     bot.wait()
     bot.ask("!runbook run wrong-output", sender="alice")
     bot.ask("!runbook run verify-cache", sender="alice")

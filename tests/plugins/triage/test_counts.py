@@ -1,5 +1,6 @@
-"""The plugin's counts: kept for /debug and !triage, handed to the core when it takes them;
-and the benchmark script still runs (``benchmarks/triage.py --quick``, no timing checks)."""
+"""The plugin's counts: kept by the core (ctx.count, ctx.gauge, ctx.observe) and read back
+for /debug and !triage; and the benchmark script still runs (``benchmarks/triage.py
+--quick``, no timing checks)."""
 
 from __future__ import annotations
 
@@ -10,45 +11,39 @@ from pathlib import Path
 
 import pytest
 
-from univac.plugins.triage.metrics import Counts
-
 SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "triage.py"
 
 
-class PublishingContext:
-    """A context of a core that lets plugins publish metrics (``ctx.count``)."""
-
-    def __init__(self) -> None:
-        self.counted: list[tuple[str, float, dict[str, str]]] = []
-        self.gauged: list[tuple[str, float, dict[str, str]]] = []
-
-    def count(self, name: str, amount: float = 1, **labels: str) -> None:
-        self.counted.append((name, amount, labels))
-
-    def gauge(self, name: str, value: float, **labels: str) -> None:
-        self.gauged.append((name, value, labels))
-
-
-def test_counts_are_kept_and_handed_on() -> None:
-    ctx = PublishingContext()
-    counts = Counts(ctx)
+def test_counts_go_to_the_core_and_are_read_back(make_triage) -> None:
+    triage = make_triage()
+    counts = triage.rt.counts
     counts.count("triage_label_changes", rule="teams", change="removed")
     counts.count("triage_label_changes", 2, rule="teams", change="removed")
     counts.gauge("triage_issues_tracked", 12)
-    assert counts.published
+    counts.observe("triage_api_call_seconds", 0.25, method="GET")
+    published = triage.harness.bot.metrics().plugins
+    assert published.values[("triage_label_changes", ("removed", "teams"))] == 3
+    assert published.values[("triage_issues_tracked", ())] == 12
+    assert published.histograms[("triage_api_call_seconds", ("GET",))].count == 1
+    assert published.families["triage_label_changes"].plugin == "triage"
     assert counts.get("triage_label_changes", rule="teams", change="removed") == 3
-    assert counts.lines() == ['triage_issues_tracked 12',
-                              'triage_label_changes{rule="teams",change="removed"} 3']
-    assert ctx.counted[-1] == ("triage_label_changes", 2, {"rule": "teams", "change": "removed"})
-    assert ctx.gauged == [("triage_issues_tracked", 12, {})]
+    assert counts.get("triage_api_call_seconds", method="GET") == 1
+    lines = counts.lines()
+    assert 'triage_label_changes{change="removed",rule="teams"} 3' in lines
+    assert 'triage_api_call_seconds{method="GET"} 1 in 0.250 s' in lines
+    assert lines == sorted(lines)
     with pytest.raises(ValueError, match="not declared"):
         counts.count("triage_label_changes", rule="teams")
+    with pytest.raises(ValueError, match="not declared"):
+        counts.observe("triage_api_calls", 1.0, method="GET")
 
 
-def test_counts_without_a_publishing_core() -> None:
-    counts = Counts(object())
-    counts.count("triage_tidy_runs")
-    assert not counts.published and counts.lines() == ["triage_tidy_runs 1"]
+def test_github_calls_are_counted_and_timed(make_triage, github) -> None:
+    github.add(1)
+    triage = make_triage()
+    triage.tick("background_update")  # the team, the highest number, #1 and its timeline
+    assert triage.rt.counts.get("triage_api_calls", method="GET") == 4
+    assert triage.rt.counts.get("triage_api_call_seconds", method="GET") == 4
 
 
 def test_the_debug_page_and_the_command_show_the_counts(make_triage) -> None:

@@ -127,6 +127,18 @@ def test_debug_endpoints_need_the_bearer_token(served, github) -> None:
     assert "\n#3: labels [team-engine, P1, P2]" in server.debug("debug", "GET").text
 
 
+def test_force_update_takes_the_number_in_the_query_string(served, github) -> None:
+    github.add(3, labels=["P1"])
+    github.add(4, labels=["P2"])
+    server = served()
+    assert server.debug("force-update?3").text == "#3: updated\n"  # the original's form
+    assert server.debug("force-update?number=4").text == "#4: updated\n"
+    assert server.rt.model.numbers() == [3, 4]
+    for wrong in ("force-update?three", "force-update?number=4&number=3", "force-update?n=4"):
+        refused = server.debug(wrong, body=b"4")  # a query string, when sent, is the one read
+        assert refused.status_code == 400 and "force-update?12345" in refused.text, wrong
+
+
 def test_force_cleanup_runs_the_rules(served, github) -> None:
     github.add(3, labels=["P1", "P2"])
     server = served()
@@ -148,3 +160,16 @@ def test_github_unreachable_shows_on_healthz(served) -> None:
     assert "poller triage.background_update failed 3 times in a row" in health.json()["problems"]
     update = server.debug("force-update", body=b"3")
     assert update.status_code == 503 and update.text == "GitHub call failed: GitHubError\n"
+
+
+def test_healthz_carries_the_plugin_s_line(served, github) -> None:
+    github.add(3)
+    server = served()
+    before = requests.get(server.base + "/healthz", timeout=10).json()["plugins"]["triage"]
+    assert before == ("0 open issue(s) tracked, 0 cleanup(s) pending; no scan yet; "
+                      "GitHub rate limit not known yet")
+    poller = next(p for p in server.harness.bot.pollers if p.name == "triage.background_update")
+    assert poller.run_once(T0).kind == "polled"  # the team, the highest number, #3
+    after = requests.get(server.base + "/healthz", timeout=10).json()["plugins"]["triage"]
+    assert after == ("1 open issue(s) tracked, 0 cleanup(s) pending; last scan "
+                     "2026-03-02 12:00 UTC, next #2; GitHub rate limit 4996/5000 left")
