@@ -5,7 +5,9 @@ The plugin (enable ``runbooks``; the webhooks need the ``http`` plugin too):
 - ``runbook list [service]``, ``runbook show <id>``, ``runbook run <id> [env]``,
   ``runbook next``, ``runbook override <id> [env] <reason>`` (chat.py); approvals with
   the ``approvals`` plugin's ``approve N`` / ``deny N``;
-- ``<webhook_prefix>/runbooks/alertmanager`` and ``/runbooks/pagerduty`` (alerts.py).
+- ``<webhook_prefix>/runbooks/alertmanager`` and ``/runbooks/pagerduty`` (alerts.py);
+  with the ``incidents`` plugin, its ``incidents.alert`` event instead (the steps go on
+  the incident's timeline too).
 
 The modules, one concept each: ``settings`` (the table), ``schema`` and ``yamlfile``
 (a step, and reading YAML safely), ``catalogue`` (a folder of steps), ``promotion``,
@@ -19,8 +21,9 @@ docs/runbooks.md is the guide.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from univac import (
     Context,
@@ -29,6 +32,7 @@ from univac import (
     WebhookRequest,
     WebhookResponse,
     command,
+    on,
     webhook,
 )
 
@@ -37,7 +41,8 @@ from .catalogue import Loaded
 from .runtime import Runtime
 from .settings import Settings
 
-__all__ = ["Settings", "alertmanager", "pagerduty", "report", "runbook", "setup"]
+__all__ = ["Settings", "alertmanager", "incident_alert", "pagerduty", "report", "runbook",
+           "setup"]
 
 
 def setup(ctx: Context[Settings]):
@@ -107,3 +112,10 @@ def alertmanager(ctx: Context[Settings], request: WebhookRequest) -> str:
 def pagerduty(ctx: Context[Settings], request: WebhookRequest) -> WebhookResponse | str:
     """PagerDuty v3 incident events: the incident and its first runbook step, to chat."""
     return alerts.pagerduty(ctx, _runtime(ctx), request)
+
+
+@on("incidents.alert")
+def incident_alert(ctx: Context[Settings], event: Mapping[str, Any]) -> None:
+    """An alert that opened or joined an incident (the incidents plugin): its first
+    runbook step, to chat and to the incident's timeline."""
+    alerts.from_incident(ctx, _runtime(ctx), event)

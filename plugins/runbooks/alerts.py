@@ -15,12 +15,18 @@ subscription). PagerDuty's own signature, ``X-PagerDuty-Signature: v1=<hex
 HMAC-SHA256 of the body>`` (several during a secret rotation, comma-separated), is
 checked here when ``pagerduty_secret`` is set. The payloads are read, and the
 signature checked, by the kit (``univac.kit.alerts``).
+
+With the incidents plugin, alerts come through it instead (``from_incident``, for its
+plugin event ``incidents.alert``): the same lines and the same automation, and every
+line after the alert's own (the step offered, an automated run's result) also goes on
+the incident's timeline (the event ``incidents.timeline``, type ``runbook``).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from univac import Context, WebhookRequest, WebhookResponse
@@ -68,11 +74,27 @@ def pagerduty(ctx: Context, runtime: Runtime, request: WebhookRequest) -> Webhoo
     return "posted 1 alert(s)\n"
 
 
-def post(ctx: Context, runtime: Runtime, alert: Alert) -> None:
-    """Say the alert and the step to start with; set the flow; automate a safe step."""
+def from_incident(ctx: Context, runtime: Runtime, event: Mapping[str, Any]) -> None:
+    """An alert the incidents plugin took (``incidents.alert``): post it as a webhook's,
+    and put the lines about steps on the incident's timeline."""
+    alert = Alert.of_fields(event.get("alert") or {})
+    incident = str(event.get("incident", ""))
+    post(ctx, runtime, alert, lambda text: ctx.emit(
+        "incidents.timeline", incident=incident, kind="runbook", message=text))
+
+
+def post(ctx: Context, runtime: Runtime, alert: Alert,
+         record: Callable[[str], object] = lambda text: None) -> None:
+    """Say the alert and the step to start with; set the flow; automate a safe step.
+    Every line after the alert's own is also given to ``record``."""
     targets = _targets(ctx, runtime, alert)
-    place = Place(targets, lambda text: _say_all(ctx, targets, text))
-    place.say(alert.line())
+
+    def say(text: str) -> None:
+        _say_all(ctx, targets, text)
+        record(text)
+
+    place = Place(targets, say)
+    _say_all(ctx, targets, alert.line())
     if not alert.firing:
         return
     catalogue = runtime.catalogue()

@@ -208,3 +208,31 @@ def test_through_the_http_plugin_with_a_token_a_signature_and_metrics(
             'service="disk"} 1.0') in metrics
     assert 'runbook_step_duration_seconds_count{action="collect-diagnostics",service="disk"} ' \
            '1.0' in metrics
+
+
+def test_with_incidents_an_alert_comes_once_and_its_steps_go_on_the_timeline(
+        univac_bot, tmp_path) -> None:
+    incidents = {"writers": "ops", "folder": str(tmp_path / "incidents"),
+                 "alert_targets": ["test:#sre"]}
+    bot = univac_bot("runbooks", "incidents", "approvals", roles=ROLES,
+                     state_dir=tmp_path / "state",
+                     settings={"runbooks": settings(tmp_path), "incidents": incidents})
+    reply = call(bot, "/incidents/alertmanager", json.dumps(notification("DiskFull")).encode())
+    assert reply.status == 200 and reply.payload() == b"1 alert(s): 1 opened\n"
+    texts = [text for _, text in said_until(bot, "collect-diagnostics in staging: ok")]
+    assert "[FIRING] DiskFull (critical) disk in staging: no space left on /var (97% used)" \
+        in texts
+    store = bot.bot.contexts["incidents"].shared.incidents.store
+    (incident,) = store.incidents()
+    wait_for(lambda: any("collect-diagnostics in staging: ok" in e.message
+                         for e in store.events(incident.id, ("runbook",))), timeout=30)
+    lines = [(e.actor, e.message) for e in store.events(incident.id, ("runbook",))]
+    assert lines[:2] == [
+        ("plugin:runbooks", "Runbook: collect-diagnostics: Collect disk diagnostics (safe for "
+                            "automation): runbook run collect-diagnostics staging"),
+        ("plugin:runbooks", "Running collect-diagnostics in staging on its own (safe for "
+                            "automation)."),
+    ]
+    assert not any(e.message.startswith("[FIRING]") for e in
+                   store.events(incident.id, ("runbook",)))  # the alert is its own event
+    assert [e.type for e in store.events(incident.id)][:2] == ["created", "alert"]
