@@ -12,13 +12,32 @@ from __future__ import annotations
 import argparse
 import json
 import queue
+import signal
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 Say = Callable[[str], None]
 Reply = Callable[[float], str]
 Measure = Callable[[str, int, int], dict[str, float]]
+
+
+@contextmanager
+def univac_process(config: Path, log: Path, name: str) -> Iterator[str]:
+    """``univac run --config CONFIG`` (its log to ``log``) while the block runs; yields
+    ``name``, who the bot is in the room. Stopped with SIGTERM, as systemd stops it."""
+    command = [str(Path(sys.executable).parent / "univac"), "run", "--config", str(config)]
+    with log.open("w") as written:
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=written)
+        try:
+            yield name
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(20)
 
 
 def wait_ready(say: Say, reply: Reply, inbox: queue.Queue, what: str,

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import platform
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -147,15 +145,8 @@ password = "{PASSWORD}"
 rooms = ["{ALIAS}"]
 state_file = "{server.dir / 'univac-matrix.json'}"  # none: no file of the home folder read
 """)
-    command = [str(Path(sys.executable).parent / "univac"), "run", "--config", str(config)]
-    log = (server.dir / "univac.log").open("w")
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
-    try:
-        yield "@univac:localhost"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(20)
-        log.close()
+    with echo_rounds.univac_process(config, server.dir / "univac.log", "@univac:localhost") as bot:
+        yield bot
 
 
 BOTS: dict[str, Callable] = {"floor": floor_bot, "transport": transport_bot, "univac": univac_bot}

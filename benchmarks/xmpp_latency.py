@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import platform
-import signal
 import subprocess
 import sys
 import tempfile
@@ -136,15 +135,8 @@ port = {server.port}
 tls = "plaintext"
 rooms = ["{ROOM}"]
 """)
-    command = [str(Path(sys.executable).parent / "univac"), "run", "--config", str(config)]
-    log = (server.dir / "univac.log").open("w")
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
-    try:
-        yield "univac"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(15)
-        log.close()
+    with echo_rounds.univac_process(config, server.dir / "univac.log", "univac") as bot:
+        yield bot
 
 
 BOTS: dict[str, Callable] = {"floor": floor_bot, "transport": transport_bot, "univac": univac_bot}
