@@ -124,6 +124,9 @@ def weekly(visit: Visit, folder: Path) -> Page:
 
 
 def _week(text: str) -> digest.Week | None:
+    """``2026-W09``, or ``2026-09`` as people write it too; None for anything else."""
+    if len(text) == 7 and text[4] == "-":
+        text = f"{text[:5]}W{text[5:]}"
     try:
         return digest.Week.parse(text)
     except ValueError:

@@ -309,6 +309,8 @@ def test_the_weekly_digest_page_shows_the_week_as_written(pages, tmp_path) -> No
         ["inc_20260210_0000_dd0000", "1"], ["inc_20260210_0000_dd0000", "3"]]
     link = soup.find("table", id="new").find("a")["href"]
     assert link == "../../incidents/inc_20260224_0000_aa0000"
+    same = served.page("/incidents/weekly/2026-09", user="alice")  # YYYY-WW works too
+    assert same.h1.get_text(strip=True) == "Incident digest 2026-W09"
     weeks = served.page("/incidents/weekly", user="alice")
     assert [a.get_text() for a in weeks.find(id="weeks")("a")] == ["2026-W09"]
     assert weeks.find(id="weeks").a["href"] == "../incidents/weekly/2026-W09"
