@@ -301,3 +301,16 @@ def test_core_modules_are_small_and_documented() -> None:
         assert ast.get_docstring(tree), f"{path.name} has no module docstring"
         lines = len(path.read_text(encoding="utf-8").splitlines())
         assert lines <= 300, f"{path.name} has {lines} lines"
+
+
+def test_the_public_api_loads_no_event_loop_for_transports_that_need_none() -> None:
+    """The IRC transport and the console import ``univac``; asyncio (about 2 MB) is
+    loaded only by the transports that run a loop (univac/loophost.py)."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys, univac, univac.transports.irc, "
+         "univac.engine.bot; print(sorted(m for m in ('asyncio', 'slixmpp', 'nio') "
+         "if m in sys.modules))"],
+        capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"

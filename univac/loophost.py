@@ -13,20 +13,26 @@ is queued), ``request_stop(goodbye)``, the coroutine ``serve()`` (connect, recon
 return once stopped) and ``last_inbound``. Also here: ``close_loop``, which ends a loop
 without leaving tasks pending, ``background``, a task whose failure is logged, and
 ``until_stopped``, the wait a session's ``serve`` ends on.
+
+``asyncio`` is imported where it is used, not with the module: every transport imports
+``univac``, and the IRC transport and the console, which need no loop, should not pay
+for loading it (about 2 MB of a process's memory).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import logging
 import queue
 import threading
 from collections.abc import Callable, Coroutine
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from univac.transport import TransportStatus
+
+if TYPE_CHECKING:
+    import asyncio
 
 Outbox = queue.SimpleQueue[tuple[str, str]]
 
@@ -55,6 +61,8 @@ class LoopHost:
 
     def run(self, make: Callable[[asyncio.AbstractEventLoop], LoopSession]) -> None:
         """Make the session on a new loop of this thread and serve until it ends."""
+        import asyncio
+
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         try:
@@ -102,6 +110,8 @@ class LoopHost:
 
 def close_loop(loop: asyncio.AbstractEventLoop) -> None:
     """Cancel what is left on ``loop``, let it finish, and close the loop."""
+    import asyncio
+
     tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
     for task in tasks:
         task.cancel()
@@ -128,6 +138,8 @@ def background(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None],
 async def until_stopped(stopping: asyncio.Event,
                         tasks: list[asyncio.Task[None]]) -> BaseException | None:
     """Wait for ``stopping``, or for one of ``tasks`` to end: return its exception."""
+    import asyncio
+
     waiter = asyncio.ensure_future(stopping.wait())
     done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
     waiter.cancel()
