@@ -188,7 +188,8 @@ def test_threads_share_their_channel_s_rate_limit(univac_bot) -> None:
     bot = univac_bot("echo", bot={"channel_rate": 0.001, "channel_burst": 2})
     assert tell(bot, in_thread("!echo 1", "#test", "t1", "a")) == [("#test/t1", "1")]
     assert tell(bot, in_thread("!echo 2", "#test", "t2", "b")) == [("#test/t2", "2")]
-    assert tell(bot, in_thread("!echo 3", "#test", "t3", "c")) == []
+    # a third newcomer borrows the channel's reserve (burst 2: one token), a fourth waits
+    assert tell(bot, in_thread("!echo 3", "#test", "t3", "c")) == [("#test/t3", "3")]
     assert bot.ask("!echo 4", sender="d") == []
     assert tell(bot, in_thread("!echo 5", "#other", "t1", "c")) == [("#other/t1", "5")]
 
@@ -197,7 +198,9 @@ def test_per_channel_rate_limit_is_quiet(univac_bot) -> None:
     bot = univac_bot("echo", bot={"channel_rate": 0.001, "channel_burst": 2})
     assert bot.ask("!echo 1", sender="a") == ["1"]
     assert bot.ask("!echo 2", sender="b") == ["2"]
-    assert bot.ask("!echo 3", sender="c") == []
+    assert bot.ask("!echo 3", sender="c") == ["3"]  # a newcomer borrows the reserve
+    assert bot.ask("!echo 3", sender="d") == []  # nothing is left to lend
+    assert bot.ask("!echo 3", sender="a") == []
     assert bot.ask("!echo 4", target="#other") == ["4"]
     assert bot.ask("echo 5", sender="c", private=True) == ["5"]
 

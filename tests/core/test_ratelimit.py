@@ -40,6 +40,22 @@ def test_flooders_of_a_channel_leave_the_reserve_to_a_quiet_person() -> None:
     assert not channel.allow("irc:#ops", "flooder0")
 
 
+def test_flooders_arriving_together_cannot_drain_what_a_newcomer_may_use() -> None:
+    """Four flooders start at once, each new to the channel at its first command (so
+    each may use the reserve once), each sending five at once (their own limit's
+    burst); a person speaking 0.2 s later is still answered."""
+    clock = Clock()
+    channel = RateLimiter(2.0, 10, clock=clock, reserve=2)
+    for n in range(4):
+        for _ in range(5):
+            channel.allow("irc:#ops", f"flooder{n}")
+    clock.now = 0.2
+    assert channel.allow("irc:#ops", "carol")
+    assert not channel.allow("irc:#ops", "flooder3")  # the flooders wait for refills
+    clock.now = 1.2  # two tokens refilled: they go to paying back what carol took
+    assert not channel.allow("irc:#ops", "flooder3")
+
+
 def test_without_a_reserve_the_shared_bucket_is_first_come() -> None:
     clock = Clock()
     channel = RateLimiter(2.0, 3, clock=clock)

@@ -9,7 +9,12 @@ a flood of distinct senders cannot grow memory.
 A shared bucket (a channel's) is fair to the people in it: the last ``reserve`` tokens
 go only to someone who has had none from it for a while (``burst / rate`` seconds),
 so several flooders, each within their own limit, use up the rest but never keep a
-quiet person from being answered.
+quiet person from being answered. A quiet person may also borrow up to ``reserve``
+tokens below zero: flooders arriving together are each "quiet" at their first
+command, and without the loan the first of them would spend the reserve before a
+real newcomer speaks. What is borrowed is paid back from the refill before any
+flooder gets a token again, so the channel's rate holds over time; the loan only
+lets ``reserve`` more answers out in a burst.
 """
 
 from __future__ import annotations
@@ -57,7 +62,7 @@ class RateLimiter:
             tokens, then = self._buckets.pop(key, None) or (self._first(key), now)
             if tokens != UNLIMITED:
                 tokens = min(self._burst, tokens + (now - then) * self._rate)
-            floor = 1.0 if self._quiet(key, who, now) else 1.0 + self._reserve
+            floor = 1.0 - self._reserve if self._quiet(key, who, now) else 1.0 + self._reserve
             allowed = tokens >= floor
             self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)
             if len(self._buckets) > self._max_keys:
