@@ -40,7 +40,7 @@ STORE_LIBRARIES = {"postgres": {"psycopg"}}
 CORE_EXCEPTIONS = {"pytest_plugin.py": {"pytest"}}
 PUBLIC_API = {
     "Backoff", "Calendar", "FailureLog", "LoopHost", "background", "until_stopped",
-    "check_seconds", "check_service_url", "on",
+    "check_seconds", "check_service_url", "on", "state_folder",
     "RetryAfter", "Schedule", "Skip",
     "CommandInfo", "ConfigError", "Context", "Deliver", "Message", "MetricsReport",
     "PluginError", "PollerReport", "SettingsError", "StaleEpochError", "StatusReport", "Store",

@@ -16,7 +16,8 @@ Anything that retries uses ``Backoff``; a transport on asyncio composes a
 ``LoopHost`` and logs failures with ``FailureLog``. State store backends (``univac.stores``)
 implement ``Store`` and raise ``StoreError`` and ``StaleEpochError``; a plugin may
 catch ``StoreError`` from ``ctx.state``. A plugin's command-line tool
-(``univac NAME ...``) reads its settings with ``plugin_settings``.
+(``univac NAME ...``) reads its settings with ``plugin_settings`` and finds the bot's
+files with ``state_folder``.
 """
 
 from univac.backoff import Backoff
@@ -41,7 +42,7 @@ from univac.loophost import LoopHost, background, until_stopped
 from univac.message import Deliver, Message
 from univac.ops.metrics import MetricsReport
 from univac.ops.reports import PollerReport, StatusReport
-from univac.plugincli import plugin_settings
+from univac.plugincli import plugin_settings, state_folder
 from univac.polls import RetryAfter, Skip
 from univac.schedules import Calendar, Schedule
 from univac.targets import Target
@@ -90,6 +91,7 @@ __all__ = [
     "match",
     "on",
     "plugin_settings",
+    "state_folder",
     "until_stopped",
     "webhook",
 ]

@@ -7,7 +7,9 @@ A plugin (or any installed package) adds a subcommand with an entry point in the
 ``main(argv: list[str]) -> int`` that gets the arguments after the name and returns the
 exit code. ``plugin_settings`` reads that plugin's settings from the configuration file
 the same way the bot does (secrets from ``_file``/``_env``, every problem reported), and
-masks the configuration's secrets in the log from then on.
+masks the configuration's secrets in the log from then on. ``state_folder`` is the
+bot's state folder for that configuration (a plugin's files are in ``<it>/<plugin>``,
+where ``ctx.data_dir`` puts them in the running bot).
 """
 
 from __future__ import annotations
@@ -59,6 +61,28 @@ def plugin_settings(plugin: str, config: Path | str | None = None) -> Any:
             return entry.settings
     where = str(path) if path else "<defaults>"
     raise ConfigError([ConfigIssue(where, "bot.plugins", f"plugin '{plugin}' is not enabled")])
+
+
+def state_folder(config: Path | str | None = None) -> Path:
+    """The state folder the bot uses with the configuration file ``config`` (default
+    ``$UNIVAC_CONFIG``; none: the defaults). Reads only ``[bot] state_dir``, so a tool
+    works where the bot's secrets are not at hand; ``ConfigError`` when the file cannot
+    be read."""
+    import tomllib
+
+    from univac.statefolder import state_folder_of
+
+    path = Path(config) if config else _default_path()
+    if path is None:
+        return state_folder_of("", Path.cwd())
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8")).get("bot", {})
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError([ConfigIssue(str(path), "bot", f"cannot read it: {error}")]) from None
+    configured = table.get("state_dir", "") if isinstance(table, dict) else ""
+    if not isinstance(configured, str):
+        raise ConfigError([ConfigIssue(str(path), "bot.state_dir", "must be a folder name")])
+    return state_folder_of(configured, path.resolve().parent)
 
 
 def _default_path() -> Path | None:

@@ -23,13 +23,13 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import tomllib
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from univac import StoreError
+from univac import ConfigError, StoreError
+from univac import state_folder as univac_state_folder
 
 from .model import Event, Incident
 from .stores.jsonl import JsonlStore
@@ -106,20 +106,11 @@ def journal(settings: Any, config: Path | None) -> Path:
 
 
 def state_folder(config: Path | None) -> Path:
-    """The bot's state folder, found as the bot finds it."""
-    configured = ""
-    if config is not None:
-        try:
-            table = tomllib.loads(config.read_text(encoding="utf-8")).get("bot", {})
-        except (OSError, ValueError) as error:
-            raise Unreadable(f"{config}: {error}") from None
-        configured = str(table.get("state_dir", ""))
-    if configured:
-        return config.resolve().parent / Path(configured).expanduser()  # type: ignore[union-attr]
-    if os.environ.get("STATE_DIRECTORY"):
-        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
-    xdg = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-    return Path(xdg) / "univac"
+    """The bot's state folder, found as the bot finds it (``univac.state_folder``)."""
+    try:
+        return univac_state_folder(config)
+    except ConfigError as error:
+        raise Unreadable(str(error)) from None
 
 
 def _copy_complete_lines(source: Path, target: Path) -> None:

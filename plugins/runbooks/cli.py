@@ -25,7 +25,7 @@ import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
-from univac import ConfigError, plugin_settings
+from univac import ConfigError, plugin_settings, state_folder
 
 from . import lint as linting
 from . import overrides as report
@@ -242,14 +242,9 @@ def audit_file(config: str | Path | None) -> Path | None:
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise Refused(f"{path}: cannot read the configuration: {error}") from None
     name = str(table.get("audit_file") or table.get("audit_log") or "audit.jsonl")
-    return state_folder(path, str(table.get("state_dir", ""))) / name
+    try:
+        return state_folder(path) / name
+    except ConfigError as error:
+        raise Refused(str(error)) from None
 
 
-def state_folder(config: Path, configured: str) -> Path:
-    """The bot's state folder: configured, systemd's, XDG's, or ~/.local/state/univac."""
-    if configured:
-        return config.resolve().parent / Path(configured).expanduser()
-    if os.environ.get("STATE_DIRECTORY"):
-        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
-    xdg = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-    return Path(xdg) / "univac"

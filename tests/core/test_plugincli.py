@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from univac import ConfigError, cli, plugin_settings, plugincli
+from univac import ConfigError, cli, plugin_settings, plugincli, state_folder
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -54,3 +54,27 @@ def test_plugin_settings_refuses_a_plugin_the_file_does_not_enable(tmp_path) -> 
     with pytest.raises(ConfigError) as raised:
         plugin_settings("dns", path)
     assert "plugin 'dns' is not enabled" in str(raised.value)
+
+
+def test_state_folder_is_found_as_the_bot_finds_it(tmp_path, monkeypatch) -> None:
+    config = tmp_path / "etc" / "univac.toml"
+    config.parent.mkdir()
+    config.write_text('[bot]\nstate_dir = "../var/univac"\n[plugins.x]\ntoken_file = "gone"\n')
+    assert state_folder(config) == tmp_path / "etc" / ".." / "var" / "univac"
+    config.write_text("[bot]\n")
+    monkeypatch.setenv("STATE_DIRECTORY", "/var/lib/univac:/var/lib/other")
+    assert state_folder(config) == Path("/var/lib/univac")
+    monkeypatch.delenv("STATE_DIRECTORY")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert state_folder(str(config)) == tmp_path / "xdg" / "univac"
+    monkeypatch.setenv("UNIVAC_CONFIG", str(config))
+    assert state_folder() == tmp_path / "xdg" / "univac"
+
+
+def test_state_folder_of_an_unreadable_file_is_a_config_error(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="cannot read it"):
+        state_folder(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[bot]\nstate_dir = 3\n")
+    with pytest.raises(ConfigError, match="must be a folder name"):
+        state_folder(bad)

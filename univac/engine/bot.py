@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -48,6 +47,7 @@ from univac.ops.plugin_metrics import PluginMetrics
 from univac.ops.reports import StatusReport
 from univac.ops.sdnotify import Heartbeat, Notifier, summary
 from univac.ops.stats import Stats
+from univac.statefolder import state_folder_of
 from univac.transport import Transport
 from univac.version import __version__
 from univac.webhooks import WebhookRoute
@@ -261,12 +261,7 @@ channel never keep a second person's command from being answered."""
 
 def state_dir(config: Config) -> Path:
     """The state folder: the configured one, systemd's, XDG's, or ~/.local/state."""
-    if config.bot.state_dir:
-        return config.base_dir / Path(config.bot.state_dir).expanduser()
-    if os.environ.get("STATE_DIRECTORY"):
-        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
-    xdg = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-    return Path(xdg) / "univac"
+    return state_folder_of(config.bot.state_dir, config.base_dir)
 
 
 def transport_state(transport: Transport) -> str:
