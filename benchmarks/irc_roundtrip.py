@@ -1,7 +1,7 @@
 """IRC round-trip benchmark against a real ngircd on 127.0.0.1 (flood penalties off).
 
 Usage:  .venv/bin/python benchmarks/irc_roundtrip.py [--runs 5] [--bots univac,handoff,...]
-            [--flood] [--joins]
+            [--flood] [--joins] [--defaults]
 
 Bots, each run as its own process so its CPU, RSS and threads can be read from /proc,
 all with the default output queue settings (``max_queued_lines``, ``max_queued_bytes``):
@@ -20,7 +20,9 @@ connections flood 500 commands each into the channel, a second user's single com
 is timed (the core's rate limits off; once more with 4 flooders and the core's default
 rate limits). ``--joins`` adds the 500-channel scenarios: ``univac run`` configured for 500
 channels, time from start until it is in all of them, with flood control off and with
-the defaults. Prints the medians of all runs.
+the defaults. ``--defaults`` runs both bursts once more against ``univac run`` with every
+default (flood control, the core's rate limits, the reactive queue) and counts what was
+answered: the rest was refused by the limits. Prints the medians of all runs.
 """
 
 from __future__ import annotations
@@ -108,7 +110,7 @@ def univac_config(port: int, directory: Path, flood: bool, channels: tuple[str, 
     listed = ", ".join(f'"{c}"' for c in channels)
     config.write_text(
         f'[bot]\nplugins = ["echo", "help", "version", "status", "whereareyou"]\n'
-        f'state_dir = "{directory / "state"}"\nqueue_size = 4096\n{rate}'
+        f'state_dir = "{directory / "state"}"\n{rate}'
         f'[[transports]]\ntype = "irc"\nhost = "127.0.0.1"\nport = {port}\ntls = false\n'
         f'channels = [{listed}]\nmotd_wait_s = 0.2\nsts_file = "{directory / "sts.json"}"\n'
         f"{flood_line}"
@@ -315,6 +317,24 @@ def channel_burst(port: int, observer: Client, clients: int = 10, each: int = 10
     }
 
 
+def defaults_run(server, directory: Path, each: int = 100) -> dict[str, float]:
+    """``univac run`` with every default (IRC flood control, the core's rate limits, the
+    reactive queue): the private and the channel burst. What is not answered was refused
+    by the limits, as they are meant to: one person gets ``user_burst`` answers at once,
+    a channel ``channel_burst``."""
+    observer = Client(server.port, "observer")
+    bot = spawn_bot("univac", server.port, directory, flood=True, limits=True)
+    try:
+        observer.wait_for(b" JOIN ", 15)
+        result = burst(server.port, observer, bot.pid, each=each)
+        result.update(channel_burst(server.port, observer, each=each))
+        return {key: result[key] for key in ("replies", "lost", "chan_replies", "chan_lost")}
+    finally:
+        bot.terminate()
+        bot.wait(10)
+        observer.sock.close()
+
+
 def flood_run(server, directory: Path, flooders: int, limits: bool = False) -> float:
     """The IRC transport's default flood control: ``flooders`` connections flood 500
     commands each into the channel; seconds until a second user's one command is
@@ -373,6 +393,8 @@ def main() -> None:
     parser.add_argument("--bots", default="univac,handoff,transport,floor")
     parser.add_argument("--flood", action="store_true")
     parser.add_argument("--joins", action="store_true")
+    parser.add_argument("--defaults", action="store_true",
+                        help="also the bursts with every default: count what the limits refuse")
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke test")
     parser.add_argument("--keep", default="", help="directory for bot logs (kept)")
     parser.add_argument("--run-floor-bot", type=int)
@@ -408,6 +430,9 @@ def one_round(args: argparse.Namespace, directory: Path) -> dict[str, dict[str, 
         flood["second_user_s_4_flooders_core_limits"] = with_server(
             directory, lambda s: flood_run(s, directory, 4, limits=True))
         results["univac+flood"] = flood  # fmt: skip
+    if args.defaults:
+        results["univac+defaults"] = with_server(
+            directory, lambda s: defaults_run(s, directory, counts[1]))
     if args.joins:
         count = 50 if args.quick else 500
         results["univac+joins"] = {

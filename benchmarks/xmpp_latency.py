@@ -13,8 +13,9 @@ the reply ``<n>`` from the bot's nick. Three bots answer, one at a time:
 - ``transport``: Univac's XMPP transport alone, run on its thread as the supervisor runs
   it, with a ``deliver`` that answers at once through ``send`` (no dispatcher);
 - ``univac``: a ``univac run`` process with the ``echo`` plugin (dispatcher, reactive
-  threads; ``user_rate = 0``, ``channel_rate = 0`` and a big queue so nothing is
-  limited or shed; its log goes to ``univac.log`` in the server's temp dir).
+  threads, the default reactive queue; ``user_rate = 0`` and ``channel_rate = 0``,
+  since one scripted user sends every command and the default limits would answer
+  five of a burst; its log goes to ``univac.log`` in the server's temp dir).
 
 Measured for each: latency of ``LATENCY_N`` sequential round trips (p50, p99), and
 throughput: a burst of ``BURST_N`` commands sent back to back, timed until the last
@@ -123,7 +124,6 @@ plugins = ["echo"]
 state_dir = "{server.dir / 'state'}"
 user_rate = 0
 channel_rate = 0
-queue_size = 100000
 log_level = "WARNING"
 
 [[transports]]
