@@ -24,9 +24,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from univac import ConfigError, StoreError, plugin_settings
+from univac import StoreError
 
-from . import gate
+from . import gate, offline
 from .stores.configured import postgres_of
 from .stores.postgres import DDL
 
@@ -77,8 +77,8 @@ def _migrate(args: argparse.Namespace) -> int:
         _print(DDL)
         return 0
     try:
-        settings = plugin_settings("incidents", args.config)
-    except ConfigError as error:
+        settings = offline.settings_of(args.config)
+    except offline.Unreadable as error:
         print(error, file=sys.stderr)
         return 1
     if not settings.dsn:

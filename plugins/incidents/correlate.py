@@ -30,7 +30,7 @@ from univac import StoreError, UserError
 from univac.kit.text import one_line
 
 from . import render
-from .model import Incident, ordered, parse_time
+from .model import Incident, find, ordered, parse_time
 from .privacy import refusal, viewers_only, where_to_look
 
 if TYPE_CHECKING:
@@ -129,9 +129,10 @@ def subcommand(call: Call, rest: str) -> str:
         reason = refusal(call.settings, True, "append to incidents")
         call.ctx.audit("incident.correlate", "refused", reason=reason, arguments=rest[:200])
         return reason
-    _, incident = call.incidents.find(refs[0])
-    found = related(incident, call.incidents.store.incidents(),
-                    call.settings.correlate_window_s, call.settings.correlate_top)
+    every = call.incidents.store.incidents()  # read once: to find the one, and to score
+    _, incident = find(refs[0], every)
+    found = related(incident, every, call.settings.correlate_window_s,
+                    call.settings.correlate_top)
     appended = _append(call, incident, found) if append else ""
     if not call.access.details:
         ask = viewers_only(call.settings) if not call.access.viewer else \

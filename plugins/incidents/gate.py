@@ -27,15 +27,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
-
-from univac import ConfigError, plugin_settings
 
 from . import offline
 from .digest import View
@@ -79,12 +75,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.service.strip():
         print("gate: --service must name a service", file=sys.stderr)
         return USAGE
-    config = args.config or (Path(os.environ["UNIVAC_CONFIG"])
-                             if os.environ.get("UNIVAC_CONFIG") else None)
     try:
-        settings = plugin_settings("incidents", config)
-        records = offline.read_only(settings, config)
-    except (ConfigError, offline.Unreadable) as error:
+        settings = offline.settings_of(args.config)
+        records = offline.read_only(settings, args.config)
+    except offline.Unreadable as error:
         return _cannot_decide(args, str(error))
     today = settings.shifts.today(datetime.now(UTC))
     reasons = check(records, args.service, args.env, args.strict, today)

@@ -1,6 +1,7 @@
 """The incident records read without a bot, changing nothing. Main thread of a tool.
 
-``univac incidents gate`` reads the store ``[plugins.incidents]`` configures:
+``settings_of`` reads ``[plugins.incidents]`` for ``univac incidents`` (``--config``,
+else ``$UNIVAC_CONFIG``). ``univac incidents gate`` reads the store it configures:
 
 - ``jsonl``: the three files are copied, each up to its last complete line, into a
   temporary folder and read there by the ``jsonl`` store, so the live folder is never
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from univac import ConfigError, StoreError
+from univac import ConfigError, StoreError, plugin_settings
 from univac import state_folder as univac_state_folder
 
 from .model import Event, Incident
@@ -58,6 +59,17 @@ class Snapshot:
                types: Collection[str] = ()) -> list[Event]:
         return [e for e in self.timeline if (incident_id is None or e.incident_id == incident_id)
                 and (not types or e.type in types)]
+
+
+def settings_of(config: Path | None) -> Any:
+    """The plugin's settings from ``config`` (None: ``$UNIVAC_CONFIG``); ``Unreadable``
+    saying why not, and that no file was named when none was."""
+    try:
+        return plugin_settings("incidents", config)
+    except ConfigError as error:
+        named = config or os.environ.get("UNIVAC_CONFIG")
+        hint = "" if named else " (no --config FILE given, and $UNIVAC_CONFIG is not set)"
+        raise Unreadable(f"{error}{hint}") from None
 
 
 def read_only(settings: Any, config: Path | None) -> Snapshot:

@@ -13,7 +13,9 @@ counts to each of ``digest_targets``, and records the week. The whole run holds 
 state's lock (``with ctx.state``), so the two pollers never write or post one week
 twice. A week's files are thus written once, on time or at the first start after the
 bot missed it (then the line says so); a bot that was down longer writes the latest
-due week only, not the weeks before it.
+due week only, not the weeks before it. A folder that cannot be written fails the run
+(an error in the log naming it) before anything is posted or recorded, so the next run
+tries again.
 """
 
 from __future__ import annotations
@@ -58,7 +60,13 @@ def run(ctx: Context[Settings], incidents: Incidents) -> Skip | None:
         if _recorded(ctx) >= week:
             return Skip(f"the digest of {week} is written")
         made = digest.build(incidents.store, week, settings.thresholds)
-        json_path, markdown_path = digest.write(settings.digest_folder(ctx.data_dir), made)
+        folder = settings.digest_folder(ctx.data_dir)
+        try:
+            json_path, markdown_path = digest.write(folder, made)
+        except OSError as error:  # the run fails, is retried, and nothing is posted
+            ctx.log.error("incidents: cannot write the digest of %s in %s (reports_folder): "
+                          "%s", week, folder, error.strerror or error)
+            raise
         ctx.log.info("incidents: wrote the digest of %s: %s, %s", week, json_path,
                      markdown_path)
         line = made.summary(link(settings, week, str(markdown_path)))

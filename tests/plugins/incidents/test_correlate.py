@@ -141,3 +141,14 @@ def test_details_only_where_they_may_be_shown(incidents_bot) -> None:
         "missing id. Usage: !incident correlate <id> [--append]"
     assert ask(bot, f"!inc correlate {found} extra") == \
         "unexpected 'extra'. Usage: !incident correlate <id> [--append]"
+
+
+def test_the_subcommand_reads_the_incidents_once(incidents_bot, monkeypatch) -> None:
+    bot = incidents_bot()
+    found = created_id(ask(bot, "!inc create --service api Database latency high"))
+    ask(bot, "!inc create --service api Database latency again")
+    store, reads = store_of(bot), []
+    every = store.incidents
+    monkeypatch.setattr(store, "incidents", lambda: reads.append(1) or every())
+    assert ask(bot, f"!inc correlate {found}").startswith(f"Related to {found}:")
+    assert len(reads) == 1

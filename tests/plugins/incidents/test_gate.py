@@ -168,3 +168,15 @@ def test_the_installed_command(config):
                           timeout=120, check=False)
     assert done.returncode == 1, done.stderr
     assert done.stdout.startswith("blocked: inc_20260301_0000_a10000 is an open P1 incident")
+
+
+def test_without_a_configuration_the_tools_say_how_to_name_one(config, capsys, monkeypatch):
+    monkeypatch.delenv("UNIVAC_CONFIG", raising=False)
+    hint = "no --config FILE given, and $UNIVAC_CONFIG is not set"
+    code, _, err = gate(capsys, "--service", "api")
+    assert code == 3 and hint in err
+    assert cli.main(["migrate"]) == 1
+    assert hint in capsys.readouterr().err
+    monkeypatch.setenv("UNIVAC_CONFIG", str(config.with_name("gone.toml")))
+    code, _, err = gate(capsys, "--service", "api")
+    assert code == 3 and "gone.toml" in err and hint not in err

@@ -120,3 +120,18 @@ def test_digest_settings_are_checked(tmp_path):
     assert sorted(issue.key for issue in config.plugin_issues) == [
         "plugins.incidents.digest_link_base", "plugins.incidents.digest_schedule",
         "plugins.incidents.recurrence_service_7d"]
+
+
+def test_a_folder_that_cannot_be_written_fails_the_run_saying_where(make_bot, tmp_path,
+                                                                    caplog):
+    (tmp_path / "reports").write_text("a file, not a folder")
+    bot = make_bot()
+    with pytest.raises(AssertionError, match="failed"):
+        bot.tick("incidents.weekly_digest", now=MONDAY_0800)
+    assert bot.said() == []  # nothing posted, nothing recorded
+    assert (f"cannot write the digest of 2026-W09 in {weekly_folder(tmp_path)} "
+            "(reports_folder)") in caplog.text
+    (tmp_path / "reports").unlink()
+    (_, line), = bot.tick("incidents.digest_catchup", now=MONDAY_0800)
+    assert line.startswith("Incident digest 2026-W09: 4 new")
+    assert (weekly_folder(tmp_path) / "2026-W09.md").is_file()
