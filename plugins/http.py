@@ -437,8 +437,7 @@ def _command_metrics(report: MetricsReport) -> Iterator[Metric]:
     latency = HistogramMetricFamily("univac_handler_duration_seconds",
                                     "How long handlers ran.", labels=["plugin", "kind"])
     for (plugin, kind), snap in sorted(report.latency.items()):
-        buckets = [(_le(b), c) for b, c in zip(snap.bounds, snap.cumulative, strict=True)]
-        latency.add_metric([plugin, kind], [*buckets, ("+Inf", snap.count)], snap.total)
+        latency.add_metric([plugin, kind], _buckets(snap), snap.total)
     yield latency
 
 
@@ -449,24 +448,20 @@ def _plugin_metrics(report: MetricsReport) -> Iterator[Metric]:
         return
     kinds = {"counter": CounterMetricFamily, "gauge": GaugeMetricFamily,
              "histogram": HistogramMetricFamily}
-    for name, family in sorted(own.families.items()):
-        doc = f"Counted by the {family.plugin} plugin."
-        metric = kinds[family.kind](name, doc, labels=list(family.labels))
-        if family.kind == "histogram":
-            for (owner, values), snap in sorted(own.histograms.items()):
-                if owner == name:
-                    buckets = [(_le(b), c) for b, c in zip(snap.bounds, snap.cumulative,
-                                                             strict=True)]
-                    metric.add_metric(list(values), [*buckets, ("+Inf", snap.count)], snap.total)
-        else:
-            for (owner, values), value in sorted(own.values.items()):
-                if owner == name:
-                    metric.add_metric(list(values), value)
-        yield metric
+    metrics = {name: kinds[family.kind](name, f"Counted by the {family.plugin} plugin.",
+                                        labels=list(family.labels))
+               for name, family in own.families.items()}
+    for (name, values), value in sorted(own.values.items()):  # one pass, not one a family
+        metrics[name].add_metric(list(values), value)
+    for (name, values), snap in sorted(own.histograms.items()):
+        metrics[name].add_metric(list(values), _buckets(snap), snap.total)
+    yield from (metrics[name] for name in sorted(metrics))
 
 
-def _le(bound: float) -> str:
-    return repr(float(bound))
+def _buckets(snap: Any) -> list[tuple[str, float]]:
+    """A histogram snapshot's cumulative buckets, as Prometheus names them."""
+    bounds = [(repr(float(b)), c) for b, c in zip(snap.bounds, snap.cumulative, strict=True)]
+    return [*bounds, ("+Inf", snap.count)]
 
 
 def _load_metrics(status: StatusReport, counters: Mapping[str, int]) -> Iterator[Metric]:

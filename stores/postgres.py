@@ -30,7 +30,7 @@ import psycopg
 from psycopg import conninfo
 
 from univac import StaleEpochError, StoreError
-from univac.stores.postgres_lease import PostgresLease
+from univac.stores.postgres_lease import PostgresLease, one_line
 
 log = logging.getLogger("univac.store")
 T = TypeVar("T")
@@ -217,8 +217,3 @@ def plan(current: int) -> list[str]:
     tail = ["DELETE FROM univac_schema",
             f"INSERT INTO univac_schema (version) VALUES ({len(MIGRATIONS)})"]
     return head + steps + tail
-
-
-def one_line(error: BaseException) -> str:
-    """The error's message on one line (libpq's have a hint on a second one)."""
-    return " ".join(str(error).split()) or type(error).__name__

@@ -127,13 +127,18 @@ class PostgresLease:
                 keepalives=1, keepalives_idle=1, keepalives_interval=1, keepalives_count=count)
         except psycopg.Error as error:
             raise StoreError(f"cannot connect to PostgreSQL: {one_line(error)}") from None
+        try:  # kept only once checked: a refused connection is never used on a retry
+            self._run(lambda: connection.execute(
+                "SELECT set_config('tcp_keepalives_idle', '1', false),"
+                " set_config('tcp_keepalives_interval', '1', false),"
+                " set_config('tcp_keepalives_count', %s, false),"
+                " set_config('tcp_user_timeout', %s, false)",
+                (str(count), str(int(timeout * 1000)))))
+            self._pid = self._run(lambda: self._own_session(connection))
+        except BaseException:
+            connection.close()
+            raise
         self._connection = connection
-        self._run(lambda: connection.execute(
-            "SELECT set_config('tcp_keepalives_idle', '1', false),"
-            " set_config('tcp_keepalives_interval', '1', false),"
-            " set_config('tcp_keepalives_count', %s, false),"
-            " set_config('tcp_user_timeout', %s, false)", (str(count), str(int(timeout * 1000)))))
-        self._pid = self._run(lambda: self._own_session(connection))
         return connection
 
     def _own_session(self, connection: psycopg.Connection[Any]) -> int:

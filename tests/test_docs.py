@@ -69,6 +69,7 @@ SETTINGS_TABLES = [
     ("configuration.md", "## `[bot]`", ["univac.botsettings:BotSettings"]),
     ("configuration.md", "## `[store]`", ["univac.engine.sqlite_store:Settings",
                                           "univac.stores.postgres:Settings"]),
+    ("configuration.md", "## `[ha]`", ["univac.engine.lease:HaSettings"]),
     ("configuration.md", '### `type = "console"`', ["univac.transports.console:Settings"]),
     ("irc.md", "## Settings", ["univac.transports.irc:Settings"]),
     ("xmpp.md", "## Settings", ["univac.transports.xmpp:Settings"]),

@@ -95,10 +95,15 @@ def test_a_corrupt_file_is_kept_aside(tmp_path: Path, caplog: pytest.LogCaptureF
     assert "unreadable" in caplog.text
 
 
-def test_an_unreadable_file_disables_the_plugin_and_is_left_alone(tmp_path: Path) -> None:
+def test_an_unreadable_file_disables_the_plugin_and_is_left_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     (tmp_path / "echo.json").mkdir()
     with Harness("echo", state_dir=tmp_path) as harness:
         assert "IsADirectoryError" in harness.errors["plugins.echo"]
+        assert f"cannot read its former state file {tmp_path / 'echo.json'}" in \
+            harness.errors["plugins.echo"]
+    assert [r for r in caplog.records if r.exc_info] == []  # one clear line, no traceback
     assert (tmp_path / "echo.json").is_dir()
     assert list(tmp_path.glob("echo.json.*")) == []
 

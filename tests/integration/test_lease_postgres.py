@@ -86,6 +86,9 @@ def test_pgbouncer_in_transaction_mode_is_refused(leases, postgres: str, pgbounc
         lease.acquire("host-a:1")
     assert "connection pooler in transaction mode, such as PgBouncer?" in str(caught.value)
     assert row(postgres) is None
+    with pytest.raises(StoreError, match="such as PgBouncer"):  # the leader tries again
+        lease.acquire("host-a:1")
+    assert row(postgres) is None
 
 
 def test_pgbouncer_in_session_mode_holds_the_lease(leases, postgres: str, pgbouncer) -> None:

@@ -8,8 +8,8 @@ transaction (its keys overwrite the store's) and then renamed
 ``<plugin>.json.imported-<time>``, beside the store: it is never deleted, and never read
 again. A file whose content is not a JSON object is kept aside as
 ``<plugin>.json.corrupt-<time>`` and nothing is imported; a file that cannot be read at
-all (permissions) raises OSError, and the plugin is disabled rather than started
-without its state. Temporary files left by a write that was killed are partial copies,
+all (permissions) raises PluginError naming it, and the plugin is disabled rather than
+started without its state. Temporary files left by a write that was killed are partial copies,
 never the truth: they are removed at start.
 """
 
@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from univac.engine.store import Store
+from univac.errors import PluginError
 
 log = logging.getLogger("univac.state")
 TEMPORARY = re.compile(r"\..+\.json\.[a-z0-9_]{8}")
@@ -66,6 +67,10 @@ def _read(path: Path) -> dict[str, object] | None:
         return None
     except ValueError as error:
         reason = str(error)
+    except OSError as error:  # permissions, a folder: the file is left for the operator
+        raise PluginError(f"cannot read its former state file {path} ({type(error).__name__}:"
+                          f" {error.strerror or error}); the plugin stays disabled until the"
+                          " file can be read") from None
     aside = _rename(path, "corrupt")
     log.error("state file %s is unreadable (%s); kept as %s, nothing imported",
               path, reason, aside.name)
