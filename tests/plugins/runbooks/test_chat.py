@@ -335,3 +335,11 @@ def test_bad_settings_disable_the_plugin_with_every_reason(univac_bot, tmp_path:
     missing = univac_bot("runbooks", settings={"runbooks": {
         "catalogue": str(tmp_path / "none"), "artifacts_dir": str(tmp_path)}})
     assert "is not a folder" in json.dumps(missing.errors)
+
+
+def test_a_missing_work_dir_fails_the_run_naming_the_folder(univac_bot, tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-folder"
+    bot = make_bot(univac_bot, tmp_path, work_dir=str(missing))
+    assert bot.ask("!runbook run fails", sender="alice") == [
+        f"fails cannot start: No such file or directory: {missing}"]
+    assert outcomes(tmp_path) == ["requested", "started", "failed"]
