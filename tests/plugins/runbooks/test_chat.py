@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from tests.plugins.runbooks.helpers import (
+    BROKEN,
     CATALOGUE,
     Chat,
     audit,
@@ -343,3 +344,15 @@ def test_a_missing_work_dir_fails_the_run_naming_the_folder(univac_bot, tmp_path
     assert bot.ask("!runbook run fails", sender="alice") == [
         f"fails cannot start: No such file or directory: {missing}"]
     assert outcomes(tmp_path) == ["requested", "started", "failed"]
+
+
+def test_a_step_left_out_for_a_problem_says_which(univac_bot, tmp_path: Path) -> None:
+    bot = make_bot(univac_bot, tmp_path, catalogue=BROKEN)
+    assert bot.ask("!runbook run missing-command", sender="alice") == [
+        "missing-command is left out of the catalogue: steps.yaml:25: missing-command: "
+        "error: command: missing"]
+    assert bot.ask("!runbook show bad-regex")[0].endswith(
+        "(and 1 more; univac runbook lint names them)")
+    assert bot.ask("!runbook run no-such-step", sender="alice") == [
+        "There is no step no-such-step; runbook list shows them"]
+    assert outcomes(tmp_path) == []
