@@ -21,7 +21,6 @@ Settings (``[plugins.hooks]``)::
 
 from __future__ import annotations
 
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +28,7 @@ from typing import Any
 from univac import Context, Target, UserError, WebhookRequest, WebhookResponse, webhook
 from univac.kit import alerts as parse
 from univac.kit.alerts import Alert
-from univac.kit.text import one_line
+from univac.kit.text import one_line, template_problem
 
 FIELDS = {
     "push": ("repo", "branch", "pusher", "sender", "count", "compare", "message", "head"),
@@ -81,14 +80,8 @@ class Settings:
 
 def check_template(name: str, template: str, allowed: tuple[str, ...]) -> None:
     """ValueError unless ``template`` uses only ``{field}`` with a field in ``allowed``."""
-    try:
-        parts = list(string.Formatter().parse(template))
-    except ValueError as error:
-        raise ValueError(f"{name}: {error}") from None
-    for _, field, spec, conversion in parts:
-        if field is not None and (field not in allowed or spec or conversion):
-            raise ValueError(f"{name}: {{{field}}} is not allowed; "
-                             f"use plain fields: {', '.join(allowed)}")
+    if reason := template_problem(template, allowed):
+        raise ValueError(f"{name}: {reason}")
 
 
 def render(template: str, fields: Mapping[str, object]) -> str:

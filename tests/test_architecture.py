@@ -197,7 +197,7 @@ KIT_API = {
     "rest": {"RestSettings", "Service", "Source", "check_paging", "get", "lookup", "poll"},
     "webhook": {"PREFIX", "SIGNATURE_HEADER", "Deliveries", "Store", "bearer_ok", "headers_of",
                 "marks", "read_body", "refusal", "sign", "verify"},
-    "text": {"CONTROL", "one_line"},
+    "text": {"CONTROL", "one_line", "template_problem"},
     "alerts": {"PAGERDUTY_EVENTS", "PAGERDUTY_HEADER", "Alert", "PagerDutyEvent", "alertmanager",
                "pagerduty", "pagerduty_sign", "pagerduty_verify"},
 }

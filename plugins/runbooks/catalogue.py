@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import subprocess
 import threading
@@ -62,16 +63,17 @@ class Catalogue:
 
 
 def step_files(root: Path) -> list[Path]:
-    """The YAML files of the catalogue, sorted; hidden files and folders left out."""
+    """The YAML files of the catalogue, sorted; hidden files and folders left out (and
+    not walked: ``.git`` holds thousands of files, and this runs at every command)."""
     found = []
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root)
-        if any(part.startswith(".") for part in relative.parts):
-            continue
-        if path.suffix in (".yaml", ".yml") and path.is_file() and \
-                relative.as_posix() != promotion.FILE:
-            found.append(path)
-    return found
+    for folder, folders, files in os.walk(root):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        for name in files:
+            path = Path(folder, name)
+            if not name.startswith(".") and path.suffix in (".yaml", ".yml") and \
+                    path.is_file() and path.relative_to(root).as_posix() != promotion.FILE:
+                found.append(path)
+    return sorted(found)
 
 
 def fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:

@@ -53,6 +53,12 @@ def where(ctx: Context) -> str:
 def find(catalogue: Catalogue, step_id: str) -> Step:
     step = catalogue.get(step_id)
     if step is None:
+        broken = [p for p in catalogue.problems if p.step == step_id and p.level == "error"]
+        if broken:
+            more = f" (and {len(broken) - 1} more; univac runbook lint names them)" \
+                if len(broken) > 1 else ""
+            raise UserError(one_line(f"{step_id} is left out of the catalogue: {broken[0]}"
+                                     f"{more}"))
         close = difflib.get_close_matches(step_id, list(catalogue.steps), n=1)
         hint = f"; did you mean {close[0]}?" if close else "; runbook list shows them"
         raise UserError(f"There is no step {one_line(step_id, 64)}{hint}")

@@ -173,8 +173,9 @@ def execute(ctx: Context, runtime: Runtime, run: Run, catalogue: Catalogue,
     try:
         outcome = execution.run(prepared, timeout, settings.max_output_bytes, settings.work_dir,
                                 runtime.folder / "work")
-    except OSError as error:
-        reason = f"{step.id} cannot start: {error.strerror or type(error).__name__}"
+    except OSError as error:  # the working folder or the program, named by the error
+        where = f": {error.filename}" if error.filename else ""
+        reason = f"{step.id} cannot start: {error.strerror or type(error).__name__}{where}"
         return conclude(ctx, run, catalogue, place, "failed", reason)
     output = masker(outcome.output)
     checks = [(e.pattern.pattern, bool(e.pattern.search(output)), e.allow_failure)

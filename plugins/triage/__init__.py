@@ -89,13 +89,13 @@ def deliveries(ctx: Context[Settings], request: WebhookRequest) -> WebhookRespon
         raise UserError("the body is not a JSON object")
     try:
         outcome = apply_event(rt, event, payload, now_s(ctx))
+        sent = fanout.relay(ctx, event, payload)
     except StoreError:
         rt.counts.count("triage_deliveries", outcome="failed")
         return WebhookResponse(503, "the model could not be saved; deliver again later\n")
     except (KeyError, TypeError, ValueError, AttributeError):
         rt.counts.count("triage_deliveries", outcome="refused")
         raise UserError(f"a malformed {event} payload") from None
-    sent = fanout.relay(ctx, event, payload)
     rt.counts.count("triage_deliveries", outcome="applied" if outcome == "applied" else "ignored")
     rt.counts.gauge("triage_issues_tracked", rt.model.tracked())
     return f"{outcome}; {sent} line(s) sent\n"

@@ -8,11 +8,11 @@ defaults where the original had one (docs/triage.md lists them).
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from univac import SettingsError, Target
+from univac.kit.text import template_problem
 
 WEEK_S = 7 * 86400.0
 DAY_S = 86400.0
@@ -220,14 +220,3 @@ def _label_problems(s: Settings) -> dict[str, str]:
             found[name] = "must not be empty"
     return found
 
-
-def template_problem(template: str, allowed: tuple[str, ...]) -> str:
-    """Why ``template`` is not ``str.format`` with plain ``{field}``s from ``allowed``."""
-    try:
-        parts = list(string.Formatter().parse(template))
-    except ValueError as error:
-        return str(error)
-    for _, field, spec, conversion in parts:
-        if field is not None and (field not in allowed or spec or conversion):
-            return f"{{{field}}} is not allowed; use plain fields: {', '.join(allowed)}"
-    return ""

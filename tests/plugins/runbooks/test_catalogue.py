@@ -209,3 +209,16 @@ def test_simulate_names_refusals_in_the_environment() -> None:
                               {}).lines)
     assert "collect-diagnostics" in text and "is not promoted to prod" in text
     assert "Also matching, offered if asked: wipe-tmp" in text
+
+
+def test_step_files_leave_out_hidden_files_folders_and_promotions(tmp_path: Path) -> None:
+    root = copy_catalogue(tmp_path)
+    for folder in (".git/refs", "sub/.cache", "sub/deeper"):
+        (root / folder).mkdir(parents=True)
+    for name in (".git/refs/step.yaml", "sub/.cache/step.yml", ".hidden.yaml",
+                 "sub/deeper/z.yml", "sub/a.yaml", "sub/notes.txt", promotion.FILE):
+        write(root, name, "")
+    (root / "sub" / "folder.yaml").mkdir()
+    found = [path.relative_to(root).as_posix() for path in catalogues.step_files(root)]
+    assert found == ["cache.yaml", "diagnostics.yaml", "escalate.yaml", "sub/a.yaml",
+                     "sub/deeper/z.yml", "tools.yaml"]

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from tests.plugins.runbooks.helpers import (
+    BROKEN,
     CATALOGUE,
     Chat,
     audit,
@@ -335,3 +336,23 @@ def test_bad_settings_disable_the_plugin_with_every_reason(univac_bot, tmp_path:
     missing = univac_bot("runbooks", settings={"runbooks": {
         "catalogue": str(tmp_path / "none"), "artifacts_dir": str(tmp_path)}})
     assert "is not a folder" in json.dumps(missing.errors)
+
+
+def test_a_missing_work_dir_fails_the_run_naming_the_folder(univac_bot, tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-folder"
+    bot = make_bot(univac_bot, tmp_path, work_dir=str(missing))
+    assert bot.ask("!runbook run fails", sender="alice") == [
+        f"fails cannot start: No such file or directory: {missing}"]
+    assert outcomes(tmp_path) == ["requested", "started", "failed"]
+
+
+def test_a_step_left_out_for_a_problem_says_which(univac_bot, tmp_path: Path) -> None:
+    bot = make_bot(univac_bot, tmp_path, catalogue=BROKEN)
+    assert bot.ask("!runbook run missing-command", sender="alice") == [
+        "missing-command is left out of the catalogue: steps.yaml:25: missing-command: "
+        "error: command: missing"]
+    assert bot.ask("!runbook show bad-regex")[0].endswith(
+        "(and 1 more; univac runbook lint names them)")
+    assert bot.ask("!runbook run no-such-step", sender="alice") == [
+        "There is no step no-such-step; runbook list shows them"]
+    assert outcomes(tmp_path) == []

@@ -94,3 +94,17 @@ def test_targets_are_checked_against_the_transports(univac_bot) -> None:
     bot = univac_bot("triage", settings={"triage": {
         "repo": "acme/rocket", "team": "hackers", "token": "t", "targets": ["irk:#ops"]}})
     assert "no transport named 'irk'" in bot.errors["plugins.triage.targets"]
+
+
+@pytest.mark.parametrize(("event", "payload"), [
+    ("issue_comment", {"action": "created", "issue": [1]}),
+    ("pull_request", {"action": "closed", "pull_request": "merged"}),
+    ("gollum", {"pages": 5}),
+])
+def test_a_malformed_relayed_payload_is_a_400_naming_the_event(make_triage, event,
+                                                                 payload) -> None:
+    triage = make_triage()
+    reply = triage.deliver(event, payload | {"repository": {"full_name": "acme/rocket"}})
+    assert (reply.status, reply.body) == (400, f"a malformed {event} payload")
+    assert triage.harness.said() == []
+    assert triage.rt.counts.get("triage_deliveries", outcome="refused") == 1
