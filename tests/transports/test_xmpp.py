@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import queue
 import re
 import threading
 import time
@@ -178,8 +177,7 @@ def test_sessions_dropped_at_once_back_off_and_a_healthy_one_starts_again():
     settings = xmpp.Settings(jid="bot@localhost", host="127.0.0.1", tls="plaintext",
                              reconnect_min_s=0.001, reconnect_max_s=10.0, healthy_after_s=60.0)
     loop = asyncio.new_event_loop()
-    session = Session("x", settings, (), lambda m: None, queue.SimpleQueue(), lambda s: None,
-                      loop)
+    session = Session("x", settings, (), lambda m: None, lambda s: None, loop)
     lasted = iter([0.0] * 7 + [120.0, 0.0])  # how long each session was up before its drop
     delays: list[float] = []
 

@@ -51,8 +51,7 @@ class MatrixTransport:
         self.memory.load()
         try:
             self._host.run(lambda loop: Session(self.name, self.settings, self.memory,
-                                                deliver, self._host.outbox,
-                                                self._host.publish, loop))
+                                                deliver, self._host.publish, loop))
         finally:
             self.memory.flush(FLUSH_S)
 

@@ -43,7 +43,7 @@ class XMPPTransport:
     def run(self, deliver: Deliver) -> None:
         """Connect, serve and reconnect until ``stop``; runs on the transport's thread."""
         self._host.run(lambda loop: Session(self.name, self.settings, self.specs, deliver,
-                                            self._host.outbox, self._host.publish, loop))
+                                            self._host.publish, loop))
 
     def send(self, target: str, text: str) -> None:
         """Queue ``text`` for a room (groupchat) or a JID (chat). Thread-safe."""
