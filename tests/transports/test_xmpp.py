@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import re
 import threading
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from slixmpp.stanza import Message as MessageStanza
 from slixmpp.stanza import Presence
 from slixmpp.xmlstream import ET
 
+from tests.transports.settings_docs import docs_table, expected_rows
 from tests.waiting import wait_for
 from univac import FailureLog, Transport, TransportError, exitcodes
 from univac.cli import main
@@ -121,24 +121,7 @@ def test_renamed_settings_name_their_replacement():
 
 
 def test_the_settings_table_in_the_docs_is_the_settings_dataclass():
-    docs = (Path(__file__).parents[2] / "docs" / "xmpp.md").read_text(encoding="utf-8")
-    table = docs.split("## Settings", 1)[1].split("\n## ", 1)[0]
-    rows = re.findall(r"^\| `(\w+)` \| (.+?) \|", table, re.MULTILINE)
-    expected = []
-    for field in dataclasses.fields(xmpp.Settings):
-        default = field.default
-        if default is dataclasses.MISSING:
-            shown = "(required)"
-        elif isinstance(default, bool):
-            shown = f"`{str(default).lower()}`"
-        elif isinstance(default, str):
-            shown = f'`"{default}"`'
-        elif isinstance(default, tuple):
-            shown = "`[]`"
-        else:
-            shown = f"`{default}`"
-        expected.append((field.name, shown))
-    assert rows == expected
+    assert docs_table("xmpp.md") == expected_rows(xmpp.Settings)
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost", "127.0.0.5"])
