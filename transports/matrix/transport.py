@@ -11,7 +11,7 @@ The pieces: ``session`` (sync loop, reconnect, status), ``login``, ``client`` (t
 client), ``rooms`` (joins, invites, encrypted rooms), ``inbound`` (what reaches the core
 and what is ignored), ``outbound`` and ``sender`` (notices, in order), ``memory``
 (device, access token and sync token across restarts, in the state store), ``support``
-(failure log). See docs/matrix.md for every setting.
+(the reply cut). See docs/matrix.md for every setting.
 """
 
 from __future__ import annotations

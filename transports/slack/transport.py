@@ -10,7 +10,7 @@ all this).
 
 The pieces: ``session`` (the connection, acknowledgements, status), ``inbound`` (what
 reaches the core and what is ignored), ``outbound`` (escaping, splitting, the sender),
-``support`` (failure log, user names). See docs/slack.md.
+``support`` (user names, quiet SDK logs). See docs/slack.md.
 """
 
 from __future__ import annotations

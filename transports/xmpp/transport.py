@@ -9,7 +9,7 @@ immutable snapshot that the loop thread replaces (``univac.LoopHost`` does all t
 The pieces: ``session`` (connect, reconnect, send, shut down), ``client`` (the
 slixmpp client and one connection attempt's deadlines), ``rooms`` (join, retry, nick
 conflicts, self-ping, kicks), ``inbound`` (what reaches the core and what is ignored),
-``support`` (room specs, failure log, reply text).
+``settings``, ``support`` (room specs, the plaintext check, reply text).
 See docs/xmpp.md for every setting.
 """
 
