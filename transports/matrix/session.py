@@ -143,11 +143,8 @@ class Session:
             await self._sync(None, LIVE_FILTER, 1, live=True)
         self.sessions += 1
         backoff.started()
-        failed = self.failures.connected()
-        after = f" after {failed} failed attempts" if failed > 1 else (
-            " after 1 failed attempt" if failed else "")
         log.info("%s: connected to %s as %s%s", self.name, self.settings.homeserver,
-                 self.client.user_id, after)
+                 self.client.user_id, self.failures.connected_note())
         self.rooms.join_configured()
         self.sender.online.set()
         self._set_state("connected", "connected")

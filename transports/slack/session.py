@@ -138,10 +138,8 @@ class Session:
         while True:
             up = self.socket is not None and await self.socket.is_connected()
             if up and self.state != "connected" and self.hellos:
-                failed = self.failures.connected()
-                after = f" after {failed} failed attempts" if failed else ""
                 log.info("%s: connected to Slack as %s (%s)%s", self.name, self.me.name,
-                         self.me.user_id, after)
+                         self.me.user_id, self.failures.connected_note())
                 self._set_state("connected", "connected (Socket Mode)")
                 self.backoff.started()
             elif not up and self.state == "connected":

@@ -169,9 +169,8 @@ class Session:
         self.sessions += 1
         self.up_since = time.monotonic()
         self.attempt.mark(self.attempt.up)
-        failed = self.failures.connected()
-        after = f" after {failed} failed attempt{'s' * (failed > 1)}" if failed else ""
-        log.info("%s: %s as %s%s", self.name, detail, self.client.boundjid, after)
+        log.info("%s: %s as %s%s", self.name, detail, self.client.boundjid,
+                 self.failures.connected_note())
         self._set_state("connected", detail)
         for target in [t for t in self.held if self._ready(t)]:
             self.flush(target)
