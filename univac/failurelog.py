@@ -43,3 +43,9 @@ class FailureLog:
         failures, self.failures = self.failures, 0
         self.last = ""
         return failures
+
+    def connected_note(self) -> str:
+        """``connected()`` as the end of the "connected" INFO line: `` after N failed
+        attempts`` (``attempt`` for one), or ``""`` when there were none."""
+        failed = self.connected()
+        return f" after {failed} failed attempt{'s' * (failed > 1)}" if failed else ""

@@ -3,16 +3,17 @@
 The XMPP, Matrix and Slack transports each talk to their server from one asyncio loop,
 made on the transport's own thread in ``run``: their protocol library's objects are
 touched only there. ``LoopHost`` is the part of such a transport that other threads
-call: ``send`` queues text on ``outbox`` and asks the loop to drain it, ``stop`` asks
-the session to end, ``status`` reads the snapshot the session publishes (one reference
-swap, so a reader sees the old snapshot or the new one). A transport composes one and
-gives ``run`` a function that makes its session on the loop.
+call: ``send`` queues text and asks the loop to hand what is queued to the session, in
+order; ``stop`` does the same and then asks the session to end; ``status`` reads the
+snapshot the session publishes (one reference swap, so a reader sees the old snapshot
+or the new one). A transport composes one and gives ``run`` a function that makes its
+session on the loop.
 
-The session is the transport's own class; the host needs of it ``drain()`` (send what
-is queued), ``request_stop(goodbye)``, the coroutine ``serve()`` (connect, reconnect,
-return once stopped) and ``last_inbound``. Also here: ``close_loop``, which ends a loop
-without leaving tasks pending, ``background``, a task whose failure is logged, and
-``until_stopped``, the wait a session's ``serve`` ends on.
+The session is the transport's own class; the host needs of it ``put(target, text)``
+(send one queued reply, or hold it), ``request_stop(goodbye)``, the coroutine
+``serve()`` (connect, reconnect, return once stopped) and ``last_inbound``. Also here:
+``close_loop``, which ends a loop without leaving tasks pending, ``background``, a task
+whose failure is logged, and ``until_stopped``, the wait a session's ``serve`` ends on.
 
 ``asyncio`` is imported where it is used, not with the module: every transport imports
 ``univac``, and the IRC transport and the console, which need no loop, should not pay
@@ -42,7 +43,7 @@ class LoopSession(Protocol):
 
     last_inbound: float | None
 
-    def drain(self) -> None: ...
+    def put(self, target: str, text: str) -> None: ...
     def request_stop(self, goodbye: str) -> None: ...
     def serve(self) -> Coroutine[Any, Any, None]: ...
 
@@ -51,7 +52,7 @@ class LoopHost:
     """The thread-safe side of a transport whose session runs on an asyncio loop."""
 
     def __init__(self, status: TransportStatus) -> None:
-        self.outbox: Outbox = queue.SimpleQueue()
+        self._outbox: Outbox = queue.SimpleQueue()
         self._stopped = threading.Event()
         self._goodbye = ""
         self._session: LoopSession | None = None
@@ -70,8 +71,8 @@ class LoopHost:
             self._session = session
             self._live = (session, loop)
             if self._stopped.is_set():
-                session.request_stop(self._goodbye)
-            loop.call_soon(session.drain)
+                self._end(session, self._goodbye)
+            loop.call_soon(self._hand_over, session)
             loop.run_until_complete(session.serve())
         finally:
             self._live = None
@@ -80,14 +81,15 @@ class LoopHost:
 
     def send(self, target: str, text: str) -> None:
         """Queue ``text`` for ``target``; the loop sends it. Thread-safe."""
-        self.outbox.put((target, text))
-        self._call_soon(lambda session: session.drain())
+        self._outbox.put((target, text))
+        self._call_soon(self._hand_over)
 
     def stop(self, goodbye: str = "") -> None:
-        """Ask the session to say ``goodbye`` and end ``run``. Thread-safe."""
+        """Hand the session what is queued, ask it to say ``goodbye`` and end ``run``.
+        Thread-safe."""
         self._goodbye = goodbye
         self._stopped.set()
-        self._call_soon(lambda session: session.request_stop(goodbye))
+        self._call_soon(lambda session: self._end(session, goodbye))
 
     def status(self) -> TransportStatus:
         """The last published snapshot, with the session's live ``last_inbound``."""
@@ -99,10 +101,23 @@ class LoopHost:
         """Replace the snapshot (the session calls it on the loop's thread)."""
         self._status = status
 
+    def _hand_over(self, session: LoopSession) -> None:
+        """Give ``session`` everything other threads queued, in order (on the loop)."""
+        while True:
+            try:
+                target, text = self._outbox.get_nowait()
+            except queue.Empty:
+                return
+            session.put(target, text)
+
+    def _end(self, session: LoopSession, goodbye: str) -> None:
+        self._hand_over(session)
+        session.request_stop(goodbye)
+
     def _call_soon(self, action: Callable[[LoopSession], None]) -> None:
         live = self._live
         if live is None:
-            return  # run() has not started: it drains the outbox and checks stop itself
+            return  # run() has not started: it hands over the queue and checks stop itself
         session, loop = live
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
             loop.call_soon_threadsafe(action, session)

@@ -349,12 +349,10 @@ def matrix_bot(synapse: SynapseServer, tmp_path: Path) -> Iterator[Callable[...,
                   "password": PASSWORD, "state_file": str(tmp_path / f"{user}.json"),
                   "reconnect_min_s": 0.1, "reconnect_max_s": 1.0, **overrides}
         lent.append(lend(tmp_path / user, name))
-        bot = RunningBot(matrix.create(name, matrix.Settings(**values), lent[-1].context))
+        bot = RunningBot(matrix.create(name, matrix.Settings(**values), lent[-1].context),
+                         deliver)
         bot.user_id = values["user_id"]
         bot.lent = lent[-1]
-        if deliver is not None:
-            bot.thread = threading.Thread(target=bot.transport.run, args=(deliver,),
-                                          name=f"transport:{name}", daemon=True)
         bots.append(bot.start())
         return bot
 

@@ -305,11 +305,7 @@ def slack_bot(slack: FakeSlack) -> Iterator[Callable[..., Any]]:
     def make(name: str = "slack", deliver: Callable | None = None, **overrides: Any) -> Any:
         values = {"app_token": APP_TOKEN, "bot_token": BOT_TOKEN, "api_url": slack.api_url,
                   "reconnect_min_s": 0.1, "reconnect_max_s": 1.0, **overrides}
-        bot = RunningBot(transport.create(name, transport.Settings(**values)))
-        if deliver is not None:
-            bot.deliver = deliver  # type: ignore[method-assign]
-            bot.thread = threading.Thread(target=bot.transport.run, args=(deliver,),
-                                          name=f"transport:{name}", daemon=True)
+        bot = RunningBot(transport.create(name, transport.Settings(**values)), deliver)
         bots.append(bot.start())
         return bot
 

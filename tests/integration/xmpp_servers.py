@@ -410,13 +410,14 @@ class RunningBot:
     """The XMPP transport under test, run on its own thread like the supervisor does.
 
     Delivered messages go to ``delivered``; ``!echo TEXT`` is answered with ``TEXT``
-    (what the echo plugin does), so a peer can see replies.
+    (what the echo plugin does), so a peer can see replies. A ``deliver`` given here
+    replaces that.
     """
 
-    def __init__(self, transport: Any) -> None:
+    def __init__(self, transport: Any, deliver: Callable[[Any], None] | None = None) -> None:
         self.transport = transport
         self.delivered: queue.Queue = queue.Queue()
-        self.thread = threading.Thread(target=transport.run, args=(self.deliver,),
+        self.thread = threading.Thread(target=transport.run, args=(deliver or self.deliver,),
                                        name=f"transport:{transport.name}", daemon=True)
 
     def deliver(self, message: Any) -> None:

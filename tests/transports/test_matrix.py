@@ -5,7 +5,6 @@ and the thread-facing API. The real homeserver tests are in tests/integration.""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import re
@@ -16,6 +15,7 @@ import pytest
 
 from tests.contexts import lend
 from tests.core.test_access import tell
+from tests.transports.settings_docs import docs_table, expected_rows
 from tests.waiting import wait_for
 from univac import TransportError
 from univac.config import load
@@ -81,30 +81,6 @@ def test_plain_http_is_allowed_on_loopback(url):
 
 def test_the_settings_table_in_the_docs_is_the_settings_dataclass():
     assert docs_table("matrix.md") == expected_rows(matrix.Settings)
-
-
-def docs_table(page: str) -> list[tuple[str, str]]:
-    docs = (Path(__file__).parents[2] / "docs" / page).read_text(encoding="utf-8")
-    table = docs.split("## Settings", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"^\| `(\w+)` \| (.+?) \|", table, re.MULTILINE)
-
-
-def expected_rows(cls: type) -> list[tuple[str, str]]:
-    rows = []
-    for field in dataclasses.fields(cls):
-        default = field.default
-        if default is dataclasses.MISSING:
-            shown = "(required)"
-        elif isinstance(default, bool):
-            shown = f"`{str(default).lower()}`"
-        elif isinstance(default, str):
-            shown = f'`"{default}"`'
-        elif isinstance(default, tuple):
-            shown = "`[]`"
-        else:
-            shown = f"`{default}`"
-        rows.append((field.name, shown))
-    return rows
 
 
 # -- inbound -------------------------------------------------------------------

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from tests.core.test_access import tell
-from tests.transports.test_matrix import docs_table, expected_rows
+from tests.transports.settings_docs import docs_table, expected_rows
 from univac import FailureLog
 from univac.transports import slack
 from univac.transports.slack import inbound, outbound

@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import queue
-import re
 import threading
 import time
 from pathlib import Path
@@ -22,6 +20,7 @@ from slixmpp.stanza import Message as MessageStanza
 from slixmpp.stanza import Presence
 from slixmpp.xmlstream import ET
 
+from tests.transports.settings_docs import docs_table, expected_rows
 from tests.waiting import wait_for
 from univac import FailureLog, Transport, TransportError, exitcodes
 from univac.cli import main
@@ -122,24 +121,7 @@ def test_renamed_settings_name_their_replacement():
 
 
 def test_the_settings_table_in_the_docs_is_the_settings_dataclass():
-    docs = (Path(__file__).parents[2] / "docs" / "xmpp.md").read_text(encoding="utf-8")
-    table = docs.split("## Settings", 1)[1].split("\n## ", 1)[0]
-    rows = re.findall(r"^\| `(\w+)` \| (.+?) \|", table, re.MULTILINE)
-    expected = []
-    for field in dataclasses.fields(xmpp.Settings):
-        default = field.default
-        if default is dataclasses.MISSING:
-            shown = "(required)"
-        elif isinstance(default, bool):
-            shown = f"`{str(default).lower()}`"
-        elif isinstance(default, str):
-            shown = f'`"{default}"`'
-        elif isinstance(default, tuple):
-            shown = "`[]`"
-        else:
-            shown = f"`{default}`"
-        expected.append((field.name, shown))
-    assert rows == expected
+    assert docs_table("xmpp.md") == expected_rows(xmpp.Settings)
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost", "127.0.0.5"])
@@ -178,8 +160,7 @@ def test_sessions_dropped_at_once_back_off_and_a_healthy_one_starts_again():
     settings = xmpp.Settings(jid="bot@localhost", host="127.0.0.1", tls="plaintext",
                              reconnect_min_s=0.001, reconnect_max_s=10.0, healthy_after_s=60.0)
     loop = asyncio.new_event_loop()
-    session = Session("x", settings, (), lambda m: None, queue.SimpleQueue(), lambda s: None,
-                      loop)
+    session = Session("x", settings, (), lambda m: None, lambda s: None, loop)
     lasted = iter([0.0] * 7 + [120.0, 0.0])  # how long each session was up before its drop
     delays: list[float] = []
 

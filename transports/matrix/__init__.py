@@ -6,7 +6,7 @@
 (the nio client), ``rooms`` (joins, invites, encrypted rooms), ``inbound`` (what reaches
 the core), ``outbound`` and ``sender`` (notices, in order), ``memory`` (device, access
 token and sync token kept across restarts, in the state store), ``support``
-(rate-limited failure log). See docs/matrix.md.
+(the reply cut). See docs/matrix.md.
 """
 
 from .transport import MatrixTransport, Settings, create

@@ -1,7 +1,7 @@
 """The outgoing notices of one Matrix session, in order. Layer: transport.
 
 Runs on the transport's own thread, in its asyncio loop: ``put`` is called by the
-session's ``drain`` (the hand-over from other threads), ``run`` is one task that sends
+session's ``put`` (the hand-over from other threads), ``run`` is one task that sends
 one notice at a time, so replies keep the order they were queued in. While the link is
 down (``online`` cleared by the session) notices wait, at most ``MAX_HELD``; notices for
 a configured room wait until a sync shows the bot in it (``release``); a notice

@@ -1,8 +1,8 @@
 """One matrix-nio client and its life: log in, sync, reconnect, shut down. Layer: transport.
 
 Everything here runs on the transport's own thread, inside its asyncio loop. The ways
-in from other threads are ``MatrixTransport.send`` (puts on ``outbox``, then wakes
-``drain`` with ``call_soon_threadsafe``) and ``MatrixTransport.stop`` (``request_stop``).
+in from other threads are ``MatrixTransport.send`` (``univac.LoopHost`` hands what is
+queued to ``put`` on the loop) and ``MatrixTransport.stop`` (``request_stop``).
 
 Log in (``login``: the token, or the password with the kept device), then the sync
 loop: the first sync of the process (since the kept sync token, if any) only brings
@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import queue
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -62,10 +61,10 @@ class Session:
     """The client, its rooms and its outgoing notices."""
 
     def __init__(self, name: str, settings: Settings, memory: Memory, deliver: Deliver,
-                 outbox: queue.SimpleQueue, publish: Callable[[TransportStatus], None],
+                 publish: Callable[[TransportStatus], None],
                  loop: asyncio.AbstractEventLoop) -> None:
         self.name, self.settings, self.memory = name, settings, memory
-        self.deliver, self.outbox, self.publish, self.loop = deliver, outbox, publish, loop
+        self.deliver, self.publish, self.loop = deliver, publish, loop
         self.client = build_client(settings)
         self.rooms = Rooms(name, self.client, settings.rooms, settings.invite_from,
                            self._backoff, self._rooms_changed)
@@ -144,11 +143,8 @@ class Session:
             await self._sync(None, LIVE_FILTER, 1, live=True)
         self.sessions += 1
         backoff.started()
-        failed = self.failures.connected()
-        after = f" after {failed} failed attempts" if failed > 1 else (
-            " after 1 failed attempt" if failed else "")
         log.info("%s: connected to %s as %s%s", self.name, self.settings.homeserver,
-                 self.client.user_id, after)
+                 self.client.user_id, self.failures.connected_note())
         self.rooms.join_configured()
         self.sender.online.set()
         self._set_state("connected", "connected")
@@ -220,7 +216,6 @@ class Session:
     # -- stop ------------------------------------------------------------------
 
     def request_stop(self, goodbye: str) -> None:
-        self.drain()
         self.goodbye = goodbye
         self.stopping.set()
 
@@ -247,14 +242,9 @@ class Session:
 
     # -- messages ----------------------------------------------------------------
 
-    def drain(self) -> None:
-        """Take everything other threads queued and hand it to the sender, in order."""
-        while True:
-            try:
-                target, text = self.outbox.get_nowait()
-            except queue.Empty:
-                return
-            self.sender.put(target, text)
+    def put(self, target: str, text: str) -> None:
+        """Hand one reply other threads queued to the sender (``LoopHost`` calls it)."""
+        self.sender.put(target, text)
 
     # -- status ------------------------------------------------------------------
 

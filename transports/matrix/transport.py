@@ -11,7 +11,7 @@ The pieces: ``session`` (sync loop, reconnect, status), ``login``, ``client`` (t
 client), ``rooms`` (joins, invites, encrypted rooms), ``inbound`` (what reaches the core
 and what is ignored), ``outbound`` and ``sender`` (notices, in order), ``memory``
 (device, access token and sync token across restarts, in the state store), ``support``
-(failure log). See docs/matrix.md for every setting.
+(the reply cut). See docs/matrix.md for every setting.
 """
 
 from __future__ import annotations
@@ -51,8 +51,7 @@ class MatrixTransport:
         self.memory.load()
         try:
             self._host.run(lambda loop: Session(self.name, self.settings, self.memory,
-                                                deliver, self._host.outbox,
-                                                self._host.publish, loop))
+                                                deliver, self._host.publish, loop))
         finally:
             self.memory.flush(FLUSH_S)
 

@@ -4,8 +4,8 @@ Layer: transport.
 Everything here runs on the transport's own thread, inside its asyncio loop, with
 slack_sdk's asyncio clients: ``AsyncWebClient`` for the Web API and the aiohttp
 ``SocketModeClient`` for the websocket. The ways in from other threads are
-``SlackTransport.send`` (``outbox`` + ``drain`` through ``call_soon_threadsafe``) and
-``SlackTransport.stop`` (``request_stop``).
+``SlackTransport.send`` (``univac.LoopHost`` hands what is queued to ``put`` on the
+loop) and ``SlackTransport.stop`` (``request_stop``).
 
 Connection life: ``auth.test`` tells who the bot is; ``apps.connections.open`` (with the
 app-level token) gives a websocket URL; the SDK's client connects to it, pings it every
@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import queue
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -59,10 +58,10 @@ class Session:
     """The Web API client, the Socket Mode client and the sender."""
 
     def __init__(self, name: str, settings: Settings, deliver: Deliver,
-                 outbox: queue.SimpleQueue, publish: Callable[[TransportStatus], None],
+                 publish: Callable[[TransportStatus], None],
                  loop: asyncio.AbstractEventLoop) -> None:
         self.name, self.settings, self.deliver = name, settings, deliver
-        self.outbox, self.publish, self.loop = outbox, publish, loop
+        self.publish, self.loop = publish, loop
         quiet_library_lines()
         self.sender = Sender(name, settings.max_lines_per_reply, self._publish)
         self.http: aiohttp.ClientSession | None = None
@@ -139,10 +138,8 @@ class Session:
         while True:
             up = self.socket is not None and await self.socket.is_connected()
             if up and self.state != "connected" and self.hellos:
-                failed = self.failures.connected()
-                after = f" after {failed} failed attempts" if failed else ""
                 log.info("%s: connected to Slack as %s (%s)%s", self.name, self.me.name,
-                         self.me.user_id, after)
+                         self.me.user_id, self.failures.connected_note())
                 self._set_state("connected", "connected (Socket Mode)")
                 self.backoff.started()
             elif not up and self.state == "connected":
@@ -185,7 +182,6 @@ class Session:
     # -- stop ----------------------------------------------------------------------
 
     def request_stop(self, _goodbye: str) -> None:
-        self.drain()
         self.stopping.set()
 
     async def _flush_replies(self, limit_s: float = 5.0) -> None:
@@ -204,14 +200,9 @@ class Session:
 
     # -- messages ------------------------------------------------------------------
 
-    def drain(self) -> None:
-        """Take everything other threads queued and hand it to the sender, in order."""
-        while True:
-            try:
-                target, text = self.outbox.get_nowait()
-            except queue.Empty:
-                return
-            self.sender.put(target, text)
+    def put(self, target: str, text: str) -> None:
+        """Hand one reply other threads queued to the sender (``LoopHost`` calls it)."""
+        self.sender.put(target, text)
 
     # -- status ----------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ all this).
 
 The pieces: ``session`` (the connection, acknowledgements, status), ``inbound`` (what
 reaches the core and what is ignored), ``outbound`` (escaping, splitting, the sender),
-``support`` (failure log, user names). See docs/slack.md.
+``support`` (user names, quiet SDK logs). See docs/slack.md.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class SlackTransport:
     def run(self, deliver: Deliver) -> None:
         """Connect, serve and reconnect until ``stop``; runs on the transport's thread."""
         self._host.run(lambda loop: Session(self.name, self.settings, deliver,
-                                            self._host.outbox, self._host.publish, loop))
+                                            self._host.publish, loop))
 
     def send(self, target: str, text: str) -> None:
         """Queue ``text`` for a channel id (``C...``, ``D...``) or a thread in it

@@ -1,8 +1,8 @@
 """One slixmpp client and its life: connect, reconnect, send, shut down. Layer: transport.
 
 Everything here runs on the transport's own thread, inside its asyncio loop. The only
-ways in from other threads are ``XMPPTransport.send`` (puts on ``outbox``, then wakes
-``drain`` with ``call_soon_threadsafe``) and ``XMPPTransport.stop`` (``request_stop``
+ways in from other threads are ``XMPPTransport.send`` (``univac.LoopHost`` hands what
+is queued to ``put`` on the loop) and ``XMPPTransport.stop`` (``request_stop``
 through ``call_soon_threadsafe``).
 
 Connection life: ``serve`` connects; an attempt is given up when the server says
@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import queue
 import time
 from collections import deque
 from collections.abc import Callable
@@ -53,11 +52,10 @@ class Session:
     """The client, its rooms and its outgoing messages."""
 
     def __init__(self, name: str, settings: Settings, specs: tuple[RoomSpec, ...],
-                 deliver: Deliver, outbox: queue.SimpleQueue,
-                 publish: Callable[[TransportStatus], None],
+                 deliver: Deliver, publish: Callable[[TransportStatus], None],
                  loop: asyncio.AbstractEventLoop) -> None:
         self.name, self.settings, self.deliver = name, settings, deliver
-        self.outbox, self.publish = outbox, publish
+        self.publish = publish
         self.loop = loop
         self.client = build_client(settings, self.loop)
         self.rooms = Rooms(self.client, specs, _room_options(settings),
@@ -171,9 +169,8 @@ class Session:
         self.sessions += 1
         self.up_since = time.monotonic()
         self.attempt.mark(self.attempt.up)
-        failed = self.failures.connected()
-        after = f" after {failed} failed attempt{'s' * (failed > 1)}" if failed else ""
-        log.info("%s: %s as %s%s", self.name, detail, self.client.boundjid, after)
+        log.info("%s: %s as %s%s", self.name, detail, self.client.boundjid,
+                 self.failures.connected_note())
         self._set_state("connected", detail)
         for target in [t for t in self.held if self._ready(t)]:
             self.flush(target)
@@ -243,7 +240,6 @@ class Session:
             self.keepalive = None
 
     def request_stop(self, goodbye: str) -> None:
-        self.drain()
         self.goodbye = goodbye
         self.stopping.set()
 
@@ -280,16 +276,8 @@ class Session:
         if message is not None:
             self.deliver(message)
 
-    def drain(self) -> None:
-        """Take everything other threads queued and send it (or hold it) in order."""
-        while True:
-            try:
-                target, text = self.outbox.get_nowait()
-            except queue.Empty:
-                return
-            self.send_now(target, text)
-
-    def send_now(self, target: str, text: str) -> None:
+    def put(self, target: str, text: str) -> None:
+        """Send one reply other threads queued, or hold it (``LoopHost`` calls it)."""
         try:
             key = str(JID(target))
         except InvalidJID:

@@ -9,7 +9,7 @@ immutable snapshot that the loop thread replaces (``univac.LoopHost`` does all t
 The pieces: ``session`` (connect, reconnect, send, shut down), ``client`` (the
 slixmpp client and one connection attempt's deadlines), ``rooms`` (join, retry, nick
 conflicts, self-ping, kicks), ``inbound`` (what reaches the core and what is ignored),
-``support`` (room specs, failure log, reply text).
+``settings``, ``support`` (room specs, the plaintext check, reply text).
 See docs/xmpp.md for every setting.
 """
 
@@ -43,7 +43,7 @@ class XMPPTransport:
     def run(self, deliver: Deliver) -> None:
         """Connect, serve and reconnect until ``stop``; runs on the transport's thread."""
         self._host.run(lambda loop: Session(self.name, self.settings, self.specs, deliver,
-                                            self._host.outbox, self._host.publish, loop))
+                                            self._host.publish, loop))
 
     def send(self, target: str, text: str) -> None:
         """Queue ``text`` for a room (groupchat) or a JID (chat). Thread-safe."""
